@@ -1,0 +1,61 @@
+package artifact
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"sort"
+)
+
+// Entry paths and constants of the artifact format.
+const (
+	ManifestPath   = "skill.toml"
+	SignaturePath  = "signature.json"
+	SBOMPath       = "sbom.cdx.json"
+	ProvenancePath = "provenance.json"
+	ModulesDir     = "modules/"
+	AssetsDir      = "assets/"
+	Extension      = ".palyra-skill"
+
+	// SignatureAlgorithm is the only algorithm signature.json may name.
+	SignatureAlgorithm = "ed25519-sha256"
+	// payloadContext domain-separates the payload digest.
+	payloadContext = "palyra.skill.payload.v1"
+)
+
+// File is one entry of an artifact.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// PayloadDigest returns the lowercase-hex payload digest of files: SHA-256
+// over "palyra.skill.payload.v1", then for every entry but signature.json in
+// path order u64be(len(path)) ‖ path ‖ u64be(len(data)) ‖ data.
+func PayloadDigest(files []File) string {
+	sorted := make([]File, 0, len(files))
+	for _, f := range files {
+		if f.Path != SignaturePath {
+			sorted = append(sorted, f)
+		}
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	h := sha256.New()
+	h.Write([]byte(payloadContext))
+	var n [8]byte
+	for _, f := range sorted {
+		binary.BigEndian.PutUint64(n[:], uint64(len(f.Path)))
+		h.Write(n[:])
+		h.Write([]byte(f.Path))
+		binary.BigEndian.PutUint64(n[:], uint64(len(f.Data)))
+		h.Write(n[:])
+		h.Write(f.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// SHA256Hex is the lowercase hex SHA-256 of data, as integrity lists use.
+func SHA256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}

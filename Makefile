@@ -1,0 +1,38 @@
+# palyra-go — see README.md.
+GO      ?= go
+PKGS    := ./...
+# Packages with concurrency that matters run again under the race detector.
+RACE_PKGS := ./internal/trust/... ./host/...
+FUZZTIME ?= 30s
+
+.PHONY: all build test race demo bench fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build $(PKGS)
+	$(GO) build -o bin/ ./gen/cmd/palyra-gen ./host/cmd/palyra
+
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+demo:
+	bash scripts/demo.sh
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS)
+
+# Each fuzz target runs for FUZZTIME (go test -fuzz takes one target at a time).
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^templates/')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) tool staticcheck $(PKGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,322 @@
+package artifact
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"hash/crc32"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palyra/palyra-go/internal/manifest"
+)
+
+// emptyWasm is the smallest valid Wasm module: magic and version.
+var emptyWasm = []byte("\x00asm\x01\x00\x00\x00")
+
+const (
+	testSBOM       = `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"metadata":{"component":{"type":"application","name":"acme.echo","version":"1.0.0"}},"components":[]}`
+	testProvenance = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"modules/echo.wasm","digest":{"sha256":"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{},"builder":{"id":"test"}}`
+)
+
+// testKey derives a key from label, so fuzz seeds and golden comparisons
+// are stable; tests that only need "some key" use it too.
+func testKey(label string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("palyra-go artifact test key: " + label))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+func testManifest() *manifest.Manifest {
+	return &manifest.Manifest{
+		ManifestVersion: 1,
+		SkillID:         "acme.echo",
+		Name:            "Echo",
+		Version:         "1.0.0",
+		Publisher:       "acme",
+		Entrypoints: manifest.Entrypoints{Tools: []manifest.Tool{{
+			ID:           "acme.echo",
+			Name:         "echo",
+			Description:  "Echoes its input.",
+			InputSchema:  map[string]any{"type": "object"},
+			OutputSchema: map[string]any{"type": "object"},
+		}}},
+		Capabilities: manifest.Capabilities{Quotas: manifest.DefaultQuotas()},
+		Compat:       manifest.Compat{RequiredProtocolMajor: 1, MinPalyraVersion: "0.1.0"},
+	}
+}
+
+func goodRequest(key ed25519.PrivateKey) BuildRequest {
+	return BuildRequest{
+		Manifest:   testManifest(),
+		Modules:    []File{{Path: "modules/echo.wasm", Data: emptyWasm}},
+		Assets:     []File{{Path: "assets/readme.txt", Data: []byte("hello\n")}},
+		SBOM:       []byte(testSBOM),
+		Provenance: []byte(testProvenance),
+		Key:        key,
+		SignedAt:   time.Unix(1700000000, 0),
+	}
+}
+
+func build(t testing.TB, req BuildRequest) *Built {
+	t.Helper()
+	b, err := Build(req)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return b
+}
+
+func open(data []byte, opts *ReadOptions) (*Artifact, error) {
+	return Open(context.Background(), bytes.NewReader(data), int64(len(data)), opts)
+}
+
+func mustOpen(t testing.TB, data []byte) *Artifact {
+	t.Helper()
+	a, err := open(data, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return a
+}
+
+// resign replaces signature.json with a fresh signature by key over files,
+// for variants that must get past the signature to reach a later check.
+func resign(t testing.TB, files []File, key ed25519.PrivateKey, publisher string) []File {
+	t.Helper()
+	var out []File
+	for _, f := range files {
+		if f.Path != SignaturePath {
+			out = append(out, f)
+		}
+	}
+	sig := Sign(key, publisher, PayloadDigest(out), time.Unix(1700000000, 0))
+	js, err := sig.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, File{SignaturePath, js})
+}
+
+func write(t testing.TB, files []File, m Method) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Write(&buf, files, m); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// replace returns files with path's data set to data (added if absent).
+func replace(files []File, path string, data []byte) []File {
+	out := make([]File, 0, len(files)+1)
+	found := false
+	for _, f := range files {
+		if f.Path == path {
+			f = File{path, data}
+			found = true
+		}
+		out = append(out, f)
+	}
+	if !found {
+		out = append(out, File{path, data})
+	}
+	return out
+}
+
+func without(files []File, path string) []File {
+	var out []File
+	for _, f := range files {
+		if f.Path != path {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// withManifest re-encodes skill.toml after edit, so the variant's manifest
+// is otherwise valid.
+func withManifest(t testing.TB, files []File, edit func(*manifest.Manifest)) []File {
+	t.Helper()
+	a := &Artifact{Files: files}
+	toml, _ := a.File(ManifestPath)
+	m, err := manifest.Parse(toml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	toml, err = manifest.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return replace(files, ManifestPath, toml)
+}
+
+// rawZip is a ZIP written field by field, so a test can make each field
+// wrong in exactly one way.
+type rawZip struct {
+	entries []*rawEntry
+	prefix  []byte // bytes before the first local header
+	// adjustPrefix moves every offset past prefix (a well-formed
+	// self-extractor); otherwise offsets ignore it (naive concatenation).
+	adjustPrefix bool
+	suffix       []byte // bytes after the end record
+	comment      []byte // archive comment
+	// count overrides the end record's entry count when nonzero.
+	count uint16
+}
+
+type rawEntry struct {
+	central, local rawHeader
+	body           []byte // compressed data as stored
+	gapAfter       []byte // stray bytes after this entry's data (offsets adjusted)
+	sameOffsetAs   int    // >0: central record points at entry sameOffsetAs-1; no local record written
+}
+
+type rawHeader struct {
+	creator, reader, flags, method, time, date uint16
+	crc                                        uint32
+	csize, usize                               uint32
+	name                                       string
+	extra, comment                             []byte
+	external                                   uint32
+	offset                                     uint32
+}
+
+// newRawEntry makes an entry as Write would: deflated or stored, mode 0644.
+func newRawEntry(name string, data []byte, method uint16) *rawEntry {
+	body := data
+	if method == methodDeflate {
+		var c bytes.Buffer
+		fw, _ := flate.NewWriter(&c, flate.BestCompression)
+		fw.Write(data)
+		fw.Close()
+		body = c.Bytes()
+	}
+	h := rawHeader{
+		creator: 3<<8 | 20, reader: 20, method: method, date: 0x21,
+		crc: crc32.ChecksumIEEE(data), csize: uint32(len(body)), usize: uint32(len(data)),
+		name: name, external: 0o100644 << 16,
+	}
+	return &rawEntry{central: h, local: h, body: body}
+}
+
+// rawFromFiles makes a rawZip of files, deflated, sorted as given.
+func rawFromFiles(files []File) *rawZip {
+	z := &rawZip{}
+	for _, f := range files {
+		z.entries = append(z.entries, newRawEntry(f.Path, f.Data, methodDeflate))
+	}
+	return z
+}
+
+func (z *rawZip) entry(name string) *rawEntry {
+	for _, e := range z.entries {
+		if e.central.name == name {
+			return e
+		}
+	}
+	panic("no entry " + name)
+}
+
+// both applies edit to the central and the local header.
+func (e *rawEntry) both(edit func(*rawHeader)) {
+	edit(&e.central)
+	edit(&e.local)
+}
+
+func (z *rawZip) bytes() []byte {
+	var out bytes.Buffer
+	le := func(v any) { binary.Write(&out, binary.LittleEndian, v) }
+	out.Write(z.prefix)
+	base := uint32(0)
+	if z.adjustPrefix {
+		base = uint32(len(z.prefix))
+	}
+	offsets := make([]uint32, len(z.entries))
+	for i, e := range z.entries {
+		if e.sameOffsetAs > 0 {
+			offsets[i] = offsets[e.sameOffsetAs-1]
+			continue
+		}
+		offsets[i] = uint32(out.Len()-len(z.prefix)) + base
+		h := e.local
+		le(uint32(sigLocal))
+		le([]uint16{h.reader, h.flags, h.method, h.time, h.date})
+		le([]uint32{h.crc, h.csize, h.usize})
+		le([]uint16{uint16(len(h.name)), uint16(len(h.extra))})
+		out.WriteString(h.name)
+		out.Write(h.extra)
+		out.Write(e.body)
+		out.Write(e.gapAfter)
+	}
+	cdStart := uint32(out.Len()-len(z.prefix)) + base
+	for i, e := range z.entries {
+		h := e.central
+		off := offsets[i]
+		if h.offset != 0 {
+			off = h.offset
+		}
+		le(uint32(sigCentral))
+		le([]uint16{h.creator, h.reader, h.flags, h.method, h.time, h.date})
+		le([]uint32{h.crc, h.csize, h.usize})
+		le([]uint16{uint16(len(h.name)), uint16(len(h.extra)), uint16(len(h.comment)), 0, 0})
+		le([]uint32{h.external, off})
+		out.WriteString(h.name)
+		out.Write(h.extra)
+		out.Write(h.comment)
+	}
+	cdSize := uint32(out.Len()-len(z.prefix)) + base - cdStart
+	n := uint16(len(z.entries))
+	if z.count != 0 {
+		n = z.count
+	}
+	le(uint32(sigEnd))
+	le([]uint16{0, 0, n, n})
+	le([]uint32{cdSize, cdStart})
+	le(uint16(len(z.comment)))
+	out.Write(z.comment)
+	out.Write(z.suffix)
+	return out.Bytes()
+}
+
+// pseudoRandom is deterministic incompressible data.
+func pseudoRandom(n int, label string) []byte {
+	out := make([]byte, 0, n+sha256.Size)
+	block := sha256.Sum256([]byte(label))
+	for len(out) < n {
+		out = append(out, block[:]...)
+		block = sha256.Sum256(block[:])
+	}
+	return out[:n]
+}
+
+// wasmLike is deterministic data with the statistics of compiled code:
+// a skewed opcode alphabet with small LEB128 immediates, and some
+// repetition, compressing about 3:1 with deflate.
+func wasmLike(n int) []byte {
+	ops := []byte{0x20, 0x20, 0x20, 0x21, 0x22, 0x41, 0x41, 0x28, 0x36, 0x6a, 0x6b, 0x10, 0x0b, 0x02, 0x03, 0x0c, 0x0d, 0x45, 0x46, 0x47, 0x71, 0x72, 0x1a, 0x23, 0x24}
+	rnd := pseudoRandom(n, "wasm-like")
+	out := make([]byte, 0, n+8)
+	for i := 0; len(out) < n; i++ {
+		r := rnd[i%len(rnd)]
+		if r < 24 && len(out) > 64 { // repeat an earlier run, as inlined code does
+			start := int(rnd[(i+1)%len(rnd)]) * len(out) / 256
+			out = append(out, out[start:start+min(16, len(out)-start)]...)
+			continue
+		}
+		out = append(out, ops[int(r)%len(ops)])
+		imm := int(rnd[(i+7)%len(rnd)])
+		if r&1 == 0 {
+			out = append(out, byte(imm&0x7f))
+		} else {
+			out = append(out, byte(imm|0x80), byte(imm>>3&0x3f))
+		}
+	}
+	return out[:n]
+}
+
+var _ = strings.Repeat

@@ -1,0 +1,133 @@
+package artifact
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/palyra/palyra-go/internal/signing"
+)
+
+const goldenDir = "../../testdata/palyra-v1"
+
+// TestOpenGolden verifies the test vector written by an independent
+// implementation of Palyra's rules.
+func TestOpenGolden(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(goldenDir, "golden.palyra-skill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(filepath.Join(goldenDir, "publisher.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := signing.ParsePublicKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustOpen(t, data)
+	for _, c := range []struct{ what, got, want string }{
+		{"payload digest", a.PayloadSHA256, "aef035c161ae0622a36ffe4f8de6d35d1594fcfb026c0d7e45dacf049d148c9d"},
+		{"key id", a.KeyID, "ed25519:2ef75dfce7823b5e"},
+		{"publisher", a.Manifest.Publisher, "golden"},
+		{"skill id", a.Manifest.SkillID, "golden.echo"},
+		{"version", a.Manifest.Version, "1.0.0"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	if !pub.Equal(a.PublicKey) {
+		t.Errorf("embedded key %x is not publisher.pub.pem's %x", a.PublicKey, pub)
+	}
+	if a.Signature.SignedAtUnixMS != 1700000000000 {
+		t.Errorf("signed_at_unix_ms = %d", a.Signature.SignedAtUnixMS)
+	}
+	if mods := a.Modules(); len(mods) != 1 || mods[0].Path != "modules/echo.wasm" || !bytes.Equal(mods[0].Data, emptyWasm) {
+		t.Errorf("modules = %v", mods)
+	}
+}
+
+func TestBuildThenOpen(t *testing.T) {
+	for _, m := range []Method{Deflate, Store} {
+		req := goodRequest(testKey("good"))
+		req.ModuleMethod = m
+		b := build(t, req)
+		a := mustOpen(t, b.Bytes)
+		if a.PayloadSHA256 != b.PayloadSHA256 {
+			t.Errorf("method %d: digest %s, Build said %s", m, a.PayloadSHA256, b.PayloadSHA256)
+		}
+		if a.Signature != b.Signature {
+			t.Errorf("method %d: signature %+v, Build said %+v", m, a.Signature, b.Signature)
+		}
+		if !bytes.Equal(a.ManifestTOML, b.ManifestTOML) {
+			t.Errorf("method %d: skill.toml differs from Build's", m)
+		}
+		if !a.PublicKey.Equal(req.Key.Public()) {
+			t.Errorf("method %d: wrong public key", m)
+		}
+		var paths []string
+		for _, f := range a.Files {
+			paths = append(paths, f.Path)
+		}
+		want := []string{"assets/readme.txt", "modules/echo.wasm", "provenance.json", "sbom.cdx.json", "signature.json", "skill.toml"}
+		if !slices.Equal(paths, want) {
+			t.Errorf("method %d: files %q, want %q", m, paths, want)
+		}
+		if got := len(a.Manifest.Integrity.Files); got != 4 {
+			t.Errorf("method %d: %d integrity entries, want 4", m, got)
+		}
+	}
+}
+
+func TestBuildDeterministic(t *testing.T) {
+	for _, m := range []Method{Deflate, Store} {
+		req := goodRequest(testKey("good"))
+		req.ModuleMethod = m
+		one, two := build(t, req), build(t, req)
+		if !bytes.Equal(one.Bytes, two.Bytes) {
+			t.Errorf("method %d: two builds of the same request differ", m)
+		}
+	}
+}
+
+// TestRewriteReverifies: the signature covers contents, not ZIP bytes, so
+// an accepted artifact's files written again must verify identically.
+func TestRewriteReverifies(t *testing.T) {
+	a := mustOpen(t, build(t, goodRequest(testKey("good"))).Bytes)
+	b := mustOpen(t, write(t, a.Files, Store))
+	if a.PayloadSHA256 != b.PayloadSHA256 {
+		t.Fatalf("digest changed: %s -> %s", a.PayloadSHA256, b.PayloadSHA256)
+	}
+}
+
+// TestOtherKeyVerifies documents the boundary with the trust store: an
+// artifact re-signed end to end by another key is internally consistent,
+// so Open accepts it and reports the other key; refusing it is trust's job.
+func TestOtherKeyVerifies(t *testing.T) {
+	good := mustOpen(t, build(t, goodRequest(testKey("good"))).Bytes)
+	other := testKey("other")
+	a := mustOpen(t, write(t, resign(t, good.Files, other, "acme"), Deflate))
+	if !a.PublicKey.Equal(other.Public()) || a.PublicKey.Equal(good.PublicKey) {
+		t.Fatal("Open did not report the re-signing key")
+	}
+}
+
+func TestOpenCanceled(t *testing.T) {
+	data := build(t, goodRequest(testKey("good"))).Bytes
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Open(ctx, bytes.NewReader(data), int64(len(data)), nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Open with canceled context: %v", err)
+	}
+}
+
+var _ = strings.Repeat
+var _ ed25519.PublicKey

@@ -1,0 +1,360 @@
+package artifact
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/palyra/palyra-go/internal/manifest"
+)
+
+// ReadOptions tightens Open's caps. The zero value (or a nil *ReadOptions)
+// applies Palyra's: a field left 0, or set above Palyra's cap, takes
+// Palyra's cap, since an artifact over it would not install in Palyra.
+type ReadOptions struct {
+	MaxArtifactBytes int64 // archive file size; also caps the total uncompressed size
+	MaxEntryBytes    int64 // one entry's uncompressed size
+	MaxEntries       int
+}
+
+type limits struct {
+	archive, total, entry int64
+	entries               int
+}
+
+func (o *ReadOptions) limits() *limits {
+	l := &limits{archive: MaxArtifactBytes, total: MaxArtifactBytes, entry: MaxEntryBytes, entries: MaxEntries}
+	if o == nil {
+		return l
+	}
+	if o.MaxArtifactBytes > 0 && o.MaxArtifactBytes < l.archive {
+		l.archive, l.total = o.MaxArtifactBytes, o.MaxArtifactBytes
+	}
+	if o.MaxEntryBytes > 0 && o.MaxEntryBytes < l.entry {
+		l.entry = o.MaxEntryBytes
+	}
+	if o.MaxEntries > 0 && o.MaxEntries < l.entries {
+		l.entries = o.MaxEntries
+	}
+	return l
+}
+
+// Artifact is an artifact that passed every check. Its embedded key is
+// self-asserted: whether PublicKey may sign for Manifest.Publisher is the
+// trust store's decision, not this package's.
+type Artifact struct {
+	Manifest      *manifest.Manifest
+	ManifestTOML  []byte
+	Signature     Signature
+	PublicKey     ed25519.PublicKey
+	KeyID         string // Signature.KeyID, checked against PublicKey
+	PayloadSHA256 string // lowercase hex, recomputed and equal to Signature's
+	// Files are all entries, skill.toml and signature.json included,
+	// sorted by path.
+	Files []File
+}
+
+// File returns the contents of the entry at path.
+func (a *Artifact) File(path string) ([]byte, bool) {
+	i, ok := slices.BinarySearchFunc(a.Files, path, func(f File, p string) int { return strings.Compare(f.Path, p) })
+	if !ok {
+		return nil, false
+	}
+	return a.Files[i].Data, true
+}
+
+// Modules returns the modules/*.wasm entries, sorted by path.
+func (a *Artifact) Modules() []File {
+	var mods []File
+	for _, f := range a.Files {
+		if isModulePath(f.Path) {
+			mods = append(mods, f)
+		}
+	}
+	return mods
+}
+
+// Open reads and verifies the .palyra-skill archive of size bytes in r. It
+// trusts nothing in it before checking it: every check listed in the package
+// documentation runs, in that order, and the first that fails is returned as
+// a *CheckError naming the check and the entry. Only when all pass does it
+// return the Artifact. It does not decide whether the signing key is
+// trusted.
+func Open(ctx context.Context, r io.ReaderAt, size int64, opts *ReadOptions) (*Artifact, error) {
+	lim := opts.limits()
+	if size > lim.archive {
+		return nil, fail(CheckArchiveSize, "", ErrTooLarge, "%d bytes, cap %d", size, lim.archive)
+	}
+	entries, err := readStructure(r, size, lim)
+	if err != nil {
+		return nil, err
+	}
+	files, err := readEntries(ctx, r, entries)
+	if err != nil {
+		return nil, err
+	}
+	return verify(ctx, files)
+}
+
+// readStructure runs every check that needs only headers: nothing is
+// decompressed before the whole structure has passed.
+func readStructure(r io.ReaderAt, size int64, lim *limits) ([]*entry, error) {
+	cdOffset, cdSize, count, endOffset, err := readEnd(r, size)
+	if err != nil {
+		return nil, err
+	}
+	if count > lim.entries {
+		return nil, fail(CheckEntryCount, "", ErrTooLarge, "%d entries, cap %d", count, lim.entries)
+	}
+	entries, err := readCentral(r, cdOffset, cdSize, count, endOffset)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if err := checkEntryHeader(e, lim); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkEntrySet(entries, lim); err != nil {
+		return nil, err
+	}
+	if err := readLocal(r, entries, cdOffset); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
+	return entries, nil
+}
+
+// readEntries decompresses every entry, sorted by path, into memory. Output
+// is bounded by the declared size, already capped: an entry that inflates to
+// more (a lying header) is cut off one byte past it and refused.
+func readEntries(ctx context.Context, r io.ReaderAt, entries []*entry) ([]File, error) {
+	files := make([]File, len(entries))
+	var compressed []byte
+	var br bytes.Reader
+	var fr io.ReadCloser
+	for i, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data := make([]byte, e.usize)
+		switch e.method {
+		case methodStore:
+			if _, err := r.ReadAt(data, e.dataOffset); err != nil {
+				return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
+			}
+		case methodDeflate:
+			if uint64(cap(compressed)) < e.csize {
+				compressed = make([]byte, e.csize)
+			}
+			compressed = compressed[:e.csize]
+			if _, err := r.ReadAt(compressed, e.dataOffset); err != nil {
+				return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
+			}
+			br.Reset(compressed)
+			if fr == nil {
+				fr = flate.NewReader(&br)
+			} else if err := fr.(flate.Resetter).Reset(&br, nil); err != nil {
+				return nil, err
+			}
+			if err := inflate(e, fr, &br, data); err != nil {
+				return nil, err
+			}
+		}
+		if got := crc32.ChecksumIEEE(data); got != e.crc {
+			return nil, fail(CheckCRC, e.name, ErrMalformedArchive, "CRC-32 %08x, header says %08x", got, e.crc)
+		}
+		files[i] = File{Path: e.name, Data: data}
+	}
+	return files, nil
+}
+
+// inflate fills data from fr and requires the deflate stream to end exactly
+// there, and exactly at the end of its compressed bytes in br: bytes after
+// the stream's end would be hidden from every reader but a careless one.
+func inflate(e *entry, fr io.Reader, br *bytes.Reader, data []byte) error {
+	bad := func(err error) error {
+		var corrupt flate.CorruptInputError
+		if errors.As(err, &corrupt) || errors.Is(err, io.ErrUnexpectedEOF) && br.Len() > 0 {
+			return fail(CheckDeflate, e.name, ErrMalformedArchive, "%v", err)
+		}
+		return fail(CheckSize, e.name, ErrMalformedArchive, "deflate stream ends before the declared %d bytes (%v)", e.usize, err)
+	}
+	if _, err := io.ReadFull(fr, data); err != nil {
+		return bad(err)
+	}
+	var one [1]byte
+	switch n, err := io.ReadFull(fr, one[:]); {
+	case n > 0:
+		return fail(CheckSize, e.name, ErrMalformedArchive, "inflates to more than the declared %d bytes", e.usize)
+	case err != io.EOF:
+		return bad(err)
+	}
+	if br.Len() != 0 {
+		return fail(CheckDeflate, e.name, ErrMalformedArchive, "%d bytes after the end of the deflate stream", br.Len())
+	}
+	return nil
+}
+
+// verify runs the content checks on the decompressed entries.
+func verify(ctx context.Context, files []File) (*Artifact, error) {
+	get := func(path string) []byte {
+		i, _ := slices.BinarySearchFunc(files, path, func(f File, p string) int { return strings.Compare(f.Path, p) })
+		return files[i].Data // the entry-set check guarantees presence
+	}
+	for _, p := range []string{SBOMPath, ProvenancePath} {
+		if err := checkStrictJSON(get(p)); err != nil {
+			return nil, fail(CheckJSON, p, ErrInvalidMetadata, "%v", err)
+		}
+	}
+	if err := checkSBOM(get(SBOMPath)); err != nil {
+		return nil, fail(CheckSBOM, SBOMPath, ErrInvalidMetadata, "%v", err)
+	}
+	if err := checkProvenance(get(ProvenancePath)); err != nil {
+		return nil, fail(CheckProvenance, ProvenancePath, ErrInvalidMetadata, "%v", err)
+	}
+	sig, pub, err := ParseSignature(get(SignaturePath))
+	if err != nil {
+		return nil, err
+	}
+	toml := get(ManifestPath)
+	if !utf8.Valid(toml) {
+		return nil, fail(CheckManifest, ManifestPath, ErrInvalidManifest, "not valid UTF-8")
+	}
+	m, err := manifest.Parse(toml)
+	if err != nil {
+		return nil, fail(CheckManifest, ManifestPath, ErrInvalidManifest, "%v", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// The integrity hashes and the payload digest each read every byte once;
+	// for large payloads they run side by side.
+	digest := make(chan string, 1)
+	payload := 0
+	for _, f := range files {
+		payload += len(f.Data)
+	}
+	if payload >= parallelHashBytes {
+		go func() { digest <- PayloadDigest(files) }()
+	}
+	integrityErr := checkIntegrity(m, files)
+	if payload < parallelHashBytes {
+		digest <- PayloadDigest(files)
+	}
+	sum := <-digest
+	if integrityErr != nil {
+		return nil, integrityErr
+	}
+	if sum != sig.PayloadSHA256 {
+		return nil, fail(CheckPayloadDigest, SignaturePath, ErrPayloadDigestMismatch, "entries digest to %s, signature.json says %s", sum, sig.PayloadSHA256)
+	}
+	sigBytes, _ := strictBase64(sig.SignatureBase64, ed25519.SignatureSize) // checked by ParseSignature
+	if !ed25519.Verify(pub, []byte(sum), sigBytes) {
+		return nil, fail(CheckSignature, SignaturePath, ErrBadSignature, "Ed25519 signature does not verify with key %s", sig.KeyID)
+	}
+	if sig.Publisher != m.Publisher {
+		return nil, fail(CheckPublisher, SignaturePath, ErrPublisherMismatch, "signed by publisher %q, manifest publisher %q", sig.Publisher, m.Publisher)
+	}
+	return &Artifact{
+		Manifest:      m,
+		ManifestTOML:  toml,
+		Signature:     sig,
+		PublicKey:     pub,
+		KeyID:         sig.KeyID,
+		PayloadSHA256: sum,
+		Files:         files,
+	}, nil
+}
+
+// parallelHashBytes is the payload size from which the two hash passes run
+// concurrently; below it a goroutine costs more than it saves.
+const parallelHashBytes = 256 << 10
+
+// checkIntegrity requires skill.toml's integrity list to name every entry
+// but skill.toml and signature.json exactly once, with its SHA-256.
+func checkIntegrity(m *manifest.Manifest, files []File) error {
+	declared := make(map[string]string, len(m.Integrity.Files))
+	for _, f := range m.Integrity.Files {
+		if _, dup := declared[f.Path]; dup {
+			return fail(CheckIntegrity, f.Path, ErrIntegrityMismatch, "listed twice in skill.toml")
+		}
+		declared[f.Path] = f.SHA256
+	}
+	for _, f := range files {
+		if f.Path == ManifestPath || f.Path == SignaturePath {
+			continue
+		}
+		want, ok := declared[f.Path]
+		if !ok {
+			return fail(CheckIntegrity, f.Path, ErrIntegrityMismatch, "entry missing from skill.toml's integrity list")
+		}
+		delete(declared, f.Path)
+		sum := sha256.Sum256(f.Data)
+		if got := hex.EncodeToString(sum[:]); got != want {
+			return fail(CheckIntegrity, f.Path, ErrIntegrityMismatch, "sha256 %s, skill.toml says %s", got, want)
+		}
+	}
+	for _, f := range m.Integrity.Files {
+		if _, left := declared[f.Path]; left {
+			return fail(CheckIntegrity, f.Path, ErrIntegrityMismatch, "listed in skill.toml but not in the archive")
+		}
+	}
+	return nil
+}
+
+// checkSBOM applies Palyra's minimum: a CycloneDX document with a
+// specVersion. (What the SBOM says is internal/sbom's business.) Keys are
+// looked up exactly: encoding/json's case-insensitive field matching would
+// accept "BOMFORMAT", which Palyra does not.
+func checkSBOM(data []byte) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	if format, _ := jsonString(doc["bomFormat"]); format != "CycloneDX" {
+		return errors.New(`bomFormat is not "CycloneDX"`)
+	}
+	if spec, _ := jsonString(doc["specVersion"]); spec == "" {
+		return errors.New("no specVersion string")
+	}
+	return nil
+}
+
+// checkProvenance applies Palyra's minimum: a top-level builder object and a
+// non-empty subject array.
+func checkProvenance(data []byte) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	if b := doc["builder"]; len(b) == 0 || b[0] != '{' {
+		return errors.New("no builder object")
+	}
+	var subject []json.RawMessage
+	if s := doc["subject"]; len(s) == 0 || s[0] != '[' || json.Unmarshal(s, &subject) != nil || len(subject) == 0 {
+		return errors.New("no non-empty subject array")
+	}
+	return nil
+}
+
+// jsonString decodes raw if it is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}

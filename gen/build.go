@@ -1,0 +1,511 @@
+package gen
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/manifest"
+)
+
+// BuildRecordPath is where Build records its inputs, relative to the skill
+// directory.
+const BuildRecordPath = ".palyra/build.json"
+
+// BuildRecordSchema identifies the build record format.
+const BuildRecordSchema = "https://github.com/palyra/palyra-go/build-record/v1"
+
+// Target and flags of every skill build.
+const (
+	GOOS   = "wasip1"
+	GOARCH = "wasm"
+)
+
+// BuildFlags are the go build flags Build passes, in order.
+func BuildFlags() []string {
+	return []string{"-trimpath", "-buildvcs=false", "-buildmode=c-shared", "-ldflags=-buildid="}
+}
+
+// buildEnv is what Build sets on top of the cleaned environment.
+func buildEnv() map[string]string {
+	return map[string]string{
+		"GOOS":        GOOS,
+		"GOARCH":      GOARCH,
+		"CGO_ENABLED": "0",
+		// Set rather than unset: an empty GOFLAGS lets `go env -w GOFLAGS`
+		// through. -buildvcs=false is passed anyway, so this adds nothing.
+		"GOFLAGS": "-buildvcs=false",
+	}
+}
+
+// scrubbedEnv names variables that change the compiled output and so are
+// never inherited from the caller.
+var scrubbedEnv = []string{"GOFLAGS", "GOOS", "GOARCH", "CGO_ENABLED", "GOWASM", "GOEXPERIMENT", "GOFIPS140", "GO_EXTLINK_ENABLED"}
+
+// BuildOptions tune Build. The zero value builds the package in the skill
+// directory to modules/NAME.wasm, NAME being the last dot-segment of
+// skill_id.
+type BuildOptions struct {
+	// Name is the module file name without .wasm.
+	Name string
+	// Package is the main package to build, as a go build argument
+	// relative to the skill directory ("." by default, "./cmd/x", …).
+	Package string
+	// Go is the go command to run (default "go" from PATH).
+	Go string
+}
+
+// BuildResult describes a built module.
+type BuildResult struct {
+	// Dir is the skill directory (absolute).
+	Dir string `json:"dir"`
+	// File is the written module file (absolute).
+	File string `json:"file"`
+	// Record is the module's entry in the build record.
+	Record ModuleRecord `json:"record"`
+	// RecordFile is the build record file (absolute).
+	RecordFile string `json:"record_file"`
+}
+
+// BuildRecord is the content of .palyra/build.json.
+type BuildRecord struct {
+	Schema  string         `json:"schema"`
+	Modules []ModuleRecord `json:"modules"`
+}
+
+// ModuleRecord is what went into one module file.
+type ModuleRecord struct {
+	// Path is the module file relative to the skill directory,
+	// "modules/NAME.wasm" (the artifact path).
+	Path        string            `json:"path"`
+	SHA256      string            `json:"sha256"`
+	Size        int64             `json:"size"`
+	GoVersion   string            `json:"go_version"`
+	GOOS        string            `json:"goos"`
+	GOARCH      string            `json:"goarch"`
+	Flags       []string          `json:"flags"`
+	Env         map[string]string `json:"env"`
+	MainPackage string            `json:"main_package"`
+	GoModules   []GoModule        `json:"go_modules"`
+}
+
+// GoModule is one Go module compiled into a module file; the standard
+// library appears as Path "stdlib" at the Go version.
+type GoModule struct {
+	Path    string         `json:"path"`
+	Version string         `json:"version,omitempty"`
+	Replace *ModuleReplace `json:"replace,omitempty"`
+	Main    bool           `json:"main,omitempty"`
+	// Sum is the go.sum h1: hash, for modules from the module proxy.
+	Sum string `json:"sum,omitempty"`
+	// SHA256 is lowercase hex: Sum's bytes, or a dirhash over the
+	// compiled files (see the package doc).
+	SHA256 string `json:"sha256"`
+	// HashSource is "go.sum" or "compiled-files".
+	HashSource string `json:"hash_source"`
+}
+
+// ModuleReplace is a go.mod replacement. Path is as go.mod wrote it for a
+// relative local path, and "(local)" for an absolute one, which would be a
+// machine path.
+type ModuleReplace struct {
+	Path    string `json:"path"`
+	Version string `json:"version,omitempty"`
+}
+
+// Hash sources of GoModule.
+const (
+	HashSourceGoSum         = "go.sum"
+	HashSourceCompiledFiles = "compiled-files"
+)
+
+var moduleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Build compiles the Go skill in dir to dir/modules/NAME.wasm and records
+// its inputs in dir/.palyra/build.json. See the package doc.
+func Build(ctx context.Context, dir string, opts BuildOptions) (*BuildResult, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	name := opts.Name
+	if name == "" {
+		name = m.SkillID[strings.LastIndex(m.SkillID, ".")+1:]
+	}
+	name = strings.TrimSuffix(name, ".wasm")
+	if !moduleNameRE.MatchString(name) || strings.Contains(name, "..") {
+		return nil, fmt.Errorf("build: module name %q: %w: want letters, digits, '_', '-' and '.'", name, ErrBadPath)
+	}
+	pkg := cmp.Or(opts.Package, ".")
+	goCmd := cmp.Or(opts.Go, "go")
+	env := cleanEnv()
+
+	goVersion, err := goOutput(ctx, goCmd, dir, env, "env", "GOVERSION")
+	if err != nil {
+		return nil, err
+	}
+	goVersion = strings.TrimSpace(goVersion)
+
+	mainPkg, mods, err := listModules(ctx, goCmd, dir, env, pkg, goVersion)
+	if err != nil {
+		return nil, err
+	}
+
+	modDir := filepath.Join(dir, "modules")
+	if err := os.MkdirAll(modDir, 0o755); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	out := filepath.Join(modDir, name+".wasm")
+	tmp, err := os.CreateTemp(modDir, "."+name+".*.wasm.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpName) // a no-op after the rename
+	args := append([]string{"build"}, BuildFlags()...)
+	args = append(args, "-o", tmpName, pkg)
+	if _, err := goOutput(ctx, goCmd, dir, env, args...); err != nil {
+		return nil, err
+	}
+	wasm, err := os.ReadFile(tmpName)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	if err := syncFile(tmpName); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	if err := os.Rename(tmpName, out); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	syncDir(modDir)
+
+	rec := ModuleRecord{
+		Path:        artifact.ModulesDir + name + ".wasm",
+		SHA256:      artifact.SHA256Hex(wasm),
+		Size:        int64(len(wasm)),
+		GoVersion:   goVersion,
+		GOOS:        GOOS,
+		GOARCH:      GOARCH,
+		Flags:       BuildFlags(),
+		Env:         buildEnv(),
+		MainPackage: mainPkg,
+		GoModules:   mods,
+	}
+	recFile, err := updateBuildRecord(dir, rec)
+	if err != nil {
+		return nil, err
+	}
+	return &BuildResult{Dir: dir, File: out, Record: rec, RecordFile: recFile}, nil
+}
+
+// ReadBuildRecord reads dir/.palyra/build.json. A missing record is not an
+// error: it returns an empty record (every module is then prebuilt).
+func ReadBuildRecord(dir string) (*BuildRecord, error) {
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(BuildRecordPath)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &BuildRecord{Schema: BuildRecordSchema}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec BuildRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("%s: %w", BuildRecordPath, err)
+	}
+	if rec.Schema != BuildRecordSchema {
+		return nil, fmt.Errorf("%s: schema %q, want %q", BuildRecordPath, rec.Schema, BuildRecordSchema)
+	}
+	return &rec, nil
+}
+
+// Module returns the record of the module at path (e.g.
+// "modules/echo.wasm") when its SHA-256 is sha256, i.e. when the file is
+// still the one the recorded build wrote.
+func (r *BuildRecord) Module(path, sha256 string) (ModuleRecord, bool) {
+	for _, m := range r.Modules {
+		if m.Path == path && m.SHA256 == sha256 {
+			return m, true
+		}
+	}
+	return ModuleRecord{}, false
+}
+
+func updateBuildRecord(dir string, rec ModuleRecord) (string, error) {
+	br, err := ReadBuildRecord(dir)
+	if err != nil {
+		// A record we cannot read is replaced: it described earlier
+		// builds, and the new one is what is on disk now.
+		br = &BuildRecord{Schema: BuildRecordSchema}
+	}
+	kept := br.Modules[:0]
+	for _, m := range br.Modules {
+		if m.Path != rec.Path {
+			kept = append(kept, m)
+		}
+	}
+	br.Modules = append(kept, rec)
+	sort.Slice(br.Modules, func(i, j int) bool { return br.Modules[i].Path < br.Modules[j].Path })
+	data, err := json.MarshalIndent(br, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, filepath.FromSlash(BuildRecordPath))
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return "", fmt.Errorf("build record: %w", err)
+	}
+	if err := writeFileAtomic(file, append(data, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("build record: %w", err)
+	}
+	return file, nil
+}
+
+func readManifest(dir string) (*manifest.Manifest, error) {
+	file := filepath.Join(dir, artifact.ManifestPath)
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", file, ErrNoManifest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if m.SkillID == "" || m.Version == "" || m.Publisher == "" {
+		return nil, fmt.Errorf("%s: skill_id, version and publisher are required", file)
+	}
+	return m, nil
+}
+
+// cleanEnv is the caller's environment without the variables that change
+// the build's output, plus Build's own settings.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		scrub := false
+		for _, s := range scrubbedEnv {
+			if k == s {
+				scrub = true
+			}
+		}
+		if !scrub {
+			env = append(env, kv)
+		}
+	}
+	be := buildEnv()
+	keys := make([]string, 0, len(be))
+	for k := range be {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+be[k])
+	}
+	return env
+}
+
+// goOutput runs the go command and returns its stdout; on failure the
+// error carries stderr, which is where the compiler reports.
+func goOutput(ctx context.Context, goCmd, dir string, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, goCmd, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("%w: go %s:\n%s", ErrGoBuild, args[0], msg)
+	}
+	return stdout.String(), nil
+}
+
+// listedPackage is the part of `go list -json` output Build uses.
+type listedPackage struct {
+	ImportPath string
+	Name       string
+	Dir        string
+	Standard   bool
+	DepOnly    bool
+	Module     *listedModule
+	GoFiles    []string
+	SFiles     []string
+	HFiles     []string
+	EmbedFiles []string
+	Error      *struct{ Err string }
+}
+
+type listedModule struct {
+	Path    string
+	Version string
+	Main    bool
+	Dir     string
+	Sum     string
+	Replace *listedModule
+}
+
+// listModules runs `go list -deps` over the main package with the build's
+// flags and returns the main package's import path and every module,
+// including the standard library, with its hash.
+func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVersion string) (string, []GoModule, error) {
+	args := []string{"list", "-deps", "-json=ImportPath,Name,Dir,Standard,DepOnly,Module,GoFiles,SFiles,HFiles,EmbedFiles,Error"}
+	args = append(args, BuildFlags()...)
+	args = append(args, pkg)
+	out, err := goOutput(ctx, goCmd, dir, env, args...)
+	if err != nil {
+		return "", nil, err
+	}
+	type modFiles struct {
+		mod   GoModule
+		root  string
+		files []string // relative to root, slash-separated
+	}
+	mods := map[string]*modFiles{}
+	var mainPkg string
+	dec := json.NewDecoder(strings.NewReader(out))
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			return "", nil, fmt.Errorf("go list: %w", err)
+		}
+		if p.Error != nil {
+			return "", nil, fmt.Errorf("%w: package %s: %s", ErrGoBuild, p.ImportPath, p.Error.Err)
+		}
+		if !p.DepOnly {
+			if p.Name != "main" {
+				return "", nil, fmt.Errorf("build %s: %w (package %s is %q)", pkg, ErrNotMain, p.ImportPath, p.Name)
+			}
+			mainPkg = p.ImportPath
+		}
+		var key, rel string
+		switch {
+		case p.Standard:
+			key, rel = "stdlib", p.ImportPath
+			if mods[key] == nil {
+				mods[key] = &modFiles{mod: GoModule{Path: "stdlib", Version: goVersion}}
+			}
+		case p.Module != nil:
+			key = p.Module.Path
+			if mods[key] == nil {
+				mods[key] = &modFiles{mod: goModule(p.Module), root: p.Module.Dir}
+			}
+			if r, err := filepath.Rel(mods[key].root, p.Dir); err == nil && mods[key].root != "" {
+				rel = filepath.ToSlash(r)
+			} else {
+				// No module root (e.g. vendored): fall back to the
+				// package's path inside its module.
+				rel = strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, p.Module.Path), "/")
+			}
+		default:
+			return "", nil, fmt.Errorf("build: package %s belongs to no module (GOPATH mode is not supported)", p.ImportPath)
+		}
+		mf := mods[key]
+		for _, list := range [][]string{p.GoFiles, p.SFiles, p.HFiles, p.EmbedFiles} {
+			for _, f := range list {
+				mf.files = append(mf.files, path.Join(rel, filepath.ToSlash(f)))
+			}
+		}
+		if p.Dir != "" && mf.root == "" && p.Standard {
+			// GOROOT/src: the package dir minus its import path.
+			mf.root = strings.TrimSuffix(filepath.ToSlash(p.Dir), "/"+p.ImportPath)
+		}
+	}
+	if mainPkg == "" {
+		return "", nil, fmt.Errorf("build %s: %w", pkg, ErrNotMain)
+	}
+	result := make([]GoModule, 0, len(mods))
+	for _, mf := range mods {
+		g := mf.mod
+		if g.Sum != "" {
+			raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(g.Sum, "h1:"))
+			if err != nil || !strings.HasPrefix(g.Sum, "h1:") || len(raw) != sha256.Size {
+				return "", nil, fmt.Errorf("build: module %s: go.sum hash %q is not h1:", g.Path, g.Sum)
+			}
+			g.SHA256, g.HashSource = hex.EncodeToString(raw), HashSourceGoSum
+		} else {
+			h, err := hashFiles(filepath.FromSlash(mf.root), mf.files)
+			if err != nil {
+				return "", nil, fmt.Errorf("build: hash module %s: %w", g.Path, err)
+			}
+			g.SHA256, g.HashSource = h, HashSourceCompiledFiles
+		}
+		result = append(result, g)
+	}
+	sort.Slice(result, func(i, j int) bool { return result[i].Path < result[j].Path })
+	return mainPkg, result, nil
+}
+
+func goModule(m *listedModule) GoModule {
+	g := GoModule{Path: m.Path, Version: m.Version, Main: m.Main, Sum: m.Sum}
+	if r := m.Replace; r != nil {
+		g.Sum = r.Sum // the replacement is what was downloaded, if anything
+		p := r.Path
+		if filepath.IsAbs(p) {
+			p = "(local)"
+		}
+		g.Replace = &ModuleReplace{Path: p, Version: r.Version}
+	}
+	return g
+}
+
+// hashFiles is dirhash.Hash1 over files (slash paths relative to root),
+// in lowercase hex: the in-toto "dirHash" of exactly those files.
+func hashFiles(root string, files []string) (string, error) {
+	sort.Strings(files)
+	uniq := files[:0]
+	for i, f := range files {
+		if i == 0 || f != files[i-1] {
+			uniq = append(uniq, f)
+		}
+	}
+	h1, err := dirhash.Hash1(uniq, func(name string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(root, filepath.FromSlash(name)))
+	})
+	if err != nil {
+		return "", err
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h1, "h1:"))
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(raw), nil
+}
+
+func syncFile(name string) error {
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

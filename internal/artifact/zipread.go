@@ -485,7 +485,7 @@ func readLocal(r io.ReaderAt, entries []*entry, cdOffset int64) error {
 		var diffs []string
 		differ := func(what string, local, central uint64) {
 			if local != central {
-				diffs = append(diffs, fmt.Sprintf("%s %d != %d", what, local, central))
+				diffs = append(diffs, fmt.Sprintf("%s %#x != %#x", what, local, central))
 			}
 		}
 		differ("version needed", uint64(binary.LittleEndian.Uint16(h[4:])), uint64(e.readerVersion))

@@ -231,8 +231,12 @@ func TestValidateRules(t *testing.T) {
 		{"config property title blank", func(m *Manifest) { prop(m, "region", ConfigProperty{Type: ConfigString, Title: " "}) }, "operator.config.properties.region.title", "must not be blank"},
 		{"config property description blank", func(m *Manifest) { prop(m, "region", ConfigProperty{Type: ConfigString, Description: " "}) }, "operator.config.properties.region.description", "must not be blank"},
 		{"config enum needs string", func(m *Manifest) { prop(m, "retries", ConfigProperty{Type: ConfigInteger, EnumValues: []string{"1"}}) }, "operator.config.properties.retries.enum_values", `type = "string"`},
-		{"config enum empty value", func(m *Manifest) { prop(m, "region", ConfigProperty{Type: ConfigString, EnumValues: []string{"eu", " "}}) }, "operator.config.properties.region.enum_values[1]", "must not be empty"},
-		{"config enum duplicate", func(m *Manifest) { prop(m, "region", ConfigProperty{Type: ConfigString, EnumValues: []string{"eu", " eu"}}) }, "operator.config.properties.region.enum_values[1]", "duplicate"},
+		{"config enum empty value", func(m *Manifest) {
+			prop(m, "region", ConfigProperty{Type: ConfigString, EnumValues: []string{"eu", " "}})
+		}, "operator.config.properties.region.enum_values[1]", "must not be empty"},
+		{"config enum duplicate", func(m *Manifest) {
+			prop(m, "region", ConfigProperty{Type: ConfigString, EnumValues: []string{"eu", " eu"}})
+		}, "operator.config.properties.region.enum_values[1]", "duplicate"},
 		{"config default not in enum", func(m *Manifest) {
 			prop(m, "region", ConfigProperty{Type: ConfigString, EnumValues: []string{"eu", "us"}, Default: "mars"})
 		}, "operator.config.properties.region.default", "not one of enum_values"},
@@ -243,7 +247,9 @@ func TestValidateRules(t *testing.T) {
 		{"config default float for integer", func(m *Manifest) { prop(m, "retries", ConfigProperty{Type: ConfigInteger, Default: 3.0}) }, "operator.config.properties.retries.default", `does not match type "integer"`},
 		{"config default bool for number", func(m *Manifest) { prop(m, "ratio", ConfigProperty{Type: ConfigNumber, Default: true}) }, "operator.config.properties.ratio.default", `does not match type "number"`},
 		{"config default int for boolean", func(m *Manifest) { prop(m, "on", ConfigProperty{Type: ConfigBoolean, Default: int64(1)}) }, "operator.config.properties.on.default", `does not match type "boolean"`},
-		{"config default mixed list", func(m *Manifest) { prop(m, "hosts", ConfigProperty{Type: ConfigStringList, Default: []any{"a", int64(1)}}) }, "operator.config.properties.hosts.default", `does not match type "string_list"`},
+		{"config default mixed list", func(m *Manifest) {
+			prop(m, "hosts", ConfigProperty{Type: ConfigStringList, Default: []any{"a", int64(1)}})
+		}, "operator.config.properties.hosts.default", `does not match type "string_list"`},
 		{"config defaults of every type ok", func(m *Manifest) {
 			prop(m, "retries", ConfigProperty{Type: ConfigInteger, Default: int64(3)})
 			prop(m, "ratio", ConfigProperty{Type: ConfigNumber, Default: 0.5})
@@ -256,12 +262,18 @@ func TestValidateRules(t *testing.T) {
 		{"integrity ok", func(m *Manifest) {
 			m.Integrity.Files = []IntegrityFile{{Path: "modules/m.wasm", SHA256: strings.Repeat("ab", 32)}}
 		}, "", ""},
-		{"integrity path traversal", func(m *Manifest) { m.Integrity.Files = []IntegrityFile{{Path: "../m.wasm", SHA256: strings.Repeat("0", 64)}} }, "integrity.files[0].path", `".." segments`},
-		{"integrity lists skill.toml", func(m *Manifest) { m.Integrity.Files = []IntegrityFile{{Path: "skill.toml", SHA256: strings.Repeat("0", 64)}} }, "integrity.files[0].path", "not covered"},
+		{"integrity path traversal", func(m *Manifest) {
+			m.Integrity.Files = []IntegrityFile{{Path: "../m.wasm", SHA256: strings.Repeat("0", 64)}}
+		}, "integrity.files[0].path", `".." segments`},
+		{"integrity lists skill.toml", func(m *Manifest) {
+			m.Integrity.Files = []IntegrityFile{{Path: "skill.toml", SHA256: strings.Repeat("0", 64)}}
+		}, "integrity.files[0].path", "not covered"},
 		{"integrity duplicate path", func(m *Manifest) {
 			m.Integrity.Files = []IntegrityFile{{Path: "a.json", SHA256: strings.Repeat("0", 64)}, {Path: "a.json", SHA256: strings.Repeat("1", 64)}}
 		}, "integrity.files[1].path", "duplicate path"},
-		{"integrity uppercase hex", func(m *Manifest) { m.Integrity.Files = []IntegrityFile{{Path: "a.json", SHA256: strings.Repeat("AB", 32)}} }, "integrity.files[0].sha256", "64 lowercase hex"},
+		{"integrity uppercase hex", func(m *Manifest) {
+			m.Integrity.Files = []IntegrityFile{{Path: "a.json", SHA256: strings.Repeat("AB", 32)}}
+		}, "integrity.files[0].sha256", "64 lowercase hex"},
 		{"integrity short hex", func(m *Manifest) { m.Integrity.Files = []IntegrityFile{{Path: "a.json", SHA256: "abc"}} }, "integrity.files[0].sha256", "64 lowercase hex"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,98 @@
+// Package audit is the static security audit of a verified skill artifact,
+// compatible with Palyra's audit_skill_artifact_security: a Report of named
+// checks, each pass, warn, fail or skipped with a severity (info, warning,
+// error) and a message naming what it is about, and a verdict. Any failed
+// check makes the report not Passed and ShouldQuarantine, with the check's
+// message among QuarantineReasons; warnings inform and never quarantine.
+//
+// Audit runs after verification: it takes the parsed manifest, the
+// artifact's entries and the caller's word that the signature was checked.
+// Modules are validated with wazero (the runtime's own validator) and their
+// structure is then read with wabin's decoder; nothing here parses Wasm by
+// hand.
+//
+// # Checks
+//
+// In report order. Ids marked (Palyra) are Palyra's, with its meaning; the
+// others are palyra-go's. Module checks repeat for each modules/*.wasm entry
+// in path order and name the module; a module failing the size or
+// validation check gets no further module checks.
+//
+//   - signature_validity (Palyra): the caller verified signature.json, the
+//     payload digest and the trust decision (Input.SignatureVerified).
+//   - sbom_presence (Palyra): sbom.cdx.json is a JSON object with bomFormat
+//     "CycloneDX" and a non-empty specVersion.
+//   - provenance_presence (Palyra): provenance.json is a JSON object with a
+//     "builder" object and a non-empty "subject" array.
+//   - manifest_sanity (Palyra): manifest_version is 1 or 2; publisher,
+//     skill_id, version and tool ids follow Palyra's grammar; tool ids are
+//     namespaced by the publisher and unique; every tool has a name; quotas
+//     are non-zero and max_memory_bytes is at least one page (65536).
+//   - manifest_warning:CODE (Palyra, warn): one per non-fatal manifest
+//     finding, with Palyra's codes: legacy_manifest_version,
+//     missing_operator_metadata, missing_operator_display_name,
+//     empty_operator_config_contract, operator_config_redaction_recommended.
+//   - manifest_filesystem_scopes (Palyra): every read and write root is
+//     relative, '/'-separated, without '.', '..' or empty segments, ':', '\'
+//     or control characters, and '*' only with wildcard_opt_in.filesystem.
+//   - manifest_http_egress_scopes (Palyra): every host is a DNS name of
+//     [a-z0-9.-], and '*' only with wildcard_opt_in.http_egress.
+//   - manifest_secret_scopes (Palyra): every scope is global, principal:ID,
+//     channel:ID or skill:ID, lists key_names, and uses '*' only with
+//     wildcard_opt_in.secrets.
+//   - forbidden_device_capabilities (Palyra): no device_capabilities, unless
+//     Policy.AllowDeviceCapabilities.
+//   - forbidden_node_capabilities: no node_capabilities, unless
+//     Policy.AllowNodeCapabilities.
+//   - forbidden_wildcard_capabilities (Palyra): no wildcard_opt_in flag set,
+//     unless Policy.AllowWildcardCapabilities.
+//   - wasm_module_presence (Palyra): at least one modules/*.wasm entry.
+//   - wasm_module_size_limit (Palyra): module size <= Policy.MaxModuleBytes
+//     (default 8 MiB), checked before any decoder sees the bytes.
+//   - wasm_module_validation (Palyra): wazero compiles the module
+//     (WebAssembly 2.0) and wabin decodes it.
+//   - wasm_exported_function_limit (Palyra): function exports <=
+//     Policy.MaxExportedFunctions (default 128).
+//   - wasm_wasi_filesystem_imports (Palyra): fails when the module imports
+//     a component-model wasi:filesystem interface and the manifest declares
+//     no filesystem root; warns when it imports WASI preview 1 path_*
+//     functions without roots (they then reach no preopen).
+//     fd_prestat_get and fd_prestat_dir_name are not flagged: they only
+//     list preopens, and every Go program linking package os imports them.
+//   - wasm_import_allowlist: every import is a function the runtime
+//     provides: from extism:host/env (the Extism kernel and host functions
+//     of extism/go-sdk v1.7), extism:host/user (palyra_secret_get only),
+//     palyra:host/env (any name; the runtime owns that set) or
+//     wasi_snapshot_preview1 (its 46 functions). Memory, table and global
+//     imports fail.
+//   - wasm_capability_imports (warn): the module imports
+//     extism:host/env.http_request while http_egress_allowlist is empty, or
+//     extism:host/user.palyra_secret_get while no secret key is requested.
+//     A warning, since the runtime denies such calls anyway and some PDKs
+//     import every host function.
+//   - wasm_memory_limits: a memory's minimum (pages × 64 KiB) must fit
+//     quotas.max_memory_bytes, or the module can never be instantiated
+//     (fail). A declared maximum above the quota warns: the runtime caps
+//     the memory at the quota and memory.grow past it fails in the guest.
+//     No maximum passes, for the same reason.
+//   - wasm_table_limit: the tables' initial elements, summed, <=
+//     Policy.MaxTableElements (default 100,000); the host allocates them
+//     outside the memory quota.
+//   - wasm_import_limit: imports <= Policy.MaxImports (default 256).
+//   - wasm_function_limit: defined functions <= Policy.MaxFunctions
+//     (default 100,000).
+//   - wasm_data_segment_limit: data segments <= Policy.MaxDataSegments
+//     (default 100,000).
+//   - wasm_tool_exports: one per tool: the tool's name is an exported
+//     function of exactly one module, with no parameters and at most one
+//     i32 result (how Extism calls plugin functions). Missing, exported by
+//     two modules, exported as something other than a function, or with
+//     another type: fail.
+//   - vulnerability_feed_hook (Palyra): warns unless
+//     Policy.VulnerabilityFeedHook names the feed the host checks SBOM
+//     components against. Also in Report.VulnerabilityScan.
+//
+// Palyra reads the feed hook from the PALYRA_SKILL_AUDIT_VULN_FEED_HOOK
+// environment variable; here it is part of the Policy, so that an audit
+// depends on its arguments only.
+package audit

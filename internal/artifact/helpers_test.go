@@ -294,26 +294,34 @@ func pseudoRandom(n int, label string) []byte {
 	return out[:n]
 }
 
-// wasmLike is deterministic data with the statistics of compiled code:
-// a skewed opcode alphabet with small LEB128 immediates, and some
-// repetition, compressing about 3:1 with deflate.
+// wasmLike is deterministic data with roughly the statistics of compiled
+// Wasm code: a skewed opcode alphabet, small LEB128 immediates (local and
+// global indices, offsets), and repeated sequences (inlined helpers, common
+// prologues). Deflate compresses it about 3:1, as it does real modules.
 func wasmLike(n int) []byte {
-	ops := []byte{0x20, 0x20, 0x20, 0x21, 0x22, 0x41, 0x41, 0x28, 0x36, 0x6a, 0x6b, 0x10, 0x0b, 0x02, 0x03, 0x0c, 0x0d, 0x45, 0x46, 0x47, 0x71, 0x72, 0x1a, 0x23, 0x24}
-	rnd := pseudoRandom(n, "wasm-like")
-	out := make([]byte, 0, n+8)
+	ops := []byte{0x20, 0x20, 0x20, 0x20, 0x21, 0x22, 0x41, 0x41, 0x28, 0x28, 0x36, 0x6a, 0x6b, 0x10, 0x0b, 0x02, 0x03, 0x0c, 0x0d, 0x45, 0x46, 0x47, 0x71, 0x72, 0x1a, 0x23, 0x24, 0x29, 0x37}
+	rnd := pseudoRandom(n+1024, "wasm-like")
+	out := make([]byte, 0, n+64)
 	for i := 0; len(out) < n; i++ {
 		r := rnd[i%len(rnd)]
-		if r < 24 && len(out) > 64 { // repeat an earlier run, as inlined code does
-			start := int(rnd[(i+1)%len(rnd)]) * len(out) / 256
-			out = append(out, out[start:start+min(16, len(out)-start)]...)
+		if r < 64 && len(out) > 256 {
+			// Repeat a recent run, as inlined code and prologues do.
+			back := 1 + int(rnd[(i+1)%len(rnd)])*int(rnd[(i+2)%len(rnd)])%min(len(out), 8192)
+			start := len(out) - back
+			run := 6 + int(rnd[(i+3)%len(rnd)]%24)
+			for k := 0; k < run; k++ {
+				out = append(out, out[start+k%back])
+			}
 			continue
 		}
 		out = append(out, ops[int(r)%len(ops)])
-		imm := int(rnd[(i+7)%len(rnd)])
-		if r&1 == 0 {
-			out = append(out, byte(imm&0x7f))
-		} else {
-			out = append(out, byte(imm|0x80), byte(imm>>3&0x3f))
+		switch imm := rnd[(i+5)%len(rnd)]; {
+		case imm < 160:
+			out = append(out, imm&0x0f)
+		case imm < 230:
+			out = append(out, imm&0x7f)
+		default:
+			out = append(out, imm|0x80, rnd[(i+6)%len(rnd)]&0x3f)
 		}
 	}
 	return out[:n]

@@ -40,8 +40,11 @@ func checkStrictJSON(data []byte) error {
 	for first := true; ; first = false {
 		tok, err := dec.Token()
 		if err != nil {
-			if err == io.EOF {
+			if err == io.EOF && first {
 				return errors.New("empty document")
+			}
+			if err == io.EOF {
+				return errors.New("syntax: truncated document")
 			}
 			return fmt.Errorf("syntax: %v", err)
 		}

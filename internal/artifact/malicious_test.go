@@ -133,12 +133,36 @@ func TestOpenRejects(t *testing.T) {
 		{"MS-DOS directory", func() []byte { z := b.raw(); z.entry(module).central.external = 0x10; return z.bytes() }, nil, CheckMode, module, ErrMalformedArchive},
 
 		// Flags and methods.
-		{"encrypted", func() []byte { z := b.raw(); z.entry(module).both(func(h *rawHeader) { h.flags |= 1 }); return z.bytes() }, nil, CheckEncryption, module, ErrMalformedArchive},
-		{"strong encryption", func() []byte { z := b.raw(); z.entry(module).both(func(h *rawHeader) { h.flags |= 1 << 6 }); return z.bytes() }, nil, CheckEncryption, module, ErrMalformedArchive},
-		{"data descriptor", func() []byte { z := b.raw(); z.entry(module).both(func(h *rawHeader) { h.flags |= 1 << 3 }); return z.bytes() }, nil, CheckDataDescriptor, module, ErrMalformedArchive},
-		{"unknown flag", func() []byte { z := b.raw(); z.entry(module).both(func(h *rawHeader) { h.flags |= 1 << 4 }); return z.bytes() }, nil, CheckFlags, module, ErrMalformedArchive},
-		{"bzip2", func() []byte { z := b.raw(); z.entry(module).both(func(h *rawHeader) { h.method = 12 }); return z.bytes() }, nil, CheckMethod, module, ErrMalformedArchive},
-		{"AES", func() []byte { z := b.raw(); z.entry(module).both(func(h *rawHeader) { h.method = 99 }); return z.bytes() }, nil, CheckMethod, module, ErrMalformedArchive},
+		{"encrypted", func() []byte {
+			z := b.raw()
+			z.entry(module).both(func(h *rawHeader) { h.flags |= 1 })
+			return z.bytes()
+		}, nil, CheckEncryption, module, ErrMalformedArchive},
+		{"strong encryption", func() []byte {
+			z := b.raw()
+			z.entry(module).both(func(h *rawHeader) { h.flags |= 1 << 6 })
+			return z.bytes()
+		}, nil, CheckEncryption, module, ErrMalformedArchive},
+		{"data descriptor", func() []byte {
+			z := b.raw()
+			z.entry(module).both(func(h *rawHeader) { h.flags |= 1 << 3 })
+			return z.bytes()
+		}, nil, CheckDataDescriptor, module, ErrMalformedArchive},
+		{"unknown flag", func() []byte {
+			z := b.raw()
+			z.entry(module).both(func(h *rawHeader) { h.flags |= 1 << 4 })
+			return z.bytes()
+		}, nil, CheckFlags, module, ErrMalformedArchive},
+		{"bzip2", func() []byte {
+			z := b.raw()
+			z.entry(module).both(func(h *rawHeader) { h.method = 12 })
+			return z.bytes()
+		}, nil, CheckMethod, module, ErrMalformedArchive},
+		{"AES", func() []byte {
+			z := b.raw()
+			z.entry(module).both(func(h *rawHeader) { h.method = 99 })
+			return z.bytes()
+		}, nil, CheckMethod, module, ErrMalformedArchive},
 
 		// Local header against central directory.
 		{"local name differs", func() []byte { z := b.raw(); renamed("modules/evil.wasm")(&z.entry(module).local); return z.bytes() }, nil, CheckLocalHeader, module, ErrMalformedArchive},
@@ -210,7 +234,11 @@ func TestOpenRejects(t *testing.T) {
 			e.body = bytes.Repeat([]byte{0xff}, len(e.body))
 			return z.bytes()
 		}, nil, CheckDeflate, module, ErrMalformedArchive},
-		{"crc mismatch", func() []byte { z := b.raw(); z.entry(module).both(func(h *rawHeader) { h.crc ^= 0x80 }); return z.bytes() }, nil, CheckCRC, module, ErrMalformedArchive},
+		{"crc mismatch", func() []byte {
+			z := b.raw()
+			z.entry(module).both(func(h *rawHeader) { h.crc ^= 0x80 })
+			return z.bytes()
+		}, nil, CheckCRC, module, ErrMalformedArchive},
 		{"module byte flipped in place", func() []byte {
 			z := b.raw()
 			e := z.entry(module)
@@ -275,7 +303,9 @@ func TestOpenRejects(t *testing.T) {
 		{"uppercase digest", func() []byte {
 			return b.editSignature(func(s *Signature) { s.PayloadSHA256 = strings.ToUpper(s.PayloadSHA256) })
 		}, nil, CheckSignatureFields, SignaturePath, ErrBadSignature},
-		{"short signature", func() []byte { return b.editSignature(func(s *Signature) { s.SignatureBase64 = s.SignatureBase64[:40] + "==" }) }, nil, CheckSignatureFields, SignaturePath, ErrBadSignature},
+		{"short signature", func() []byte {
+			return b.editSignature(func(s *Signature) { s.SignatureBase64 = s.SignatureBase64[:40] + "==" })
+		}, nil, CheckSignatureFields, SignaturePath, ErrBadSignature},
 
 		// Manifest, integrity, digest, signature, publisher.
 		{"manifest does not parse", func() []byte {

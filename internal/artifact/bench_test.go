@@ -1,0 +1,92 @@
+package artifact
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkVerify opens and verifies an artifact with one module of 1 MB or
+// 10 MB, random (incompressible) or Wasm-like (~3:1), stored or deflated.
+// It reports x-floor: time per Open over the floor measured in the same
+// run, one SHA-256 over the same payload bytes plus one Ed25519 verify —
+// the least any verifier of this format must do.
+func BenchmarkVerify(b *testing.B) {
+	for _, size := range []int{1 << 20, 10 << 20} {
+		for _, payload := range []struct {
+			name string
+			gen  func(int) []byte
+		}{
+			{"random", func(n int) []byte { return pseudoRandom(n, "bench") }},
+			{"wasmlike", wasmLike},
+		} {
+			data := payload.gen(size)
+			for _, m := range []struct {
+				name   string
+				method Method
+			}{{"store", Store}, {"deflate", Deflate}} {
+				b.Run(fmt.Sprintf("%dMB/%s/%s", size>>20, payload.name, m.name), func(b *testing.B) {
+					benchVerify(b, data, m.method)
+				})
+			}
+		}
+	}
+}
+
+func benchVerify(b *testing.B, module []byte, method Method) {
+	req := goodRequest(testKey("bench"))
+	req.Modules = []File{{Path: "modules/bench.wasm", Data: module}}
+	req.ModuleMethod = method
+	built := build(b, req)
+	a := mustOpen(b, built.Bytes)
+	floor := floorNanos(a)
+	r := bytes.NewReader(built.Bytes)
+	size := int64(len(built.Bytes))
+	ctx := context.Background()
+	b.SetBytes(int64(len(module)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if _, err := Open(ctx, r, size, nil); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	per := float64(b.Elapsed().Nanoseconds()) / float64(n)
+	b.ReportMetric(floor, "floor-ns/op")
+	b.ReportMetric(per/floor, "x-floor")
+	b.ReportMetric(float64(len(built.Bytes))/float64(len(module)), "zip/module")
+}
+
+// floorNanos times SHA-256 over every entry's bytes plus one Ed25519
+// verify, best of a few rounds of at least 50 ms.
+func floorNanos(a *Artifact) float64 {
+	sig, _ := base64.StdEncoding.DecodeString(a.Signature.SignatureBase64)
+	op := func() {
+		h := sha256.New()
+		for _, f := range a.Files {
+			h.Write(f.Data)
+		}
+		h.Sum(nil)
+		if !ed25519.Verify(a.PublicKey, []byte(a.PayloadSHA256), sig) {
+			panic("floor: signature does not verify")
+		}
+	}
+	best := 0.0
+	for range 3 {
+		n, start := 0, time.Now()
+		for time.Since(start) < 50*time.Millisecond {
+			op()
+			n++
+		}
+		if per := float64(time.Since(start).Nanoseconds()) / float64(n); best == 0 || per < best {
+			best = per
+		}
+	}
+	return best
+}

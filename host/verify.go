@@ -1,0 +1,133 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/manifest"
+	"github.com/palyra/palyra-go/internal/signing"
+	"github.com/palyra/palyra-go/internal/trust"
+)
+
+// TrustDecision says how a publisher key was accepted.
+type TrustDecision = trust.Decision
+
+// The trust decisions, as Palyra spells them.
+const (
+	Allowlisted     = trust.Allowlisted
+	TofuPinned      = trust.TofuPinned
+	TofuNewlyPinned = trust.TofuNewlyPinned
+)
+
+// TrustStore is the publisher allowlist and TOFU pins of a state dir.
+type TrustStore = trust.Store
+
+// OpenTrustStore opens the trust store file at path (see TrustStorePath).
+func OpenTrustStore(path string) (*TrustStore, error) { return trust.Open(path) }
+
+// Manifest is a parsed skill.toml.
+type Manifest = manifest.Manifest
+
+// Signature is an artifact's signature.json.
+type Signature = artifact.Signature
+
+// Errors a caller can tell apart with errors.Is.
+var (
+	ErrUntrustedPublisher    = trust.ErrUntrustedPublisher
+	ErrKeyMismatch           = trust.ErrKeyMismatch
+	ErrKeyRevoked            = trust.ErrKeyRevoked
+	ErrMalformedArchive      = artifact.ErrMalformedArchive
+	ErrBadSignature          = artifact.ErrBadSignature
+	ErrPayloadDigestMismatch = artifact.ErrPayloadDigestMismatch
+	ErrIntegrityMismatch     = artifact.ErrIntegrityMismatch
+	ErrPublisherMismatch     = artifact.ErrPublisherMismatch
+	ErrInvalidManifest       = artifact.ErrInvalidManifest
+	ErrTooLarge              = artifact.ErrTooLarge
+)
+
+// VerifyOptions control VerifyArtifact.
+type VerifyOptions struct {
+	// AllowTOFU lets an unknown publisher's key be pinned on first use.
+	AllowTOFU bool
+}
+
+// Verification is the result of a successful VerifyArtifact.
+type Verification struct {
+	Decision      TrustDecision
+	Manifest      *Manifest
+	Signature     Signature
+	KeyID         string
+	PayloadSHA256 string
+	// Files are the artifact's entries, checked, in path order.
+	Files []artifact.File
+}
+
+// VerifyArtifact checks the artifact of the given size read from r and
+// returns how its publisher key is trusted. It runs every check of the
+// artifact format first, then evaluates store; only when everything passed
+// does it pin a new publisher key (tofu_newly_pinned). On any error the
+// store is unchanged.
+func VerifyArtifact(ctx context.Context, r io.ReaderAt, size int64, store *TrustStore, opts VerifyOptions) (*Verification, error) {
+	a, err := artifact.Open(ctx, r, size, nil)
+	if err != nil {
+		return nil, err
+	}
+	return decide(ctx, a, store, opts)
+}
+
+func decide(ctx context.Context, a *artifact.Artifact, store *TrustStore, opts VerifyOptions) (*Verification, error) {
+	pub := ed25519.PublicKey(a.PublicKey)
+	dopts := trust.DecideOptions{AllowTOFU: opts.AllowTOFU}
+	// Evaluate before Decide: a refusal must be reported without taking the
+	// store's write lock or touching the file.
+	if _, err := store.Evaluate(ctx, a.Manifest.Publisher, pub, dopts); err != nil {
+		return nil, err
+	}
+	d, err := store.Decide(ctx, a.Manifest.Publisher, pub, dopts)
+	if err != nil {
+		return nil, err
+	}
+	return &Verification{
+		Decision:      d,
+		Manifest:      a.Manifest,
+		Signature:     a.Signature,
+		KeyID:         signing.KeyID(pub),
+		PayloadSHA256: a.PayloadSHA256,
+		Files:         a.Files,
+	}, nil
+}
+
+// VerifyFile is VerifyArtifact on the file at path.
+func (h *Host) VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Verification, error) {
+	data, err := readArtifactFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return VerifyArtifact(ctx, bytes.NewReader(data), int64(len(data)), h.trust, opts)
+}
+
+// readArtifactFile reads an artifact into memory, refusing files larger than
+// the format allows before reading them.
+func readArtifactFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > artifact.MaxArtifactBytes {
+		return nil, fmt.Errorf("%s: %w: %d bytes, limit %d", path, ErrTooLarge, st.Size(), artifact.MaxArtifactBytes)
+	}
+	return io.ReadAll(io.LimitReader(f, artifact.MaxArtifactBytes+1))
+}

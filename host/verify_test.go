@@ -1,0 +1,230 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/manifest"
+	"github.com/palyra/palyra-go/internal/signing"
+)
+
+const testManifest = `
+manifest_version = 2
+skill_id = "acme.echo"
+name = "Echo"
+version = "1.2.3"
+publisher = "acme"
+
+[[entrypoints.tools]]
+id = "acme.echo"
+name = "echo"
+description = "Echo the input"
+input_schema = { type = "object" }
+output_schema = { type = "object" }
+
+[compat]
+required_protocol_major = 1
+min_palyra_version = "0.1.0"
+`
+
+const emptyModule = "\x00asm\x01\x00\x00\x00"
+
+var testProvenance = []byte(`{"_type":"https://in-toto.io/Statement/v1",
+ "subject":[{"name":"modules/echo.wasm","digest":{"sha256":"` + artifact.SHA256Hex([]byte(emptyModule)) + `"}}],
+ "predicateType":"https://slsa.dev/provenance/v1","predicate":{},"builder":{"id":"test"}}`)
+
+// buildArtifact packages a tiny artifact signed by key.
+func buildArtifact(t *testing.T, key ed25519.PrivateKey) []byte {
+	t.Helper()
+	m, err := manifest.Parse([]byte(testManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := artifact.Build(artifact.BuildRequest{
+		Manifest:   m,
+		Modules:    []artifact.File{{Path: "modules/echo.wasm", Data: []byte(emptyModule)}},
+		SBOM:       []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"metadata":{"component":{"type":"application","name":"acme.echo","version":"1.2.3"}},"components":[]}`),
+		Provenance: testProvenance,
+		Key:        key,
+		SignedAt:   time.Unix(1700000000, 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes
+}
+
+func newKey(t *testing.T) ed25519.PrivateKey {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func verify(t *testing.T, store *host.TrustStore, data []byte, tofu bool) (*host.Verification, error) {
+	t.Helper()
+	return host.VerifyArtifact(context.Background(), bytes.NewReader(data), int64(len(data)), store, host.VerifyOptions{AllowTOFU: tofu})
+}
+
+func readOrNil(path string) []byte {
+	b, _ := os.ReadFile(path)
+	return b
+}
+
+func TestVerifyTOFULifecycle(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "skills", "trust-store.json")
+	store, err := host.OpenTrustStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	good := buildArtifact(t, key)
+
+	// Unknown publisher without TOFU: refused, nothing written.
+	if _, err := verify(t, store, good, false); !errors.Is(err, host.ErrUntrustedPublisher) {
+		t.Fatalf("no TOFU: got %v, want ErrUntrustedPublisher", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("trust store written on refusal: %v", err)
+	}
+
+	v, err := verify(t, store, good, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Decision != host.TofuNewlyPinned || v.Manifest.SkillID != "acme.echo" || v.KeyID != signing.KeyID(key.Public().(ed25519.PublicKey)) {
+		t.Fatalf("first use: %+v", v)
+	}
+	pinned := readOrNil(path)
+	if !bytes.Contains(pinned, []byte(signing.PublicKeyHex(key.Public().(ed25519.PublicKey)))) {
+		t.Fatalf("key not pinned in %s", pinned)
+	}
+
+	// Second use, even without --allow-tofu: the pin decides.
+	if v, err := verify(t, store, good, false); err != nil || v.Decision != host.TofuPinned {
+		t.Fatalf("second use: %v %v", v, err)
+	}
+
+	// Another key for the same publisher: mismatch, store unchanged.
+	other := buildArtifact(t, newKey(t))
+	if _, err := verify(t, store, other, true); !errors.Is(err, host.ErrKeyMismatch) {
+		t.Fatalf("other key: got %v, want ErrKeyMismatch", err)
+	}
+	if !bytes.Equal(readOrNil(path), pinned) {
+		t.Fatal("trust store changed by a refused artifact")
+	}
+}
+
+func TestVerifyRejectsBeforeTouchingStore(t *testing.T) {
+	good := buildArtifact(t, newKey(t))
+	tampered := bytes.Clone(good)
+	// The module is the first entry: its data follows the 30-byte local
+	// header and the 17-byte name.
+	tampered[30+len("modules/echo.wasm")] ^= 0xff
+	tests := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"tampered module", tampered, host.ErrMalformedArchive},
+		{"trailing bytes", append(bytes.Clone(good), 0), host.ErrMalformedArchive},
+		{"not a zip", []byte("hello"), host.ErrMalformedArchive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "trust-store.json")
+			store, err := host.OpenTrustStore(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := verify(t, store, tt.data, true); !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Fatal("rejected artifact wrote the trust store")
+			}
+		})
+	}
+}
+
+// The golden vector was made by an independent implementation of Palyra's
+// rules; it must verify as allowlisted once its key is trusted.
+func TestVerifyGoldenVector(t *testing.T) {
+	data, err := os.ReadFile("../testdata/palyra-v1/golden.palyra-skill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile("../testdata/palyra-v1/publisher.pub.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := signing.ParsePublicKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := host.OpenTrustStore(filepath.Join(t.TempDir(), "trust-store.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.AddTrusted(context.Background(), "golden", pub); err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify(t, store, data, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Decision != host.Allowlisted || v.KeyID != "ed25519:2ef75dfce7823b5e" ||
+		v.PayloadSHA256 != "aef035c161ae0622a36ffe4f8de6d35d1594fcfb026c0d7e45dacf049d148c9d" ||
+		v.Manifest.SkillID != "golden.echo" || v.Signature.SignedAtUnixMS != 1700000000000 {
+		t.Fatalf("golden: %+v", v)
+	}
+	// Allowlisting turns TOFU off for that publisher: another key fails.
+	if _, err := verify(t, store, buildArtifactAs(t, "golden"), true); !errors.Is(err, host.ErrKeyMismatch) {
+		t.Fatalf("other key of an allowlisted publisher: %v", err)
+	}
+}
+
+func buildArtifactAs(t *testing.T, publisher string) []byte {
+	t.Helper()
+	m, err := manifest.Parse(bytes.ReplaceAll([]byte(testManifest), []byte("acme"), []byte(publisher)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := artifact.Build(artifact.BuildRequest{
+		Manifest: m, Modules: []artifact.File{{Path: "modules/echo.wasm", Data: []byte(emptyModule)}},
+		SBOM:       []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}`),
+		Provenance: testProvenance,
+		Key:        newKey(t), SignedAt: time.Unix(1700000000, 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes
+}
+
+func TestInspectDoesNotNeedTrust(t *testing.T) {
+	data, err := os.ReadFile("../testdata/palyra-v1/golden.palyra-skill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := host.InspectArtifact(context.Background(), bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Builder != "holdout" || in.KeyID != "ed25519:2ef75dfce7823b5e" || len(in.Entries) != 5 ||
+		len(in.Subjects) != 1 || in.Subjects[0].Path != "modules/echo.wasm" {
+		t.Fatalf("inspection: %+v", in)
+	}
+}

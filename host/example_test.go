@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/palyra/palyra-go/host"
-	"github.com/palyra/palyra-go/internal/signing"
 )
 
 // An application opens a state dir, allowlists a publisher key and verifies
@@ -29,7 +28,7 @@ func ExampleHost_VerifyFile() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pub, err := signing.ParsePublicKey(pem)
+	pub, err := host.ParsePublicKey(pem)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -131,3 +131,10 @@ func readArtifactFile(path string) ([]byte, error) {
 	}
 	return io.ReadAll(io.LimitReader(f, artifact.MaxArtifactBytes+1))
 }
+
+// ParsePublicKey reads a publisher's public key in any form Palyra accepts:
+// SPKI PEM (as palyra-gen keygen writes it), or 32 bytes raw, hex or base64.
+func ParsePublicKey(data []byte) (ed25519.PublicKey, error) { return signing.ParsePublicKey(data) }
+
+// KeyID returns Palyra's id of a publisher key, "ed25519:" + 16 hex digits.
+func KeyID(pub ed25519.PublicKey) string { return signing.KeyID(pub) }

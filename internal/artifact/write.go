@@ -84,6 +84,23 @@ func Build(req BuildRequest) (*Built, error) {
 			return nil, fmt.Errorf("artifact: duplicate entry %q", payload[i].Path)
 		}
 	}
+	// Refuse to build what Open (and Palyra) would refuse to read.
+	if n := len(payload) + 2; n > MaxEntries {
+		return nil, fmt.Errorf("artifact: %w: %d entries, cap %d", ErrTooLarge, n, MaxEntries)
+	}
+	var total int64
+	for _, f := range payload {
+		if len(f.Data) > MaxEntryBytes {
+			return nil, fmt.Errorf("artifact: %w: %s is %d bytes, cap %d", ErrTooLarge, f.Path, len(f.Data), MaxEntryBytes)
+		}
+		if c := metadataCap(f.Path); c > 0 && int64(len(f.Data)) > c {
+			return nil, fmt.Errorf("artifact: %w: %s is %d bytes, cap %d", ErrTooLarge, f.Path, len(f.Data), c)
+		}
+		total += int64(len(f.Data))
+	}
+	if total > MaxArtifactBytes {
+		return nil, fmt.Errorf("artifact: %w: %d bytes in all, cap %d", ErrTooLarge, total, MaxArtifactBytes)
+	}
 	m := *req.Manifest
 	m.Integrity.Files = make([]manifest.IntegrityFile, len(payload))
 	for i, f := range payload {
@@ -112,10 +129,19 @@ func Build(req BuildRequest) (*Built, error) {
 // Write writes files as a deterministic ZIP: entries sorted by path, time
 // 1980-01-01 00:00, mode 0644, no extra fields, no comment, no directory
 // entries, no data descriptors. Modules and assets use moduleMethod; the
-// metadata entries are deflated.
+// metadata entries are deflated. Every path must pass Open's path rules
+// and appear once.
 func Write(w io.Writer, files []File, moduleMethod Method) error {
 	sorted := append([]File(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	for i, f := range sorted {
+		if err := checkPath(f.Path); err != nil {
+			return fmt.Errorf("artifact: entry %q: %w", f.Path, err)
+		}
+		if i > 0 && sorted[i-1].Path == f.Path {
+			return fmt.Errorf("artifact: duplicate entry %q", f.Path)
+		}
+	}
 	zw := zip.NewWriter(w)
 	for _, f := range sorted {
 		method := uint16(zip.Deflate)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"sort"
 )
 
@@ -40,19 +41,38 @@ func PayloadDigest(files []File) string {
 		}
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	d := newPayloadHasher()
+	for _, f := range sorted {
+		d.add(f)
+	}
+	return d.sum()
+}
+
+// payloadHasher computes the payload digest incrementally; the caller feeds
+// it entries in path order.
+type payloadHasher struct{ h hash.Hash }
+
+func newPayloadHasher() payloadHasher {
 	h := sha256.New()
 	h.Write([]byte(payloadContext))
-	var n [8]byte
-	for _, f := range sorted {
-		binary.BigEndian.PutUint64(n[:], uint64(len(f.Path)))
-		h.Write(n[:])
-		h.Write([]byte(f.Path))
-		binary.BigEndian.PutUint64(n[:], uint64(len(f.Data)))
-		h.Write(n[:])
-		h.Write(f.Data)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return payloadHasher{h}
 }
+
+// add hashes f, unless it is signature.json, which the digest excludes.
+func (d payloadHasher) add(f File) {
+	if f.Path == SignaturePath {
+		return
+	}
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(f.Path)))
+	d.h.Write(n[:])
+	d.h.Write([]byte(f.Path))
+	binary.BigEndian.PutUint64(n[:], uint64(len(f.Data)))
+	d.h.Write(n[:])
+	d.h.Write(f.Data)
+}
+
+func (d payloadHasher) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
 
 // SHA256Hex is the lowercase hex SHA-256 of data, as integrity lists use.
 func SHA256Hex(data []byte) string {

@@ -100,11 +100,11 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, opts *ReadOptions) (*A
 	if err != nil {
 		return nil, err
 	}
-	files, err := readEntries(ctx, r, entries)
+	c, err := readEntries(ctx, r, entries)
 	if err != nil {
 		return nil, err
 	}
-	return verify(ctx, files)
+	return verify(ctx, c)
 }
 
 // readStructure runs every check that needs only headers: nothing is
@@ -136,48 +136,87 @@ func readStructure(r io.ReaderAt, size int64, lim *limits) ([]*entry, error) {
 	return entries, nil
 }
 
-// readEntries decompresses every entry, sorted by path, into memory. Output
-// is bounded by the declared size, already capped: an entry that inflates to
-// more (a lying header) is cut off one byte past it and refused.
-func readEntries(ctx context.Context, r io.ReaderAt, entries []*entry) ([]File, error) {
-	files := make([]File, len(entries))
+// readEntries decompresses every entry, sorted by path, into memory, and
+// checks its size and CRC. Output is bounded by the declared size, already
+// capped: an entry that inflates to more (a lying header) is cut off one
+// byte past it and refused.
+//
+// It also hashes while the bytes are hot: each entry's SHA-256 (for the
+// integrity check) here, and the payload digest in a second goroutine fed
+// entry by entry, so the two hash passes overlap with each other and with
+// decompression. Their results are only looked at once every entry has
+// passed its structural checks.
+func readEntries(ctx context.Context, r io.ReaderAt, entries []*entry) (*contents, error) {
+	c := &contents{files: make([]File, len(entries)), sums: make([]string, len(entries))}
+	ready := make(chan int, len(entries))
+	digest := make(chan string, 1)
+	go func() {
+		d := newPayloadHasher()
+		for i := range ready {
+			d.add(c.files[i])
+		}
+		digest <- d.sum()
+	}()
 	var compressed []byte
 	var br bytes.Reader
 	var fr io.ReadCloser
 	for i, e := range entries {
 		if err := ctx.Err(); err != nil {
+			close(ready)
 			return nil, err
 		}
-		data := make([]byte, e.usize)
-		switch e.method {
-		case methodStore:
-			if _, err := r.ReadAt(data, e.dataOffset); err != nil {
-				return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
-			}
-		case methodDeflate:
-			if uint64(cap(compressed)) < e.csize {
-				compressed = make([]byte, e.csize)
-			}
-			compressed = compressed[:e.csize]
-			if _, err := r.ReadAt(compressed, e.dataOffset); err != nil {
-				return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
-			}
-			br.Reset(compressed)
-			if fr == nil {
-				fr = flate.NewReader(&br)
-			} else if err := fr.(flate.Resetter).Reset(&br, nil); err != nil {
-				return nil, err
-			}
-			if err := inflate(e, fr, &br, data); err != nil {
-				return nil, err
-			}
+		data, err := readEntry(r, e, &compressed, &br, &fr)
+		if err == nil && crc32.ChecksumIEEE(data) != e.crc {
+			err = fail(CheckCRC, e.name, ErrMalformedArchive, "CRC-32 %08x, header says %08x", crc32.ChecksumIEEE(data), e.crc)
 		}
-		if got := crc32.ChecksumIEEE(data); got != e.crc {
-			return nil, fail(CheckCRC, e.name, ErrMalformedArchive, "CRC-32 %08x, header says %08x", got, e.crc)
+		if err != nil {
+			close(ready)
+			return nil, err
 		}
-		files[i] = File{Path: e.name, Data: data}
+		c.files[i] = File{Path: e.name, Data: data}
+		ready <- i
+		sum := sha256.Sum256(data)
+		c.sums[i] = hex.EncodeToString(sum[:])
 	}
-	return files, nil
+	close(ready)
+	c.payloadSHA256 = <-digest
+	return c, nil
+}
+
+// contents are the entries' bytes, sorted by path, with their hashes.
+type contents struct {
+	files         []File
+	sums          []string // hex SHA-256 of files[i].Data
+	payloadSHA256 string
+}
+
+// readEntry returns e's uncompressed bytes. compressed, br and fr are
+// reused from entry to entry.
+func readEntry(r io.ReaderAt, e *entry, compressed *[]byte, br *bytes.Reader, fr *io.ReadCloser) ([]byte, error) {
+	data := make([]byte, e.usize)
+	if e.method == methodStore {
+		if _, err := r.ReadAt(data, e.dataOffset); err != nil {
+			return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
+		}
+		return data, nil
+	}
+	if uint64(cap(*compressed)) < e.csize {
+		*compressed = make([]byte, e.csize)
+	}
+	buf := (*compressed)[:e.csize]
+	if _, err := r.ReadAt(buf, e.dataOffset); err != nil {
+		return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
+	}
+	br.Reset(buf)
+	if *fr == nil {
+		*fr = flate.NewReader(br)
+	} else if err := (*fr).(flate.Resetter).Reset(br, nil); err != nil {
+		return nil, err
+	}
+	if err := inflate(e, *fr, br, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // inflate fills data from fr and requires the deflate stream to end exactly
@@ -208,7 +247,8 @@ func inflate(e *entry, fr io.Reader, br *bytes.Reader, data []byte) error {
 }
 
 // verify runs the content checks on the decompressed entries.
-func verify(ctx context.Context, files []File) (*Artifact, error) {
+func verify(ctx context.Context, c *contents) (*Artifact, error) {
+	files := c.files
 	get := func(path string) []byte {
 		i, _ := slices.BinarySearchFunc(files, path, func(f File, p string) int { return strings.Compare(f.Path, p) })
 		return files[i].Data // the entry-set check guarantees presence
@@ -239,25 +279,10 @@ func verify(ctx context.Context, files []File) (*Artifact, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-
-	// The integrity hashes and the payload digest each read every byte once;
-	// for large payloads they run side by side.
-	digest := make(chan string, 1)
-	payload := 0
-	for _, f := range files {
-		payload += len(f.Data)
+	if err := checkIntegrity(m, c); err != nil {
+		return nil, err
 	}
-	if payload >= parallelHashBytes {
-		go func() { digest <- PayloadDigest(files) }()
-	}
-	integrityErr := checkIntegrity(m, files)
-	if payload < parallelHashBytes {
-		digest <- PayloadDigest(files)
-	}
-	sum := <-digest
-	if integrityErr != nil {
-		return nil, integrityErr
-	}
+	sum := c.payloadSHA256
 	if sum != sig.PayloadSHA256 {
 		return nil, fail(CheckPayloadDigest, SignaturePath, ErrPayloadDigestMismatch, "entries digest to %s, signature.json says %s", sum, sig.PayloadSHA256)
 	}
@@ -279,13 +304,9 @@ func verify(ctx context.Context, files []File) (*Artifact, error) {
 	}, nil
 }
 
-// parallelHashBytes is the payload size from which the two hash passes run
-// concurrently; below it a goroutine costs more than it saves.
-const parallelHashBytes = 256 << 10
-
 // checkIntegrity requires skill.toml's integrity list to name every entry
 // but skill.toml and signature.json exactly once, with its SHA-256.
-func checkIntegrity(m *manifest.Manifest, files []File) error {
+func checkIntegrity(m *manifest.Manifest, c *contents) error {
 	declared := make(map[string]string, len(m.Integrity.Files))
 	for _, f := range m.Integrity.Files {
 		if _, dup := declared[f.Path]; dup {
@@ -293,7 +314,7 @@ func checkIntegrity(m *manifest.Manifest, files []File) error {
 		}
 		declared[f.Path] = f.SHA256
 	}
-	for _, f := range files {
+	for i, f := range c.files {
 		if f.Path == ManifestPath || f.Path == SignaturePath {
 			continue
 		}
@@ -302,8 +323,7 @@ func checkIntegrity(m *manifest.Manifest, files []File) error {
 			return fail(CheckIntegrity, f.Path, ErrIntegrityMismatch, "entry missing from skill.toml's integrity list")
 		}
 		delete(declared, f.Path)
-		sum := sha256.Sum256(f.Data)
-		if got := hex.EncodeToString(sum[:]); got != want {
+		if got := c.sums[i]; got != want {
 			return fail(CheckIntegrity, f.Path, ErrIntegrityMismatch, "sha256 %s, skill.toml says %s", got, want)
 		}
 	}

@@ -53,7 +53,7 @@
 //     other control characters, no non-ASCII bytes, no leading '/', no empty,
 //     "." or ".." segment, no segment starting or ending with a space or
 //     ending with '.', no Windows device name, at most 512 bytes.
-//   - mode: a regular file: Unix file type bits (if set) are S_IFREG, no
+//   - mode: a regular file: Unix file type bits are S_IFREG or unset, no
 //     setuid/setgid/sticky, no MS-DOS directory or volume attribute; so no
 //     symbolic links, devices or FIFOs.
 //   - encryption: flag bits 0, 6 and 13 are clear.

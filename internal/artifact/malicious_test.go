@@ -130,6 +130,7 @@ func TestOpenRejects(t *testing.T) {
 		{"fifo", func() []byte { z := b.raw(); z.entry(module).central.external = 0o010644 << 16; return z.bytes() }, nil, CheckMode, module, ErrMalformedArchive},
 		{"device", func() []byte { z := b.raw(); z.entry(module).central.external = 0o060644 << 16; return z.bytes() }, nil, CheckMode, module, ErrMalformedArchive},
 		{"setuid", func() []byte { z := b.raw(); z.entry(module).central.external = 0o104755 << 16; return z.bytes() }, nil, CheckMode, module, ErrMalformedArchive},
+		{"socket", func() []byte { z := b.raw(); z.entry(module).central.external = 0o140644 << 16; return z.bytes() }, nil, CheckMode, module, ErrMalformedArchive},
 		{"MS-DOS directory", func() []byte { z := b.raw(); z.entry(module).central.external = 0x10; return z.bytes() }, nil, CheckMode, module, ErrMalformedArchive},
 
 		// Flags and methods.

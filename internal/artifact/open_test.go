@@ -131,3 +131,43 @@ func TestOpenCanceled(t *testing.T) {
 
 var _ = strings.Repeat
 var _ ed25519.PublicKey
+
+// TestOpenAcceptsWriterVariants: ZIP details other writers (Palyra's zip
+// crate, Info-ZIP, Windows tools) legitimately produce are accepted.
+func TestOpenAcceptsWriterVariants(t *testing.T) {
+	files := mustOpen(t, build(t, goodRequest(testKey("good"))).Bytes).Files
+	tests := []struct {
+		name string
+		edit func(*rawZip)
+	}{
+		{"permissions without file type", func(z *rawZip) {
+			for _, e := range z.entries {
+				e.central.external = 0o644 << 16
+			}
+		}},
+		{"MS-DOS attributes", func(z *rawZip) {
+			for _, e := range z.entries {
+				e.central.creator, e.central.external = 20, 0x20 // archive bit
+			}
+		}},
+		{"UTF-8 flag and timestamps", func(z *rawZip) {
+			for _, e := range z.entries {
+				e.both(func(h *rawHeader) { h.flags = 1 << 11 })
+				e.local.extra = []byte{0x55, 0x54, 5, 0, 1, 0, 0, 0, 0}
+				e.central.extra = []byte{0x55, 0x54, 5, 0, 1, 0, 0, 0, 0}
+			}
+		}},
+		{"stored", func(z *rawZip) {
+			for i, e := range z.entries {
+				z.entries[i] = newRawEntry(e.central.name, files[i].Data, methodStore)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		z := rawFromFiles(files)
+		tc.edit(z)
+		if _, err := open(z.bytes(), nil); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

@@ -266,7 +266,7 @@ func checkMode(e *entry) error {
 			return fmt.Errorf("symbolic link (mode %o)", mode)
 		case t == 0o040000:
 			return fmt.Errorf("directory (mode %o)", mode)
-		case t != typeFile:
+		case t != typeFile && t != 0: // 0: permissions only, type unstated — a file
 			return fmt.Errorf("not a regular file (mode %o)", mode)
 		case mode&specialMsk != 0:
 			return fmt.Errorf("setuid, setgid or sticky bit (mode %o)", mode)

@@ -449,7 +449,7 @@ func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVe
 		if g.Sum != "" {
 			raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(g.Sum, "h1:"))
 			if err != nil || !strings.HasPrefix(g.Sum, "h1:") || len(raw) != sha256.Size {
-				return "", nil, fmt.Errorf("build: module %s: go.sum hash %q is not h1:", g.Path, g.Sum)
+				return "", nil, fmt.Errorf("build: module %s: go.sum hash %q is not an h1 hash", g.Path, g.Sum)
 			}
 			g.SHA256, g.HashSource = hex.EncodeToString(raw), HashSourceGoSum
 		} else {

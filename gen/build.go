@@ -385,8 +385,7 @@ func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVe
 	}
 	type modFiles struct {
 		mod   GoModule
-		root  string
-		files []string // relative to root, slash-separated
+		files map[string]string // slash path relative to the module root → file on disk
 	}
 	mods := map[string]*modFiles{}
 	var mainPkg string
@@ -407,24 +406,27 @@ func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVe
 			}
 			mainPkg = p.ImportPath
 		}
+		// rel is the package's directory inside its module: the import
+		// path below GOROOT/src for the standard library, the directory
+		// below the module root otherwise (the import path suffix when
+		// there is no root, as for vendored modules).
 		var key, rel string
 		switch {
 		case p.Standard:
 			key, rel = "stdlib", p.ImportPath
 			if mods[key] == nil {
-				mods[key] = &modFiles{mod: GoModule{Path: "stdlib", Version: goVersion}}
+				mods[key] = &modFiles{mod: GoModule{Path: "stdlib", Version: goVersion}, files: map[string]string{}}
 			}
 		case p.Module != nil:
 			key = p.Module.Path
 			if mods[key] == nil {
-				mods[key] = &modFiles{mod: goModule(p.Module), root: p.Module.Dir}
+				mods[key] = &modFiles{mod: goModule(p.Module), files: map[string]string{}}
 			}
-			if r, err := filepath.Rel(mods[key].root, p.Dir); err == nil && mods[key].root != "" {
-				rel = filepath.ToSlash(r)
-			} else {
-				// No module root (e.g. vendored): fall back to the
-				// package's path inside its module.
-				rel = strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, p.Module.Path), "/")
+			rel = strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, p.Module.Path), "/")
+			if root := p.Module.Dir; root != "" {
+				if r, err := filepath.Rel(root, p.Dir); err == nil && !strings.HasPrefix(r, "..") {
+					rel = filepath.ToSlash(r)
+				}
 			}
 		default:
 			return "", nil, fmt.Errorf("build: package %s belongs to no module (GOPATH mode is not supported)", p.ImportPath)
@@ -432,12 +434,8 @@ func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVe
 		mf := mods[key]
 		for _, list := range [][]string{p.GoFiles, p.SFiles, p.HFiles, p.EmbedFiles} {
 			for _, f := range list {
-				mf.files = append(mf.files, path.Join(rel, filepath.ToSlash(f)))
+				mf.files[path.Join(rel, filepath.ToSlash(f))] = filepath.Join(p.Dir, f)
 			}
-		}
-		if p.Dir != "" && mf.root == "" && p.Standard {
-			// GOROOT/src: the package dir minus its import path.
-			mf.root = strings.TrimSuffix(filepath.ToSlash(p.Dir), "/"+p.ImportPath)
 		}
 	}
 	if mainPkg == "" {
@@ -453,7 +451,7 @@ func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVe
 			}
 			g.SHA256, g.HashSource = hex.EncodeToString(raw), HashSourceGoSum
 		} else {
-			h, err := hashFiles(filepath.FromSlash(mf.root), mf.files)
+			h, err := hashFiles(mf.files)
 			if err != nil {
 				return "", nil, fmt.Errorf("build: hash module %s: %w", g.Path, err)
 			}
@@ -478,18 +476,17 @@ func goModule(m *listedModule) GoModule {
 	return g
 }
 
-// hashFiles is dirhash.Hash1 over files (slash paths relative to root),
-// in lowercase hex: the in-toto "dirHash" of exactly those files.
-func hashFiles(root string, files []string) (string, error) {
-	sort.Strings(files)
-	uniq := files[:0]
-	for i, f := range files {
-		if i == 0 || f != files[i-1] {
-			uniq = append(uniq, f)
-		}
+// hashFiles is dirhash.Hash1 over files (slash path relative to the module
+// root → file on disk), in lowercase hex: the in-toto "dirHash" of exactly
+// those files.
+func hashFiles(files map[string]string) (string, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
 	}
-	h1, err := dirhash.Hash1(uniq, func(name string) (io.ReadCloser, error) {
-		return os.Open(filepath.Join(root, filepath.FromSlash(name)))
+	sort.Strings(names)
+	h1, err := dirhash.Hash1(names, func(name string) (io.ReadCloser, error) {
+		return os.Open(files[name])
 	})
 	if err != nil {
 		return "", err

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/crc32"
-	"strings"
 	"testing"
 	"time"
 
@@ -326,5 +325,3 @@ func wasmLike(n int) []byte {
 	}
 	return out[:n]
 }
-
-var _ = strings.Repeat

@@ -229,6 +229,13 @@ func TestOpenRejects(t *testing.T) {
 			e.both(func(h *rawHeader) { h.csize = uint32(len(e.body)) })
 			return z.bytes()
 		}, nil, CheckDeflate, module, ErrMalformedArchive},
+		{"truncated deflate stream", func() []byte {
+			z := b.raw()
+			e := z.entry(SBOMPath)
+			e.body = e.body[:len(e.body)/2]
+			e.both(func(h *rawHeader) { h.csize = uint32(len(e.body)) })
+			return z.bytes()
+		}, nil, CheckDeflate, SBOMPath, ErrMalformedArchive},
 		{"corrupt deflate", func() []byte {
 			z := b.raw()
 			e := z.entry(module)

@@ -3,12 +3,11 @@ package artifact
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/palyra/palyra-go/internal/signing"
@@ -129,9 +128,6 @@ func TestOpenCanceled(t *testing.T) {
 	}
 }
 
-var _ = strings.Repeat
-var _ ed25519.PublicKey
-
 // TestOpenAcceptsWriterVariants: ZIP details other writers (Palyra's zip
 // crate, Info-ZIP, Windows tools) legitimately produce are accepted.
 func TestOpenAcceptsWriterVariants(t *testing.T) {
@@ -169,5 +165,34 @@ func TestOpenAcceptsWriterVariants(t *testing.T) {
 		if _, err := open(z.bytes(), nil); err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+// eofReaderAt returns io.EOF with a full read at the end of its data, as
+// io.ReaderAt permits.
+type eofReaderAt struct{ b []byte }
+
+func (r eofReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(r.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[off:])
+	if off+int64(n) == int64(len(r.b)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestOpenReaderAtEdges(t *testing.T) {
+	data := build(t, goodRequest(testKey("good"))).Bytes
+	ctx := context.Background()
+	if _, err := Open(ctx, eofReaderAt{data}, int64(len(data)), nil); err != nil {
+		t.Errorf("EOF with a full read at the end: %v", err)
+	}
+	// A size larger than the reader: the read fails, and no check passes
+	// on bytes that are not there.
+	_, err := Open(ctx, bytes.NewReader(data), int64(len(data))+100, nil)
+	if err == nil {
+		t.Error("Open accepted a size past the end of the reader")
 	}
 }

@@ -195,7 +195,7 @@ type contents struct {
 func readEntry(r io.ReaderAt, e *entry, compressed *[]byte, br *bytes.Reader, fr *io.ReadCloser) ([]byte, error) {
 	data := make([]byte, e.usize)
 	if e.method == methodStore {
-		if _, err := r.ReadAt(data, e.dataOffset); err != nil {
+		if err := readAt(r, data, e.dataOffset); err != nil {
 			return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
 		}
 		return data, nil
@@ -204,7 +204,7 @@ func readEntry(r io.ReaderAt, e *entry, compressed *[]byte, br *bytes.Reader, fr
 		*compressed = make([]byte, e.csize)
 	}
 	buf := (*compressed)[:e.csize]
-	if _, err := r.ReadAt(buf, e.dataOffset); err != nil {
+	if err := readAt(r, buf, e.dataOffset); err != nil {
 		return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
 	}
 	br.Reset(buf)
@@ -223,22 +223,28 @@ func readEntry(r io.ReaderAt, e *entry, compressed *[]byte, br *bytes.Reader, fr
 // there, and exactly at the end of its compressed bytes in br: bytes after
 // the stream's end would be hidden from every reader but a careless one.
 func inflate(e *entry, fr io.Reader, br *bytes.Reader, data []byte) error {
-	bad := func(err error) error {
-		var corrupt flate.CorruptInputError
-		if errors.As(err, &corrupt) || errors.Is(err, io.ErrUnexpectedEOF) && br.Len() > 0 {
+	for n := 0; n < len(data); {
+		m, err := fr.Read(data[n:])
+		n += m
+		switch {
+		case err == io.EOF && n < len(data):
+			return fail(CheckSize, e.name, ErrMalformedArchive, "inflates to %d bytes, declared %d", n, e.usize)
+		case err != nil && err != io.EOF:
 			return fail(CheckDeflate, e.name, ErrMalformedArchive, "%v", err)
 		}
-		return fail(CheckSize, e.name, ErrMalformedArchive, "deflate stream ends before the declared %d bytes (%v)", e.usize, err)
-	}
-	if _, err := io.ReadFull(fr, data); err != nil {
-		return bad(err)
 	}
 	var one [1]byte
-	switch n, err := io.ReadFull(fr, one[:]); {
-	case n > 0:
-		return fail(CheckSize, e.name, ErrMalformedArchive, "inflates to more than the declared %d bytes", e.usize)
-	case err != io.EOF:
-		return bad(err)
+	for {
+		m, err := fr.Read(one[:])
+		if m > 0 {
+			return fail(CheckSize, e.name, ErrMalformedArchive, "inflates to more than the declared %d bytes", e.usize)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(CheckDeflate, e.name, ErrMalformedArchive, "%v", err)
+		}
 	}
 	if br.Len() != 0 {
 		return fail(CheckDeflate, e.name, ErrMalformedArchive, "%d bytes after the end of the deflate stream", br.Len())

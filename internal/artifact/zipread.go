@@ -66,6 +66,20 @@ type entry struct {
 // end is the extent of the entry's local record.
 func (e *entry) end() int64 { return e.dataOffset + int64(e.csize) }
 
+// readAt fills p from r at off. io.ReaderAt may report io.EOF along with a
+// full read at the end of the input; that is success. A short read means r
+// holds fewer bytes than the size Open was given.
+func readAt(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 // readEnd locates the end of central directory record. The archive must end
 // with it: anything after it is CheckTrailingData, a comment CheckComment.
 func readEnd(r io.ReaderAt, size int64) (cdOffset, cdSize int64, count int, endOffset int64, err error) {
@@ -74,7 +88,7 @@ func readEnd(r io.ReaderAt, size int64) (cdOffset, cdSize int64, count int, endO
 	}
 	tailLen := min(size, endLen+maxCommentLen+zip64LocatorLen)
 	tail := make([]byte, tailLen)
-	if _, err := r.ReadAt(tail, size-tailLen); err != nil {
+	if err := readAt(r, tail, size-tailLen); err != nil {
 		return 0, 0, 0, 0, fmt.Errorf("artifact: read end record: %w", err)
 	}
 	at := -1
@@ -128,13 +142,13 @@ func readCentral(r io.ReaderAt, cdOffset, cdSize int64, count int, endOffset int
 		// where the end record says, means bytes were put before the archive
 		// without fixing its offsets (a self-extractor stub, a polyglot).
 		var sig [4]byte
-		if _, err := r.ReadAt(sig[:], endOffset-cdSize); err == nil && binary.LittleEndian.Uint32(sig[:]) == sigCentral {
+		if err := readAt(r, sig[:], endOffset-cdSize); err == nil && binary.LittleEndian.Uint32(sig[:]) == sigCentral {
 			return nil, fail(CheckLeadingData, "", ErrMalformedArchive, "%d bytes before the archive", gap)
 		}
 		return nil, fail(CheckGap, "", ErrMalformedArchive, "%d bytes between the central directory and the end record", gap)
 	}
 	buf := make([]byte, cdSize)
-	if _, err := r.ReadAt(buf, cdOffset); err != nil {
+	if err := readAt(r, buf, cdOffset); err != nil {
 		return nil, fmt.Errorf("artifact: read central directory: %w", err)
 	}
 	entries := make([]*entry, 0, count)
@@ -431,36 +445,28 @@ func isModulePath(name string) bool {
 // readLocal reads each entry's local header, checks that the local records
 // tile [0, cdOffset) exactly — nothing before the first, between two, or
 // overlapping — and that every local header agrees with its central record.
+// The layout is checked from the fixed-size headers before any name or
+// extra field is read, so what is read next is bounded by the archive size.
 func readLocal(r io.ReaderAt, entries []*entry, cdOffset int64) error {
-	type local struct {
-		hdr  [localLen]byte
-		name []byte
-		ext  []byte
-	}
-	locals := make(map[*entry]*local, len(entries))
+	hdrs := make(map[*entry]*[localLen]byte, len(entries))
 	for _, e := range entries {
-		l := &local{}
+		h := new([localLen]byte)
 		if e.offset+localLen > cdOffset {
 			return fail(CheckLocalHeader, e.name, ErrMalformedArchive, "local header at %d runs into the central directory at %d", e.offset, cdOffset)
 		}
-		if _, err := r.ReadAt(l.hdr[:], e.offset); err != nil {
+		if err := readAt(r, h[:], e.offset); err != nil {
 			return fmt.Errorf("artifact: read local header of %q: %w", e.name, err)
 		}
-		if binary.LittleEndian.Uint32(l.hdr[:]) != sigLocal {
+		if binary.LittleEndian.Uint32(h[:]) != sigLocal {
 			return fail(CheckLocalHeader, e.name, ErrMalformedArchive, "no local header at offset %d", e.offset)
 		}
-		nameLen := int64(binary.LittleEndian.Uint16(l.hdr[26:]))
-		extraLen := int64(binary.LittleEndian.Uint16(l.hdr[28:]))
+		nameLen := int64(binary.LittleEndian.Uint16(h[26:]))
+		extraLen := int64(binary.LittleEndian.Uint16(h[28:]))
 		e.dataOffset = e.offset + localLen + nameLen + extraLen
 		if e.end() > cdOffset {
 			return fail(CheckOverlap, e.name, ErrMalformedArchive, "data [%d, %d) runs into the central directory at %d", e.dataOffset, e.end(), cdOffset)
 		}
-		varLen := make([]byte, nameLen+extraLen)
-		if _, err := r.ReadAt(varLen, e.offset+localLen); err != nil {
-			return fmt.Errorf("artifact: read local header of %q: %w", e.name, err)
-		}
-		l.name, l.ext = varLen[:nameLen], varLen[nameLen:]
-		locals[e] = l
+		hdrs[e] = h
 	}
 	byOffset := slices.Clone(entries)
 	slices.SortFunc(byOffset, func(a, b *entry) int { return cmp.Compare(a.offset, b.offset) })
@@ -480,8 +486,7 @@ func readLocal(r io.ReaderAt, entries []*entry, cdOffset int64) error {
 		return fail(CheckGap, "", ErrMalformedArchive, "%d unaccounted bytes before the central directory", cdOffset-pos)
 	}
 	for _, e := range entries {
-		l := locals[e]
-		h := l.hdr[:]
+		h := hdrs[e][:]
 		var diffs []string
 		differ := func(what string, local, central uint64) {
 			if local != central {
@@ -496,13 +501,18 @@ func readLocal(r io.ReaderAt, entries []*entry, cdOffset int64) error {
 		differ("crc", uint64(binary.LittleEndian.Uint32(h[14:])), uint64(e.crc))
 		differ("compressed size", uint64(binary.LittleEndian.Uint32(h[18:])), e.csize)
 		differ("size", uint64(binary.LittleEndian.Uint32(h[22:])), e.usize)
-		if string(l.name) != e.name {
-			diffs = append(diffs, fmt.Sprintf("name %q", l.name))
+		nameLen := int64(binary.LittleEndian.Uint16(h[26:]))
+		varLen := make([]byte, e.dataOffset-e.offset-localLen)
+		if err := readAt(r, varLen, e.offset+localLen); err != nil {
+			return fmt.Errorf("artifact: read local header of %q: %w", e.name, err)
+		}
+		if name := varLen[:nameLen]; string(name) != e.name {
+			diffs = append(diffs, fmt.Sprintf("name %q", name))
 		}
 		if len(diffs) > 0 {
 			return fail(CheckLocalHeader, e.name, ErrMalformedArchive, "local header disagrees with the central directory: %s", strings.Join(diffs, ", "))
 		}
-		if err := checkExtra(e.name, l.ext); err != nil {
+		if err := checkExtra(e.name, varLen[nameLen:]); err != nil {
 			return err
 		}
 	}

@@ -1,14 +1,18 @@
 // Command tamper copies a .palyra-skill artifact, flipping the low bit of the
-// last byte of its first module, and rezips it as a well-formed ZIP — so the
-// demo shows the verifier catching a changed module, not a broken archive.
+// last byte of its first module, and rewrites it with the artifact writer —
+// so the ZIP is well formed and the demo shows the verifier catching a
+// changed module, not a broken archive.
 package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/palyra/palyra-go/internal/artifact"
 )
 
 func main() {
@@ -28,12 +32,7 @@ func tamper(src, dst string) error {
 		return err
 	}
 	defer zr.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	zw := zip.NewWriter(out)
+	var files []artifact.File
 	done := false
 	for _, f := range zr.File {
 		rc, err := f.Open()
@@ -45,25 +44,19 @@ func tamper(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		if !done && strings.HasPrefix(f.Name, "modules/") && len(data) > 0 {
+		if !done && strings.HasPrefix(f.Name, artifact.ModulesDir) && len(data) > 0 {
 			data[len(data)-1] ^= 1
 			done = true
 			fmt.Printf("flipped one bit of %s\n", f.Name)
 		}
-		hdr := f.FileHeader
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: hdr.Name, Method: hdr.Method, Modified: hdr.Modified})
-		if err != nil {
-			return err
-		}
-		if _, err := w.Write(data); err != nil {
-			return err
-		}
+		files = append(files, artifact.File{Path: f.Name, Data: data})
 	}
 	if !done {
 		return fmt.Errorf("%s: no module to tamper with", src)
 	}
-	if err := zw.Close(); err != nil {
+	var buf bytes.Buffer
+	if err := artifact.Write(&buf, files, artifact.Deflate); err != nil {
 		return err
 	}
-	return out.Close()
+	return os.WriteFile(dst, buf.Bytes(), 0o644)
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/tetratelabs/wabin/binary"
 	"github.com/tetratelabs/wabin/wasm"
@@ -75,10 +76,14 @@ func (a *auditor) checkModule(ctx context.Context, rt wazero.Runtime, mf *manife
 }
 
 // decode validates data with wazero, then decodes its structure with
-// wabin. wazero goes first because it is the runtime's own validator and
-// is hardened against hostile input; once it has accepted the module,
-// every count wabin reads is backed by bytes that are really there.
+// wabin. checkBounds goes first, so that neither decoder sizes an
+// allocation from a count the bytes cannot back (see checkBounds). wazero
+// then validates, as the runtime will; once it has accepted the module,
+// wabin reads a well-formed one.
 func decode(ctx context.Context, rt wazero.Runtime, data []byte) (m *wasm.Module, err error) {
+	if err := checkBounds(data); err != nil {
+		return nil, err
+	}
 	cm, err := rt.CompileModule(ctx, data)
 	if err != nil {
 		return nil, err
@@ -131,6 +136,7 @@ func (a *auditor) checkFilesystemImports(mod *module, c *manifest.Capabilities) 
 			paths = append(paths, im.Module+"."+im.Name)
 		}
 	}
+	component, paths = slices.Compact(component), slices.Compact(paths)
 	details := map[string]any{"module_path": mod.path, "filesystem_declared": declared}
 	switch {
 	case declared:
@@ -272,7 +278,7 @@ func (a *auditor) checkCount(mod *module, id, what string, n, limit int, limitNa
 		a.fail(id, fmt.Sprintf("module '%s' has too many %s (%d > %s %d)", mod.path, what, n, limitName, limit), details)
 		return
 	}
-	a.pass(id, fmt.Sprintf("module '%s' %s count is within limit (%d <= %d)", mod.path, what, n, limit), details)
+	a.pass(id, fmt.Sprintf("module '%s' has %d %s, within %s (%d)", mod.path, n, what, limitName, limit), details)
 }
 
 // checkToolExports checks that each tool's name is an exported function of

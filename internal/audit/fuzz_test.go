@@ -1,0 +1,42 @@
+package audit
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/palyra/palyra-go/internal/artifact"
+)
+
+// FuzzAudit feeds arbitrary bytes as a skill's module. Whatever they are,
+// the audit must return a report (never panic, never error) whose verdict
+// follows its checks, and it must never pass bytes that do not export the
+// declared tool.
+func FuzzAudit(f *testing.F) {
+	f.Add(emptyModule)
+	f.Add(echoModule())
+	f.Add(echoModule()[:20])
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\xff"))
+	f.Add(modSpec{
+		tools:   []string{"echo"},
+		imports: []*wasm.Import{funcImport("env", "x"), {Type: wasm.ExternTypeMemory, Module: nsWASIP1, Name: "memory", DescMem: &wasm.Memory{Min: 1}}},
+		tables:  []*wasm.Table{{Min: 3, Type: wasm.RefTypeFuncref}},
+		data:    2,
+	}.build())
+	f.Add([]byte{})
+
+	m := goodManifest()
+	fx := newFixture()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		files := append([]artifact.File{{Path: "modules/fuzz.wasm", Data: data}}, fx.files[1:]...)
+		r, err := Audit(context.Background(), Input{Manifest: m, Files: files, SignatureVerified: true}, fx.p)
+		if err != nil {
+			t.Fatalf("Audit: %v", err)
+		}
+		checkInvariants(t, r)
+		if r.Passed && !findCheck(r, expect{checkToolExports, StatusPass, []string{"tool 'echo'", "modules/fuzz.wasm"}}) {
+			t.Fatalf("passed without exporting echo:%s", dump(r))
+		}
+	})
+}

@@ -259,3 +259,15 @@ func listed(names []string) string {
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
 }
+
+// unique drops repeated names, keeping the first of each: a Go module
+// imports some WASI functions twice, once for the runtime and once for
+// package syscall.
+func unique(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	return slices.DeleteFunc(names, func(n string) bool {
+		dup := seen[n]
+		seen[n] = true
+		return dup
+	})
+}

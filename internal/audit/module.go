@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/tetratelabs/wabin/binary"
 	"github.com/tetratelabs/wabin/wasm"
@@ -136,7 +135,7 @@ func (a *auditor) checkFilesystemImports(mod *module, c *manifest.Capabilities) 
 			paths = append(paths, im.Module+"."+im.Name)
 		}
 	}
-	component, paths = slices.Compact(component), slices.Compact(paths)
+	component, paths = unique(component), unique(paths)
 	details := map[string]any{"module_path": mod.path, "filesystem_declared": declared}
 	switch {
 	case declared:

@@ -53,13 +53,16 @@ type Status struct {
 
 // Event is one row of the append-only skill_events table.
 type Event struct {
-	Seq       int64  // append order; equals commit order
-	ID        string // ULID
-	SkillID   string
-	Version   string
-	At        time.Time
-	Kind      string
-	From, To  State // empty From: no earlier row; empty To: a note without state
+	Seq     int64  // append order; equals commit order
+	ID      string // ULID
+	SkillID string
+	Version string
+	At      time.Time
+	Kind    string
+	// From and To are the states before and after. From is empty for the
+	// first install of a version; a note has From == To (both empty when
+	// the version has no row).
+	From, To  State
 	Reason    string
 	Principal string
 	Details   json.RawMessage // nil when none was given
@@ -329,8 +332,12 @@ func (j *Journal) Note(ctx context.Context, n Note) error {
 
 // Get returns the row of one skill version, removed or not, or
 // [ErrNotFound].
-func (j *Journal) Get(ctx context.Context, skillID, version string) (Status, error) {
-	return getStatus(ctx, j.db, skillID, version)
+func (j *Journal) Get(ctx context.Context, skillID, version string) (st Status, err error) {
+	err = retryBusy(ctx, func() error {
+		st, err = getStatus(ctx, j.db, skillID, version)
+		return err
+	})
+	return st, err
 }
 
 // Current returns the skill's current version: the one most recently
@@ -338,8 +345,12 @@ func (j *Journal) Get(ctx context.Context, skillID, version string) (Status, err
 // the current version does not make an older one current — that would be
 // a silent rollback — so callers must check State.Runnable before running.
 func (j *Journal) Current(ctx context.Context, skillID string) (Status, error) {
-	sts, err := queryStatuses(ctx, j.db,
-		`WHERE skill_id = ? AND status <> 'removed' ORDER BY install_seq DESC LIMIT 1`, skillID)
+	var sts []Status
+	err := retryBusy(ctx, func() (err error) {
+		sts, err = queryStatuses(ctx, j.db,
+			`WHERE skill_id = ? AND status <> 'removed' ORDER BY install_seq DESC LIMIT 1`, skillID)
+		return err
+	})
 	if err != nil {
 		return Status{}, err
 	}
@@ -351,14 +362,26 @@ func (j *Journal) Current(ctx context.Context, skillID string) (Status, error) {
 
 // List returns every skill version that is not removed, ordered by skill
 // id and, within a skill, most recently installed first.
-func (j *Journal) List(ctx context.Context) ([]Status, error) {
-	return queryStatuses(ctx, j.db, `WHERE status <> 'removed' ORDER BY skill_id, install_seq DESC`)
+func (j *Journal) List(ctx context.Context) (sts []Status, err error) {
+	err = retryBusy(ctx, func() error {
+		sts, err = queryStatuses(ctx, j.db, `WHERE status <> 'removed' ORDER BY skill_id, install_seq DESC`)
+		return err
+	})
+	return sts, err
 }
 
 // Events returns every event recorded for skillID, all versions, in the
 // order they were appended.
-func (j *Journal) Events(ctx context.Context, skillID string) ([]Event, error) {
-	rows, err := j.db.QueryContext(ctx, `
+func (j *Journal) Events(ctx context.Context, skillID string) (evs []Event, err error) {
+	err = retryBusy(ctx, func() error {
+		evs, err = queryEvents(ctx, j.db, skillID)
+		return err
+	})
+	return evs, err
+}
+
+func queryEvents(ctx context.Context, q querier, skillID string) ([]Event, error) {
+	rows, err := q.QueryContext(ctx, `
 SELECT id, event_id, skill_id, version, at_unix_ms, kind,
 	COALESCE(from_state, ''), COALESCE(to_state, ''), COALESCE(reason, ''),
 	principal, details
@@ -399,8 +422,11 @@ func (j *Journal) write(ctx context.Context, fn func(tx *sql.Tx, now int64) erro
 		return ctx.Err()
 	}
 	defer func() { <-j.writeSlot }()
-	tx, err := j.db.BeginTx(ctx, nil)
-	if err != nil {
+	var tx *sql.Tx
+	if err := retryBusy(ctx, func() (err error) {
+		tx, err = j.db.BeginTx(ctx, nil)
+		return err
+	}); err != nil {
 		return fmt.Errorf("journal: begin: %w", err)
 	}
 	if err := fn(tx, time.Now().UnixMilli()); err != nil {

@@ -112,7 +112,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 func applyMigration(ctx context.Context, db *sql.DB, m migration, known int) (err error) {
-	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
+	var tx *sql.Tx
+	err = retryBusy(ctx, func() (err error) {
+		tx, err = db.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("journal: migration %d: begin: %w", m.version, err)
 	}

@@ -49,8 +49,11 @@
 //   - wasm_module_presence (Palyra): at least one modules/*.wasm entry.
 //   - wasm_module_size_limit (Palyra): module size <= Policy.MaxModuleBytes
 //     (default 8 MiB), checked before any decoder sees the bytes.
-//   - wasm_module_validation (Palyra): wazero compiles the module
-//     (WebAssembly 2.0) and wabin decodes it.
+//   - wasm_module_validation (Palyra): no length or count in the module
+//     claims more than the bytes behind it and no function declares more
+//     than 50,000 locals (checked before any decoder runs, since the
+//     decoders allocate from those numbers); then wazero compiles the
+//     module (WebAssembly 2.0) and wabin decodes it.
 //   - wasm_exported_function_limit (Palyra): function exports <=
 //     Policy.MaxExportedFunctions (default 128).
 //   - wasm_wasi_filesystem_imports (Palyra): fails when the module imports

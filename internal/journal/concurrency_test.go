@@ -122,7 +122,7 @@ func TestConcurrentGoroutines(t *testing.T) {
 	}
 	defer j2.Close()
 
-	const workers, own, rounds = 8, 3, 24
+	const workers, own, rounds = 8, 2, 16
 	var (
 		wg      sync.WaitGroup
 		names   = make([]string, workers)
@@ -246,7 +246,10 @@ func TestMultiProcess(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	path := filepath.Join(t.TempDir(), "skills", "journal.sqlite3")
-	const procs, own, rounds = 4, 4, 24
+	procs, own, rounds := 4, 4, 24
+	if raceEnabled {
+		own, rounds = 2, 12
+	}
 	type child struct {
 		cmd            *exec.Cmd
 		stdout, stderr bytes.Buffer
@@ -318,7 +321,10 @@ func TestOpenRaceProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	const rounds, procs = 8, 6
+	rounds, procs := 6, 6
+	if raceEnabled {
+		rounds, procs = 2, 4
+	}
 	for round := range rounds {
 		path := filepath.Join(t.TempDir(), "journal.sqlite3")
 		startAt := time.Now().Add(200 * time.Millisecond).UnixMilli()

@@ -115,9 +115,10 @@ type Journal struct {
 	writeSlot chan struct{}
 }
 
-// Open opens (creating if needed) the journal database at path and brings
-// its schema up to date. It fails with [ErrSchemaTooNew] if a newer build
-// has already migrated the file.
+// Open opens the journal database at path, conventionally
+// <state>/skills/journal.sqlite3, creating it (and its directory, 0700)
+// if needed, and brings its schema up to date. It fails with
+// [ErrSchemaTooNew] if a newer build has already migrated the file.
 func Open(ctx context.Context, path string) (*Journal, error) {
 	if path == "" {
 		return nil, errors.New("journal: empty path")

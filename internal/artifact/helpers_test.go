@@ -126,16 +126,6 @@ func replace(files []File, path string, data []byte) []File {
 	return out
 }
 
-func without(files []File, path string) []File {
-	var out []File
-	for _, f := range files {
-		if f.Path != path {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // withManifest re-encodes skill.toml after edit, so the variant's manifest
 // is otherwise valid.
 func withManifest(t testing.TB, files []File, edit func(*manifest.Manifest)) []File {

@@ -173,9 +173,11 @@ func Write(w io.Writer, files []File, moduleMethod Method) error {
 			ReaderVersion:      20,
 			ExternalAttrs:      0o100644 << 16,
 		}
-		hdr.SetModTime(time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC))
-		hdr.Modified = time.Time{}
-		hdr.ModifiedDate, hdr.ModifiedTime = 0x21, 0 // 1980-01-01 00:00 in MS-DOS form
+		// 1980-01-01 00:00 in MS-DOS form, set through the deprecated
+		// fields on purpose: setting Modified would make archive/zip add an
+		// extended-timestamp extra field, which the format has none of.
+		//lint:ignore SA1019 see above
+		hdr.ModifiedDate, hdr.ModifiedTime = 0x21, 0
 		fw, err := zw.CreateRaw(hdr)
 		if err != nil {
 			return fmt.Errorf("artifact: write %s: %w", f.Path, err)

@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -149,6 +150,23 @@ func TestOpenRejects(t *testing.T) {
 			z.entry(module).both(func(h *rawHeader) { h.flags |= 1 << 3 })
 			return z.bytes()
 		}, nil, CheckDataDescriptor, module, ErrMalformedArchive},
+		{"archive/zip streaming writer", func() []byte {
+			// zip.Writer.Create streams entries with data descriptors, as
+			// many generic tools do; the format forbids them.
+			var buf bytes.Buffer
+			zw := zip.NewWriter(&buf)
+			for _, f := range b.files {
+				w, err := zw.Create(f.Path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Write(f.Data)
+			}
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return buf.Bytes()
+		}, nil, CheckDataDescriptor, "assets/readme.txt", ErrMalformedArchive},
 		{"unknown flag", func() []byte {
 			z := b.raw()
 			z.entry(module).both(func(h *rawHeader) { h.flags |= 1 << 4 })

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -194,5 +195,29 @@ func TestOpenReaderAtEdges(t *testing.T) {
 	_, err := Open(ctx, bytes.NewReader(data), int64(len(data))+100, nil)
 	if err == nil {
 		t.Error("Open accepted a size past the end of the reader")
+	}
+}
+
+// TestBombMemoryBounded: an entry whose header understates what it inflates
+// to costs only its declared size: inflation stops one byte past it.
+func TestBombMemoryBounded(t *testing.T) {
+	files := mustOpen(t, build(t, goodRequest(testKey("good"))).Bytes).Files
+	z := rawFromFiles(files)
+	bomb := newRawEntry("assets/bomb", make([]byte, 32<<20), methodDeflate) // ~32 KiB compressed
+	bomb.both(func(h *rawHeader) { h.usize = 1000 })
+	z.entries = append([]*rawEntry{bomb}, z.entries...)
+	data := z.bytes()
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := open(data, nil)
+	runtime.ReadMemStats(&after)
+	var ce *CheckError
+	if !errors.As(err, &ce) || ce.Check != CheckSize {
+		t.Fatalf("Open: %v, want check %s", err, CheckSize)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 2<<20 {
+		t.Errorf("Open allocated %d bytes for a 32 MiB bomb declared as 1000 bytes", n)
 	}
 }

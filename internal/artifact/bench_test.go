@@ -12,7 +12,9 @@ import (
 )
 
 // BenchmarkVerify opens and verifies an artifact with one module of 1 MB or
-// 10 MB, random (incompressible) or Wasm-like (~3:1), stored or deflated.
+// 10 MB, random (incompressible) or Wasm-like (~3:1), stored or deflated,
+// through Open (an io.ReaderAt: entries are copied) or OpenBytes (stored
+// entries are hashed in place).
 // It reports x-floor: time per Open over the floor measured in the same
 // run, one SHA-256 over the same payload bytes plus one Ed25519 verify —
 // the least any verifier of this format must do.
@@ -30,15 +32,17 @@ func BenchmarkVerify(b *testing.B) {
 				name   string
 				method Method
 			}{{"store", Store}, {"deflate", Deflate}} {
-				b.Run(fmt.Sprintf("%dMB/%s/%s", size>>20, payload.name, m.name), func(b *testing.B) {
-					benchVerify(b, data, m.method)
-				})
+				for _, api := range []string{"Open", "OpenBytes"} {
+					b.Run(fmt.Sprintf("%dMB/%s/%s/%s", size>>20, payload.name, m.name, api), func(b *testing.B) {
+						benchVerify(b, data, m.method, api == "OpenBytes")
+					})
+				}
 			}
 		}
 	}
 }
 
-func benchVerify(b *testing.B, module []byte, method Method) {
+func benchVerify(b *testing.B, module []byte, method Method, inMemory bool) {
 	req := goodRequest(testKey("bench"))
 	req.Modules = []File{{Path: "modules/bench.wasm", Data: module}}
 	req.ModuleMethod = method
@@ -55,7 +59,13 @@ func benchVerify(b *testing.B, module []byte, method Method) {
 	var floorTime time.Duration
 	b.ResetTimer()
 	for range b.N {
-		if _, err := Open(ctx, r, size, nil); err != nil {
+		var err error
+		if inMemory {
+			_, err = OpenBytes(ctx, built.Bytes, nil)
+		} else {
+			_, err = Open(ctx, r, size, nil)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -10,7 +10,8 @@
 //
 // # Reading
 //
-// Open is the hardened reader. It trusts nothing in the archive before it
+// Open (for an io.ReaderAt) and OpenBytes (for an archive in memory, without
+// copying stored entries) are the hardened reader. It trusts nothing in the archive before it
 // has checked it, and it checks everything before it returns anything: the
 // ZIP structure from the headers alone, then the decompressed bytes, then
 // the content. The first failed check is returned as a *CheckError naming

@@ -63,13 +63,22 @@ func (d payloadHasher) add(f File) {
 	if f.Path == SignaturePath {
 		return
 	}
+	d.begin(f)
+	d.h.Write(f.Data)
+}
+
+// begin hashes f's length-prefixed path and its data's length prefix; the
+// caller then writes exactly len(f.Data) bytes of data to d.h.
+func (d payloadHasher) begin(f File) {
+	if f.Path == SignaturePath {
+		return
+	}
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(f.Path)))
 	d.h.Write(n[:])
 	d.h.Write([]byte(f.Path))
 	binary.BigEndian.PutUint64(n[:], uint64(len(f.Data)))
 	d.h.Write(n[:])
-	d.h.Write(f.Data)
 }
 
 func (d payloadHasher) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }

@@ -7,6 +7,8 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/crc32"
 	"testing"
 	"time"
@@ -69,8 +71,20 @@ func build(t testing.TB, req BuildRequest) *Built {
 	return b
 }
 
+// open runs both Open and OpenBytes on data and requires them to agree:
+// same verdict, same failed check, same digest.
 func open(data []byte, opts *ReadOptions) (*Artifact, error) {
-	return Open(context.Background(), bytes.NewReader(data), int64(len(data)), opts)
+	a, err := Open(context.Background(), bytes.NewReader(data), int64(len(data)), opts)
+	b, errB := OpenBytes(context.Background(), data, opts)
+	var ce, ceB *CheckError
+	switch {
+	case (err == nil) != (errB == nil),
+		err != nil && errors.As(err, &ce) != errors.As(errB, &ceB),
+		ce != nil && (ce.Check != ceB.Check || ce.Entry != ceB.Entry),
+		err == nil && (a.PayloadSHA256 != b.PayloadSHA256 || len(a.Files) != len(b.Files)):
+		return nil, fmt.Errorf("Open and OpenBytes disagree: %v / %v", err, errB)
+	}
+	return a, err
 }
 
 func mustOpen(t testing.TB, data []byte) *Artifact {

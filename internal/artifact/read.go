@@ -92,19 +92,53 @@ func (a *Artifact) Modules() []File {
 // return the Artifact. It does not decide whether the signing key is
 // trusted.
 func Open(ctx context.Context, r io.ReaderAt, size int64, opts *ReadOptions) (*Artifact, error) {
+	return openSource(ctx, source{r: r}, size, opts)
+}
+
+// OpenBytes is Open on an archive held in memory. It does not copy stored
+// entries: their Files alias data, which must therefore not be modified
+// while the Artifact is in use — what was verified is what data holds. It
+// is the faster way to verify an artifact already read into memory.
+func OpenBytes(ctx context.Context, data []byte, opts *ReadOptions) (*Artifact, error) {
+	return openSource(ctx, source{r: bytes.NewReader(data), b: data}, int64(len(data)), opts)
+}
+
+func openSource(ctx context.Context, src source, size int64, opts *ReadOptions) (*Artifact, error) {
 	lim := opts.limits()
 	if size > lim.archive {
 		return nil, fail(CheckArchiveSize, "", ErrTooLarge, "%d bytes, cap %d", size, lim.archive)
 	}
-	entries, err := readStructure(r, size, lim)
+	entries, err := readStructure(src.r, size, lim)
 	if err != nil {
 		return nil, err
 	}
-	c, err := readEntries(ctx, r, entries)
+	c, err := readEntries(ctx, src, entries)
 	if err != nil {
 		return nil, err
 	}
 	return verify(ctx, c)
+}
+
+// source is the archive: an io.ReaderAt, and for OpenBytes also its bytes,
+// which entry data is then sliced from rather than copied.
+type source struct {
+	r io.ReaderAt
+	b []byte
+}
+
+// slice returns the n bytes at off: a capped subslice of b, or a new buffer
+// filled from r.
+func (s source) slice(off int64, n uint64, into []byte) ([]byte, error) {
+	if s.b != nil {
+		// readLocal has checked that every entry lies inside the archive.
+		end := off + int64(n)
+		return s.b[off:end:end], nil
+	}
+	if uint64(cap(into)) < n {
+		into = make([]byte, n)
+	}
+	into = into[:n]
+	return into, readAt(s.r, into, off)
 }
 
 // readStructure runs every check that needs only headers: nothing is
@@ -141,47 +175,109 @@ func readStructure(r io.ReaderAt, size int64, lim *limits) ([]*entry, error) {
 // capped: an entry that inflates to more (a lying header) is cut off one
 // byte past it and refused.
 //
-// It also hashes while the bytes are hot: each entry's SHA-256 (for the
-// integrity check) here, and the payload digest in a second goroutine fed
-// entry by entry, so the two hash passes overlap with each other and with
-// decompression. Their results are only looked at once every entry has
-// passed its structural checks.
-func readEntries(ctx context.Context, r io.ReaderAt, entries []*entry) (*contents, error) {
+// The bytes are hashed as they arrive, in chunks, by two goroutines: this
+// one computes each entry's SHA-256 (for the integrity check); a second
+// computes the CRC-32 and the payload digest. Copying and the three hash
+// passes so overlap. The hashes are only looked at once every entry has
+// passed its structural checks; the CRC of each entry is compared before
+// the next entry is read.
+func readEntries(ctx context.Context, src source, entries []*entry) (*contents, error) {
 	c := &contents{files: make([]File, len(entries)), sums: make([]string, len(entries))}
-	ready := make(chan int, len(entries))
+	pieces := make(chan piece, 64)
+	crcs := make(chan uint32, len(entries)) // buffered: the hasher never blocks on it
 	digest := make(chan string, 1)
 	go func() {
 		d := newPayloadHasher()
-		for i := range ready {
-			d.add(c.files[i])
+		var crc uint32
+		for p := range pieces {
+			if p.begin != nil {
+				d.begin(*p.begin)
+				crc = 0
+			}
+			crc = crc32.Update(crc, crc32.IEEETable, p.data)
+			if p.payload {
+				d.h.Write(p.data)
+			}
+			if p.end {
+				crcs <- crc
+			}
 		}
 		digest <- d.sum()
 	}()
+	closed := false
+	defer func() {
+		if !closed { // an early return: let the hasher finish and exit
+			close(pieces)
+		}
+	}()
+
 	var compressed []byte
 	var br bytes.Reader
 	var fr io.ReadCloser
 	for i, e := range entries {
 		if err := ctx.Err(); err != nil {
-			close(ready)
 			return nil, err
 		}
-		data, err := readEntry(r, e, &compressed, &br, &fr)
-		if err == nil && crc32.ChecksumIEEE(data) != e.crc {
-			err = fail(CheckCRC, e.name, ErrMalformedArchive, "CRC-32 %08x, header says %08x", crc32.ChecksumIEEE(data), e.crc)
+		payload := e.name != SignaturePath
+		var data []byte
+		if e.method == methodStore && src.b != nil {
+			data = src.b[e.dataOffset : e.dataOffset+int64(e.usize) : e.dataOffset+int64(e.usize)]
+		} else {
+			data = make([]byte, e.usize)
+		}
+		pieces <- piece{begin: &File{Path: e.name, Data: data}, payload: payload}
+		h := sha256.New()
+		emit := func(b []byte) {
+			h.Write(b)
+			pieces <- piece{data: b, payload: payload}
+		}
+		var err error
+		switch {
+		case e.method == methodStore && src.b != nil: // no copy: hash in place
+			for off := 0; off < len(data); off += chunkSize {
+				emit(data[off:min(off+chunkSize, len(data))])
+			}
+		case e.method == methodStore:
+			err = readStored(src.r, e, data, emit)
+		default:
+			compressed, err = src.slice(e.dataOffset, e.csize, compressed[:0])
+			if err != nil {
+				return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
+			}
+			// With src.b, compressed aliases the archive; slice then never
+			// writes into it, so passing it back as a buffer is harmless.
+			err = readDeflated(e, compressed, data, &br, &fr, emit)
 		}
 		if err != nil {
-			close(ready)
 			return nil, err
 		}
+		pieces <- piece{end: true}
+		if got := <-crcs; got != e.crc {
+			return nil, fail(CheckCRC, e.name, ErrMalformedArchive, "CRC-32 %08x, header says %08x", got, e.crc)
+		}
 		c.files[i] = File{Path: e.name, Data: data}
-		ready <- i
-		sum := sha256.Sum256(data)
-		c.sums[i] = hex.EncodeToString(sum[:])
+		c.sums[i] = hex.EncodeToString(h.Sum(nil))
 	}
-	close(ready)
+	close(pieces)
+	closed = true
 	c.payloadSHA256 = <-digest
 	return c, nil
 }
+
+// piece is a run of an entry's bytes on their way to the CRC and payload
+// hasher. begin opens an entry (its path and full-size buffer, for the
+// digest's length prefixes); end closes it and asks for its CRC.
+type piece struct {
+	begin   *File
+	data    []byte
+	payload bool // part of the payload digest (every entry but signature.json)
+	end     bool
+}
+
+// chunkSize is how many bytes are read or inflated before they are handed
+// to the hashers: large enough that channel traffic is noise, small enough
+// to stay in cache between the copy and the hashes.
+const chunkSize = 256 << 10
 
 // contents are the entries' bytes, sorted by path, with their hashes.
 type contents struct {
@@ -190,42 +286,37 @@ type contents struct {
 	payloadSHA256 string
 }
 
-// readEntry returns e's uncompressed bytes. compressed, br and fr are
-// reused from entry to entry.
-func readEntry(r io.ReaderAt, e *entry, compressed *[]byte, br *bytes.Reader, fr *io.ReadCloser) ([]byte, error) {
-	data := make([]byte, e.usize)
-	if e.method == methodStore {
-		if err := readAt(r, data, e.dataOffset); err != nil {
-			return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
+// readStored copies a stored entry into data, chunk by chunk.
+func readStored(r io.ReaderAt, e *entry, data []byte, emit func([]byte)) error {
+	for off := 0; off < len(data); off += chunkSize {
+		b := data[off:min(off+chunkSize, len(data))]
+		if err := readAt(r, b, e.dataOffset+int64(off)); err != nil {
+			return fmt.Errorf("artifact: read %q: %w", e.name, err)
 		}
-		return data, nil
+		emit(b)
 	}
-	if uint64(cap(*compressed)) < e.csize {
-		*compressed = make([]byte, e.csize)
-	}
-	buf := (*compressed)[:e.csize]
-	if err := readAt(r, buf, e.dataOffset); err != nil {
-		return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
-	}
-	br.Reset(buf)
+	return nil
+}
+
+// readDeflated inflates the compressed bytes of e into data and requires
+// the deflate stream to end exactly there, and exactly at the end of its
+// compressed bytes: bytes after the stream's end would be hidden from every
+// reader but a careless one. br and fr are reused from entry to entry.
+func readDeflated(e *entry, compressed, data []byte, br *bytes.Reader, fr *io.ReadCloser, emit func([]byte)) error {
+	br.Reset(compressed)
 	if *fr == nil {
 		*fr = flate.NewReader(br)
 	} else if err := (*fr).(flate.Resetter).Reset(br, nil); err != nil {
-		return nil, err
+		return err
 	}
-	if err := inflate(e, *fr, br, data); err != nil {
-		return nil, err
-	}
-	return data, nil
-}
-
-// inflate fills data from fr and requires the deflate stream to end exactly
-// there, and exactly at the end of its compressed bytes in br: bytes after
-// the stream's end would be hidden from every reader but a careless one.
-func inflate(e *entry, fr io.Reader, br *bytes.Reader, data []byte) error {
+	emitted := 0
 	for n := 0; n < len(data); {
-		m, err := fr.Read(data[n:])
+		m, err := (*fr).Read(data[n:min(n+chunkSize, len(data))])
 		n += m
+		if n-emitted >= chunkSize || n == len(data) {
+			emit(data[emitted:n])
+			emitted = n
+		}
 		switch {
 		case err == io.EOF && n < len(data):
 			return fail(CheckSize, e.name, ErrMalformedArchive, "inflates to %d bytes, declared %d", n, e.usize)
@@ -235,7 +326,7 @@ func inflate(e *entry, fr io.Reader, br *bytes.Reader, data []byte) error {
 	}
 	var one [1]byte
 	for {
-		m, err := fr.Read(one[:])
+		m, err := (*fr).Read(one[:])
 		if m > 0 {
 			return fail(CheckSize, e.name, ErrMalformedArchive, "inflates to more than the declared %d bytes", e.usize)
 		}

@@ -10,11 +10,11 @@
 //
 // # Reading
 //
-// Open (for an io.ReaderAt) and OpenBytes (for an archive in memory, without
-// copying stored entries) are the hardened reader. It trusts nothing in the archive before it
-// has checked it, and it checks everything before it returns anything: the
-// ZIP structure from the headers alone, then the decompressed bytes, then
-// the content. The first failed check is returned as a *CheckError naming
+// Open (for an io.ReaderAt) and OpenBytes (for an archive in memory, whose
+// stored entries it does not copy) are the hardened reader. They trust
+// nothing in the archive before checking it, and check everything before
+// returning anything: the ZIP structure from the headers alone, then the
+// decompressed bytes, then the content. The first failed check is returned as a *CheckError naming
 // the check (the names below) and the entry, wrapping one sentinel error
 // (ErrMalformedArchive, ErrTooLarge, ErrInvalidMetadata, ErrInvalidManifest,
 // ErrIntegrityMismatch, ErrPayloadDigestMismatch, ErrBadSignature,

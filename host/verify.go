@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
@@ -47,6 +46,7 @@ var (
 	ErrIntegrityMismatch     = artifact.ErrIntegrityMismatch
 	ErrPublisherMismatch     = artifact.ErrPublisherMismatch
 	ErrInvalidManifest       = artifact.ErrInvalidManifest
+	ErrInvalidMetadata       = artifact.ErrInvalidMetadata
 	ErrTooLarge              = artifact.ErrTooLarge
 )
 
@@ -108,7 +108,11 @@ func (h *Host) VerifyFile(ctx context.Context, path string, opts VerifyOptions) 
 	if err != nil {
 		return nil, err
 	}
-	return VerifyArtifact(ctx, bytes.NewReader(data), int64(len(data)), h.trust, opts)
+	a, err := artifact.OpenBytes(ctx, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	return decide(ctx, a, h.trust, opts)
 }
 
 // readArtifactFile reads an artifact into memory, refusing files larger than

@@ -80,6 +80,10 @@ type Install struct {
 	Reason         string
 	Principal      string          // who installed: operator or system principal
 	Details        json.RawMessage // optional JSON kept with the event
+	// Then are changes applied after the install in the same transaction
+	// (e.g. verified, then eligible), each checked and recorded as its
+	// own event: a crash leaves all of them or none.
+	Then []Change
 }
 
 // Change is a requested state change for [Journal.Transition].
@@ -178,6 +182,20 @@ func (j *Journal) Record(ctx context.Context, in Install) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
+	type change struct {
+		Change
+		details json.RawMessage
+	}
+	then := make([]change, len(in.Then))
+	for i, c := range in.Then {
+		if c.Principal == "" {
+			return Status{}, errors.New("journal: a change needs a principal")
+		}
+		if then[i].details, err = normalizeDetails(c.Details); err != nil {
+			return Status{}, err
+		}
+		then[i].Change = c
+	}
 	var st Status
 	err = j.write(ctx, func(tx *sql.Tx, now int64) error {
 		prev, err := getStatus(ctx, tx, in.SkillID, in.Version)
@@ -215,6 +233,15 @@ VALUES (?, ?, 'installed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 			return err
 		}
 		st, err = getStatus(ctx, tx, in.SkillID, in.Version)
+		for _, c := range then {
+			if err != nil {
+				return err
+			}
+			if err := applyChange(ctx, tx, now, st, c.Change, c.details); err != nil {
+				return err
+			}
+			st, err = getStatus(ctx, tx, in.SkillID, in.Version)
+		}
 		return err
 	})
 	return st, err

@@ -531,3 +531,44 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("database file = %q, %v; want %q", file, err, odd)
 	}
 }
+
+func TestRecordThenIsOneTransaction(t *testing.T) {
+	j, _ := openTest(t)
+	ctx := context.Background()
+	in := install(testSkill, "1.0.0")
+	in.Then = []Change{
+		{To: StateVerified, Reason: "signature and trust", Principal: operator},
+		{To: StateEligible, Reason: "audit passed", Principal: operator},
+	}
+	st, err := j.Record(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != StateEligible || st.Reason != "audit passed" {
+		t.Fatalf("state after Record with Then: %+v", st)
+	}
+	evs, err := j.Events(ctx, testSkill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []State
+	for _, e := range evs {
+		got = append(got, e.To)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]State{StateInstalled, StateVerified, StateEligible}) {
+		t.Fatalf("events: %v", got)
+	}
+
+	// An invalid change in Then rolls the whole install back.
+	bad := install(testSkill, "2.0.0")
+	bad.Then = []Change{{To: StateEligible, Reason: "skip verify", Principal: operator}}
+	if _, err := j.Record(ctx, bad); !errors.Is(err, ErrInvalidTransition) {
+		t.Fatalf("invalid Then: %v", err)
+	}
+	if _, err := j.Get(ctx, testSkill, "2.0.0"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rolled-back install left a row: %v", err)
+	}
+	if cur, err := j.Current(ctx, testSkill); err != nil || cur.Version != "1.0.0" {
+		t.Fatalf("current after rollback: %+v %v", cur, err)
+	}
+}

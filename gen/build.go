@@ -23,6 +23,7 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/atomicfile"
 	"github.com/palyra/palyra-go/internal/manifest"
 )
 
@@ -200,7 +201,9 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (*BuildResult, er
 	if err := os.Rename(tmpName, out); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	syncDir(modDir)
+	if err := atomicfile.SyncDir(modDir); err != nil {
+		return nil, err
+	}
 
 	rec := ModuleRecord{
 		Path:        artifact.ModulesDir + name + ".wasm",
@@ -276,7 +279,7 @@ func updateBuildRecord(dir string, rec ModuleRecord) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return "", fmt.Errorf("build record: %w", err)
 	}
-	if err := writeFileAtomic(file, append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(file, append(data, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("build record: %w", err)
 	}
 	return file, nil

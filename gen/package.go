@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/atomicfile"
 	"github.com/palyra/palyra-go/internal/manifest"
 	"github.com/palyra/palyra-go/internal/provenance"
 	"github.com/palyra/palyra-go/internal/sbom"
@@ -200,7 +201,7 @@ func Package(ctx context.Context, dir string, opts PackageOptions) (*PackageResu
 	if out, err = filepath.Abs(out); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(out, built.Bytes, 0o644); err != nil {
+	if err := atomicfile.WriteFile(out, built.Bytes, 0o644); err != nil {
 		return nil, fmt.Errorf("package: write %s: %w", out, err)
 	}
 	res.File = out

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/palyra/palyra-go/internal/atomicfile"
+	"github.com/palyra/palyra-go/internal/lockfile"
 	"github.com/palyra/palyra-go/internal/signing"
 )
 
@@ -401,10 +403,10 @@ func (s *Store) withReadLock(ctx context.Context, fn func(*storeFile, *revocatio
 		return fmt.Errorf("trust store lock: %w", err)
 	default:
 		defer lf.Close()
-		if err := flock(ctx, lf, false); err != nil {
+		if err := lockfile.LockFile(ctx, lf, false); err != nil {
 			return fmt.Errorf("trust store: %w", err)
 		}
-		defer funlock(lf)
+		defer lockfile.UnlockFile(lf)
 	}
 	st, rev, err := s.read()
 	if err != nil {
@@ -432,10 +434,10 @@ func (s *Store) update(ctx context.Context, fn func(*storeFile, *revocationsFile
 		return fmt.Errorf("trust store lock: %w", err)
 	}
 	defer lf.Close()
-	if err := flock(ctx, lf, true); err != nil {
+	if err := lockfile.LockFile(ctx, lf, true); err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
-	defer funlock(lf)
+	defer lockfile.UnlockFile(lf)
 
 	st, rev, err := s.read()
 	if err != nil {
@@ -450,7 +452,7 @@ func (s *Store) update(ctx context.Context, fn func(*storeFile, *revocationsFile
 		if err != nil {
 			return fmt.Errorf("trust store: encode: %w", err)
 		}
-		if err := writeFileAtomic(s.path, data); err != nil {
+		if err := atomicfile.WriteFile(s.path, data, 0o600); err != nil {
 			return fmt.Errorf("trust store: %w", err)
 		}
 	}
@@ -459,49 +461,9 @@ func (s *Store) update(ctx context.Context, fn func(*storeFile, *revocationsFile
 		if err != nil {
 			return fmt.Errorf("trust revocations: encode: %w", err)
 		}
-		if err := writeFileAtomic(s.revPath, data); err != nil {
+		if err := atomicfile.WriteFile(s.revPath, data, 0o600); err != nil {
 			return fmt.Errorf("trust revocations: %w", err)
 		}
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves the old
-// file or the new one: temporary file in the same directory (same
-// filesystem, so rename is atomic), fsync, rename, fsync of the directory
-// (so the rename itself survives a crash).
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Dir(path), filepath.Base(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*") // created 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
 }

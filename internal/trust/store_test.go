@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palyra/palyra-go/internal/lockfile"
 	"github.com/palyra/palyra-go/internal/signing"
 )
 
@@ -484,7 +485,7 @@ func TestDecideWaitsForLockAndHonoursContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lf.Close()
-	if err := flock(context.Background(), lf, true); err != nil {
+	if err := lockfile.LockFile(context.Background(), lf, true); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -502,7 +503,7 @@ func TestDecideWaitsForLockAndHonoursContext(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
-	if err := funlock(lf); err != nil {
+	if err := lockfile.UnlockFile(lf); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {

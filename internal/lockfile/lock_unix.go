@@ -1,6 +1,6 @@
 //go:build unix
 
-package trust
+package lockfile
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// flock takes an flock(2) lock on f, exclusive or shared. flock has no
+// LockFile takes an flock(2) lock on f, exclusive or shared. flock has no
 // timeout, so it is polled without blocking until ctx is done; the wait is
 // short (a write holds the lock for one read-modify-rename).
-func flock(ctx context.Context, f *os.File, exclusive bool) error {
+func LockFile(ctx context.Context, f *os.File, exclusive bool) error {
 	how := syscall.LOCK_SH
 	if exclusive {
 		how = syscall.LOCK_EX
@@ -39,4 +39,5 @@ func flock(ctx context.Context, f *os.File, exclusive bool) error {
 	}
 }
 
-func funlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+// UnlockFile releases a lock taken with LockFile.
+func UnlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }

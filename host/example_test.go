@@ -18,7 +18,8 @@ func ExampleHost_VerifyFile() {
 	}
 	defer os.RemoveAll(state)
 
-	h, err := host.Open(state, host.Options{})
+	ctx := context.Background()
+	h, err := host.Open(ctx, state, host.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -32,7 +33,6 @@ func ExampleHost_VerifyFile() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ctx := context.Background()
 	if err := h.TrustStore().AddTrusted(ctx, "golden", pub); err != nil {
 		log.Fatal(err)
 	}

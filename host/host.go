@@ -1,17 +1,30 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/palyra/palyra-go/internal/audit"
+	"github.com/palyra/palyra-go/internal/journal"
+	"github.com/palyra/palyra-go/internal/lockfile"
 	"github.com/palyra/palyra-go/internal/trust"
 )
 
 // EnvStateDir names the environment variable that overrides the default
 // state directory.
 const EnvStateDir = "PALYRA_HOME"
+
+// Version is the palyra version this host reports to a skill's
+// [compat] table, and ProtocolMajor the skill protocol it speaks.
+const (
+	Version       = "0.1.0"
+	ProtocolMajor = 1
+)
 
 // DefaultStateDir returns $PALYRA_HOME, or "palyra" under the user's config
 // directory.
@@ -26,33 +39,68 @@ func DefaultStateDir() (string, error) {
 	return filepath.Join(cfg, "palyra"), nil
 }
 
-// Options configure a Host.
-type Options struct{}
+// AuditPolicy is the operator's limits for the static audit; its zero value
+// is the safe default (see DefaultAuditPolicy).
+type AuditPolicy = audit.Policy
 
-// Host is an opened state directory. It is safe for concurrent use.
-type Host struct {
-	dir   string
-	trust *trust.Store
+// DefaultAuditPolicy returns the default audit limits.
+func DefaultAuditPolicy() AuditPolicy { return audit.DefaultPolicy() }
+
+// Options configure a Host. The zero value is ready to use.
+type Options struct {
+	// Logger receives the host's decisions; nil discards them.
+	Logger *slog.Logger
+	// AuditPolicy limits what the static audit lets through.
+	AuditPolicy AuditPolicy
+	// Principal names who acts when an operation does not say (recorded in
+	// the journal); default "host".
+	Principal string
+
+	// crashPoint, in tests, is called at each step of an install so that
+	// a child process can kill itself there.
+	crashPoint func(step string)
 }
 
-// Open opens (creating if needed, mode 0700) the state directory dir.
-func Open(dir string, opts Options) (*Host, error) {
+// Host is an opened state directory. It is safe for concurrent use by
+// goroutines, and several processes may open the same state dir: installs
+// serialize on a lock file, the trust store and the journal lock
+// themselves.
+type Host struct {
+	dir     string
+	opts    Options
+	log     *slog.Logger
+	trust   *trust.Store
+	journal *journal.Journal
+}
+
+// Open opens (creating if needed, mode 0700) the state directory dir and
+// finishes or rolls back any install a crash interrupted.
+func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	if dir == "" {
 		return nil, errors.New("host: empty state dir")
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "skills"), 0o700); err != nil {
+	if opts.Principal == "" {
+		opts.Principal = "host"
+	}
+	h := &Host{dir: dir, opts: opts, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(h.stagingDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("host: state dir: %w", err)
 	}
-	ts, err := trust.Open(TrustStorePath(dir))
-	if err != nil {
+	var err error
+	if h.trust, err = trust.Open(TrustStorePath(dir)); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	return &Host{dir: dir, trust: ts}, nil
-}
-
-// TrustStorePath is where a state dir keeps Palyra's trust-store.json.
-func TrustStorePath(stateDir string) string {
-	return filepath.Join(stateDir, "skills", "trust-store.json")
+	if h.journal, err = journal.Open(ctx, filepath.Join(h.skillsDir(), journalFileName)); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if err := h.withInstallLock(ctx, h.recover); err != nil {
+		h.journal.Close()
+		return nil, fmt.Errorf("host: recover: %w", err)
+	}
+	return h, nil
 }
 
 // Dir returns the state directory.
@@ -62,4 +110,30 @@ func (h *Host) Dir() string { return h.dir }
 func (h *Host) TrustStore() *TrustStore { return h.trust }
 
 // Close releases the host's resources.
-func (h *Host) Close() error { return nil }
+func (h *Host) Close() error { return h.journal.Close() }
+
+// withInstallLock runs fn holding the state dir's install lock, which
+// serializes installs, removals and recovery across processes.
+func (h *Host) withInstallLock(ctx context.Context, fn func(context.Context) error) error {
+	l, err := lockfile.Acquire(ctx, filepath.Join(h.skillsDir(), installLockName), true)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	return fn(ctx)
+}
+
+func (h *Host) principal(p string) string {
+	if p != "" {
+		return p
+	}
+	return h.opts.Principal
+}
+
+func (h *Host) crash(step string) {
+	if h.opts.crashPoint != nil {
+		h.opts.crashPoint(step)
+	}
+}
+
+func nowMS() int64 { return time.Now().UnixMilli() }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the main job end to end, in a temp dir that is removed after.
 #   keygen → build examples/echo → package (signed) → inspect →
-#   verify (tofu_newly_pinned) → verify (tofu_pinned) → verify a tampered copy (fails)
+#   verify (tofu_newly_pinned) → verify (tofu_pinned) → verify a tampered copy (fails) →
+#   install → list → check → tamper on disk → check quarantines → enable refuses → reinstall
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -57,5 +58,31 @@ if palyra skills verify "$tmp/tampered.palyra-skill"; then
   exit 1
 fi
 echo "(refused, as it must be)"
+
+step "palyra skills install (verify → audit → compat → atomic extract → journal)"
+palyra skills install "$tmp/echo.palyra-skill"
+
+step "palyra skills list"
+palyra skills list
+
+step "palyra skills check (clean)"
+palyra skills check
+
+step "tamper with the installed module on disk, then check again"
+mod=$(ls "$PALYRA_HOME"/skills/palyra.echo/*/modules/echo.wasm)
+printf '\x00' >> "$mod"
+if palyra skills check; then
+  echo "demo: check passed a modified module — that is a bug" >&2
+  exit 1
+fi
+palyra skills list
+
+step "palyra skills enable refuses until the skill is reinstalled"
+if palyra skills enable palyra.echo; then
+  echo "demo: enable accepted a modified skill — that is a bug" >&2
+  exit 1
+fi
+palyra skills install "$tmp/echo.palyra-skill"
+palyra skills list
 
 step "done"

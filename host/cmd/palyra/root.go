@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"os/user"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +30,7 @@ func newRootCommand() *cobra.Command {
 }
 
 // openHost opens the state dir named by --state-dir, $PALYRA_HOME or the default.
-func (c *cli) openHost() (*host.Host, error) {
+func (c *cli) openHost(ctx context.Context) (*host.Host, error) {
 	dir := c.stateDir
 	if dir == "" {
 		var err error
@@ -36,7 +38,15 @@ func (c *cli) openHost() (*host.Host, error) {
 			return nil, err
 		}
 	}
-	return host.Open(dir, host.Options{})
+	return host.Open(ctx, dir, host.Options{Principal: operatorPrincipal()})
+}
+
+// operatorPrincipal names the person at the CLI in the journal.
+func operatorPrincipal() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "operator:" + u.Username
+	}
+	return "operator:cli"
 }
 
 func writeJSON(w io.Writer, v any) error {

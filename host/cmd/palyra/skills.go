@@ -14,8 +14,9 @@ import (
 )
 
 func (c *cli) skillsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "skills", Short: "Verify and inspect skill artifacts"}
+	cmd := &cobra.Command{Use: "skills", Short: "Verify, install, check and manage skills"}
 	cmd.AddCommand(c.skillsVerifyCommand(), c.skillsInspectCommand(), skillsPackageCommand())
+	cmd.AddCommand(c.lifecycleCommands()...)
 	return cmd
 }
 
@@ -31,7 +32,7 @@ unknown publisher's key is pinned on first use; nothing is written when
 verification fails.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost()
+			h, err := c.openHost(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -12,7 +12,7 @@ import (
 
 func (c *cli) trustCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "trust", Short: "Edit the publisher trust store"}
-	cmd.AddCommand(c.trustAddCommand(), c.trustListCommand(), c.trustRemoveCommand())
+	cmd.AddCommand(c.trustAddCommand(), c.trustListCommand(), c.trustRemoveCommand(), c.trustRevokeCommand())
 	return cmd
 }
 
@@ -34,7 +34,7 @@ listed keys verify.`,
 			if err != nil {
 				return fmt.Errorf("key %q: %w", args[1], err)
 			}
-			h, err := c.openHost()
+			h, err := c.openHost(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -55,7 +55,7 @@ func (c *cli) trustListCommand() *cobra.Command {
 		Short: "List allowlisted and pinned publisher keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost()
+			h, err := c.openHost(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -85,7 +85,7 @@ func (c *cli) trustRemoveCommand() *cobra.Command {
 		Short: "Remove a publisher key (allowlisted or pinned) by key id",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost()
+			h, err := c.openHost(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -94,6 +94,26 @@ func (c *cli) trustRemoveCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %s key %s\n", args[0], args[1])
+			return nil
+		},
+	}
+}
+
+func (c *cli) trustRevokeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke PUBLISHER KEYID",
+		Short: "Revoke a publisher key: it never verifies again, and the next check quarantines its skills",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := c.openHost(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			if err := h.TrustStore().Revoke(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s key %s (run 'palyra skills check' to quarantine its skills)\n", args[0], args[1])
 			return nil
 		},
 	}

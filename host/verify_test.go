@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -63,14 +62,6 @@ func buildArtifact(t *testing.T, key ed25519.PrivateKey) []byte {
 	return b.Bytes
 }
 
-func newKey(t *testing.T) ed25519.PrivateKey {
-	t.Helper()
-	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func verify(t *testing.T, store *host.TrustStore, data []byte, tofu bool) (*host.Verification, error) {
 	t.Helper()

@@ -334,6 +334,7 @@ func (h *Host) moveIntoPlace(stage, id, version string) error {
 		if err := os.Rename(target, aside); err != nil {
 			return err
 		}
+		h.crash("moved-aside")
 	}
 	if err := os.Rename(stage, target); err != nil {
 		return err

@@ -43,7 +43,7 @@ func tree(t *testing.T, dir string) []string {
 func TestInstallListInfo(t *testing.T) {
 	state := t.TempDir()
 	h := openHost(t, state, host.Options{})
-	in, err := h.Install(ctx, skillSpec{}.file(t), host.InstallOptions{AllowTOFU: true, Principal: "operator:test"})
+	in, err := h.Install(ctx, skillSpec{}.File(t), host.InstallOptions{AllowTOFU: true, Principal: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,22 +83,22 @@ func TestInstallRefusalsLeaveNoTrace(t *testing.T) {
 	unknownImport := moduleWith([]string{"echo"}, &wasm.Import{Type: wasm.ExternTypeFunc, Module: "env", Name: "steal", DescFunc: 1})
 	tests := []struct {
 		name   string
-		file   func(t *testing.T) string
+		file   func(t testing.TB) string
 		want   error
 		naming string // the finding must name this
 	}{
-		{"golden vector: tool not exported", func(t *testing.T) string {
+		{"golden vector: tool not exported", func(t testing.TB) string {
 			p := filepath.Join(t.TempDir(), "golden.palyra-skill")
 			os.WriteFile(p, golden, 0o644)
 			return p
 		}, host.ErrAuditFailed, "echo"},
-		{"missing tool export", skillSpec{module: goodModule("other")}.file, host.ErrAuditFailed, "echo"},
-		{"unknown host function", skillSpec{module: unknownImport}.file, host.ErrAuditFailed, "env"},
-		{"memory over quota", skillSpec{memory: 65536, module: func() []byte {
+		{"missing tool export", skillSpec{Module: goodModule("other")}.File, host.ErrAuditFailed, "echo"},
+		{"unknown host function", skillSpec{Module: unknownImport}.File, host.ErrAuditFailed, "env"},
+		{"memory over quota", skillSpec{Memory: 65536, Module: func() []byte {
 			return moduleWithMemory(goodModule("echo"), 4)
-		}()}.file, host.ErrAuditFailed, "memory"},
-		{"needs a newer host", skillSpec{minHost: "9.0.0"}.file, host.ErrIncompatible, "9.0.0"},
-		{"not an artifact", func(t *testing.T) string {
+		}()}.File, host.ErrAuditFailed, "memory"},
+		{"needs a newer host", skillSpec{MinHost: "9.0.0"}.File, host.ErrIncompatible, "9.0.0"},
+		{"not an artifact", func(t testing.TB) string {
 			p := filepath.Join(t.TempDir(), "x.palyra-skill")
 			os.WriteFile(p, []byte("PK junk"), 0o644)
 			return p
@@ -145,12 +145,12 @@ func TestUpgradeDowngradeAndConflicts(t *testing.T) {
 	h := openHost(t, state, host.Options{})
 	key := newKey(t)
 	install := func(version string, opts host.InstallOptions, module ...byte) (*host.Installed, error) {
-		s := skillSpec{version: version, key: key}
+		s := skillSpec{Version: version, Key: key}
 		if module != nil {
-			s.module = module
+			s.Module = module
 		}
 		opts.AllowTOFU = true
-		return h.Install(ctx, s.file(t), opts)
+		return h.Install(ctx, s.File(t), opts)
 	}
 	if _, err := install("1.0.0", host.InstallOptions{}); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestUpgradeDowngradeAndConflicts(t *testing.T) {
 func TestCheckQuarantinesAndEnableNeedsReinstall(t *testing.T) {
 	state := t.TempDir()
 	h := openHost(t, state, host.Options{})
-	path := skillSpec{}.file(t)
+	path := skillSpec{}.File(t)
 	in, err := h.Install(ctx, path, host.InstallOptions{AllowTOFU: true})
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +250,7 @@ func TestRevokedOrRemovedKeyQuarantines(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			h := openHost(t, t.TempDir(), host.Options{})
 			key := newKey(t)
-			if _, err := h.Install(ctx, skillSpec{key: key}.file(t), host.InstallOptions{AllowTOFU: true}); err != nil {
+			if _, err := h.Install(ctx, skillSpec{Key: key}.File(t), host.InstallOptions{AllowTOFU: true}); err != nil {
 				t.Fatal(err)
 			}
 			keyID := host.KeyID(key.Public().(ed25519.PublicKey))
@@ -278,7 +278,7 @@ func TestRemove(t *testing.T) {
 	state := t.TempDir()
 	h := openHost(t, state, host.Options{})
 	key := newKey(t)
-	in, err := h.Install(ctx, skillSpec{key: key}.file(t), host.InstallOptions{AllowTOFU: true})
+	in, err := h.Install(ctx, skillSpec{Key: key}.File(t), host.InstallOptions{AllowTOFU: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,17 +296,17 @@ func TestRemove(t *testing.T) {
 	}
 	// Removal keeps the publisher's pin, and lifts rollback protection:
 	// an older version may be installed again.
-	if _, err := h.Install(ctx, skillSpec{version: "0.9.0"}.file(t), host.InstallOptions{AllowTOFU: true}); !errors.Is(err, host.ErrKeyMismatch) {
+	if _, err := h.Install(ctx, skillSpec{Version: "0.9.0"}.File(t), host.InstallOptions{AllowTOFU: true}); !errors.Is(err, host.ErrKeyMismatch) {
 		t.Fatalf("a different key for the pinned publisher: %v", err)
 	}
-	if _, err := h.Install(ctx, skillSpec{version: "0.9.0", key: key}.file(t), host.InstallOptions{}); err != nil {
+	if _, err := h.Install(ctx, skillSpec{Version: "0.9.0", Key: key}.File(t), host.InstallOptions{}); err != nil {
 		t.Fatalf("older version after remove: %v", err)
 	}
 }
 
 func TestCheckEveryReportsQuarantines(t *testing.T) {
 	h := openHost(t, t.TempDir(), host.Options{})
-	in, err := h.Install(ctx, skillSpec{}.file(t), host.InstallOptions{AllowTOFU: true})
+	in, err := h.Install(ctx, skillSpec{}.File(t), host.InstallOptions{AllowTOFU: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,60 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/palyra/palyra-go/host"
-	"github.com/palyra/palyra-go/internal/artifact"
-	"github.com/palyra/palyra-go/internal/manifest"
 	"github.com/palyra/palyra-go/internal/signing"
 )
 
-const testManifest = `
-manifest_version = 2
-skill_id = "acme.echo"
-name = "Echo"
-version = "1.2.3"
-publisher = "acme"
-
-[[entrypoints.tools]]
-id = "acme.echo"
-name = "echo"
-description = "Echo the input"
-input_schema = { type = "object" }
-output_schema = { type = "object" }
-
-[compat]
-required_protocol_major = 1
-min_palyra_version = "0.1.0"
-`
-
-const emptyModule = "\x00asm\x01\x00\x00\x00"
-
-var testProvenance = []byte(`{"_type":"https://in-toto.io/Statement/v1",
- "subject":[{"name":"modules/echo.wasm","digest":{"sha256":"` + artifact.SHA256Hex([]byte(emptyModule)) + `"}}],
- "predicateType":"https://slsa.dev/provenance/v1","predicate":{},"builder":{"id":"test"}}`)
-
 // buildArtifact packages a tiny artifact signed by key.
 func buildArtifact(t *testing.T, key ed25519.PrivateKey) []byte {
-	t.Helper()
-	m, err := manifest.Parse([]byte(testManifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := artifact.Build(artifact.BuildRequest{
-		Manifest:   m,
-		Modules:    []artifact.File{{Path: "modules/echo.wasm", Data: []byte(emptyModule)}},
-		SBOM:       []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"metadata":{"component":{"type":"application","name":"acme.echo","version":"1.2.3"}},"components":[]}`),
-		Provenance: testProvenance,
-		Key:        key,
-		SignedAt:   time.Unix(1700000000, 0),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes
+	return skillSpec{Key: key}.Build(t)
 }
-
 
 func verify(t *testing.T, store *host.TrustStore, data []byte, tofu bool) (*host.Verification, error) {
 	t.Helper()
@@ -182,27 +137,9 @@ func TestVerifyGoldenVector(t *testing.T) {
 		t.Fatalf("golden: %+v", v)
 	}
 	// Allowlisting turns TOFU off for that publisher: another key fails.
-	if _, err := verify(t, store, buildArtifactAs(t, "golden"), true); !errors.Is(err, host.ErrKeyMismatch) {
+	if _, err := verify(t, store, skillSpec{Publisher: "golden"}.Build(t), true); !errors.Is(err, host.ErrKeyMismatch) {
 		t.Fatalf("other key of an allowlisted publisher: %v", err)
 	}
-}
-
-func buildArtifactAs(t *testing.T, publisher string) []byte {
-	t.Helper()
-	m, err := manifest.Parse(bytes.ReplaceAll([]byte(testManifest), []byte("acme"), []byte(publisher)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := artifact.Build(artifact.BuildRequest{
-		Manifest: m, Modules: []artifact.File{{Path: "modules/echo.wasm", Data: []byte(emptyModule)}},
-		SBOM:       []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}`),
-		Provenance: testProvenance,
-		Key:        newKey(t), SignedAt: time.Unix(1700000000, 0),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes
 }
 
 func TestInspectDoesNotNeedTrust(t *testing.T) {

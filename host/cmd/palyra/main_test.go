@@ -9,11 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/palyra/palyra-go/internal/artifact"
-	"github.com/palyra/palyra-go/internal/manifest"
 	"github.com/palyra/palyra-go/internal/signing"
+	"github.com/palyra/palyra-go/internal/testskill"
 )
 
 // run executes the CLI in-process and returns stdout and the error.
@@ -31,36 +29,8 @@ func run(t *testing.T, stdin []byte, args ...string) (string, error) {
 
 func writeArtifact(t *testing.T, dir string, key ed25519.PrivateKey) string {
 	t.Helper()
-	m, err := manifest.Parse([]byte(`skill_id = "acme.echo"
-name = "Echo"
-version = "1.0.0"
-publisher = "acme"
-[[entrypoints.tools]]
-id = "acme.echo"
-name = "echo"
-description = "Echo"
-input_schema = { type = "object" }
-output_schema = { type = "object" }
-[compat]
-required_protocol_major = 1
-min_palyra_version = "0.1.0"
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := []byte("\x00asm\x01\x00\x00\x00")
-	b, err := artifact.Build(artifact.BuildRequest{
-		Manifest: m, Modules: []artifact.File{{Path: "modules/echo.wasm", Data: mod}},
-		SBOM: []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}`),
-		Provenance: []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"modules/echo.wasm","digest":{"sha256":"` +
-			artifact.SHA256Hex(mod) + `"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{},"builder":{"id":"test"}}`),
-		Key: key, SignedAt: time.Unix(1700000000, 0),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(dir, "acme.echo-1.0.0.palyra-skill")
-	if err := os.WriteFile(path, b.Bytes, 0o644); err != nil {
+	if err := os.WriteFile(path, testskill.Spec{Key: key}.Build(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -147,5 +117,59 @@ func TestInspectCommand(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestLifecycleCommands(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	art := writeArtifact(t, dir, key)
+	sd := []string{"--state-dir", state}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := run(t, nil, append(sd, args...)...)
+		if err != nil {
+			t.Fatalf("palyra %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	if out, err := run(t, nil, append(sd, "skills", "install", art)...); err == nil {
+		t.Fatalf("install of an untrusted publisher succeeded:\n%s", out)
+	}
+	if out := must("skills", "install", "--allow-tofu", art); !strings.Contains(out, "installed acme.echo 1.0.0 (eligible)") {
+		t.Fatalf("install output:\n%s", out)
+	}
+	var list []struct {
+		SkillID string `json:"skill_id"`
+		State   string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(must("skills", "list", "--json")), &list); err != nil || len(list) != 1 || list[0].State != "eligible" {
+		t.Fatalf("list --json: %+v %v", list, err)
+	}
+	must("skills", "check")
+	if out := must("skills", "info", "acme.echo"); !strings.Contains(out, "installed → eligible") && !strings.Contains(out, "verified → eligible") {
+		t.Fatalf("info lacks history:\n%s", out)
+	}
+	must("skills", "audit", "acme.echo")
+
+	os.Remove(filepath.Join(state, "skills", "acme.echo", "1.0.0", "provenance.json"))
+	out, err := run(t, nil, append(sd, "skills", "check")...)
+	if err == nil || !strings.Contains(out, "QUARANTINED acme.echo") || !strings.Contains(out, "provenance.json missing") {
+		t.Fatalf("check after tampering must fail and say why: %v\n%s", err, out)
+	}
+	if _, err := run(t, nil, append(sd, "skills", "enable", "acme.echo")...); err == nil {
+		t.Fatal("enable of a tampered skill succeeded")
+	}
+	must("skills", "install", art)
+	must("skills", "quarantine", "acme.echo", "--reason", "testing")
+	must("skills", "enable", "acme.echo")
+	must("trust", "revoke", "acme", signing.KeyID(key.Public().(ed25519.PublicKey)))
+	if _, err := run(t, nil, append(sd, "skills", "check")...); err == nil {
+		t.Fatal("check after revoking the key passed")
+	}
+	must("skills", "remove", "acme.echo")
+	if out := must("skills", "list"); !strings.Contains(out, "no skills installed") {
+		t.Fatalf("list after remove:\n%s", out)
 	}
 }

@@ -1,0 +1,157 @@
+// Package testskill builds small, real, signed skill artifacts for tests:
+// a Wasm module that passes the static audit, a valid manifest, SBOM and
+// provenance, signed with a fresh Ed25519 key.
+package testskill
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wabin/binary"
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/manifest"
+)
+
+// Spec describes a test skill; zero fields take working defaults.
+type Spec struct {
+	Publisher string // default "acme"
+	Name      string // skill id is publisher.name; default "echo"
+	Version   string // default "1.0.0"
+	Module    []byte // default GoodModule("echo")
+	Memory    uint64 // quotas.max_memory_bytes; default 1 MiB
+	Key       ed25519.PrivateKey
+	MinHost   string // compat.min_palyra_version; default 0.1.0
+}
+
+// GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
+// function and has a 1..16 page memory: everything the audit wants.
+func GoodModule(tools ...string) []byte {
+	return ModuleWith(tools, &wasm.Import{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "input_length", DescFunc: 1})
+}
+
+// ModuleWith returns a module exporting tools, with the given imports.
+func ModuleWith(tools []string, imports ...*wasm.Import) []byte {
+	m := &wasm.Module{
+		TypeSection: []*wasm.FunctionType{
+			{Results: []wasm.ValueType{wasm.ValueTypeI32}},
+			{Results: []wasm.ValueType{wasm.ValueTypeI64}},
+		},
+		ImportSection: imports,
+		MemorySection: &wasm.Memory{Min: 1, Max: 16, IsMaxEncoded: true},
+	}
+	n := uint32(m.ImportFuncCount())
+	for i, name := range tools {
+		m.FunctionSection = append(m.FunctionSection, 0)
+		m.CodeSection = append(m.CodeSection, &wasm.Code{Body: []byte{wasm.OpcodeI32Const, 0, wasm.OpcodeEnd}})
+		m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: name, Index: n + uint32(i)})
+	}
+	m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeMemory, Name: "memory"})
+	return binary.EncodeModule(m)
+}
+
+// WithDefaults fills the zero fields.
+func (s Spec) WithDefaults(t testing.TB) Spec {
+	if s.Publisher == "" {
+		s.Publisher = "acme"
+	}
+	if s.Name == "" {
+		s.Name = "echo"
+	}
+	if s.Version == "" {
+		s.Version = "1.0.0"
+	}
+	if s.Module == nil {
+		s.Module = GoodModule("echo")
+	}
+	if s.Memory == 0 {
+		s.Memory = 1 << 20
+	}
+	if s.Key == nil {
+		s.Key = NewKey(t)
+	}
+	if s.MinHost == "" {
+		s.MinHost = "0.1.0"
+	}
+	return s
+}
+
+// Build returns the artifact bytes for s (zero fields take defaults).
+func (s Spec) Build(t testing.TB) []byte {
+	t.Helper()
+	s = s.WithDefaults(t)
+	id := s.Publisher + "." + s.Name
+	m, err := manifest.Parse(fmt.Appendf(nil, `
+manifest_version = 2
+skill_id = %q
+name = "Test skill"
+version = %q
+publisher = %q
+
+[[entrypoints.tools]]
+id = "%s.echo"
+name = "echo"
+description = "Echo the input"
+input_schema = { type = "object" }
+output_schema = { type = "object" }
+
+[capabilities.quotas]
+max_memory_bytes = %d
+
+[compat]
+required_protocol_major = 1
+min_palyra_version = %q
+
+[operator]
+display_name = "Test skill"
+summary = "A skill the tests build."
+`, id, s.Version, s.Publisher, s.Publisher, s.Memory, s.MinHost))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const modPath = "modules/echo.wasm"
+	sbom := fmt.Appendf(nil, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,
+ "metadata":{"component":{"type":"application","name":%q,"version":%q}},
+ "components":[{"type":"file","name":%q,"hashes":[{"alg":"SHA-256","content":%q}]}]}`,
+		id, s.Version, modPath, artifact.SHA256Hex(s.Module))
+	prov := fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1",
+ "subject":[{"name":%q,"digest":{"sha256":%q}}],
+ "predicateType":"https://slsa.dev/provenance/v1",
+ "predicate":{"buildDefinition":{"buildType":"https://example.invalid/test/v1","externalParameters":{}},"runDetails":{"builder":{"id":"test"}}},
+ "builder":{"id":"test"}}`, modPath, artifact.SHA256Hex(s.Module))
+	b, err := artifact.Build(artifact.BuildRequest{
+		Manifest: m, Modules: []artifact.File{{Path: modPath, Data: s.Module}},
+		SBOM: sbom, Provenance: prov, Key: s.Key, SignedAt: time.Unix(1700000000, 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes
+}
+
+// File writes the artifact into a temp dir and returns its path.
+func (s Spec) File(t testing.TB) string {
+	t.Helper()
+	s = s.WithDefaults(t)
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("%s.%s-%s.palyra-skill", s.Publisher, s.Name, s.Version))
+	if err := os.WriteFile(path, s.Build(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// NewKey returns a fresh Ed25519 signing key.
+func NewKey(t testing.TB) ed25519.PrivateKey {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"crypto/ed25519"
+	"os"
 	"testing"
 
 	"github.com/palyra/palyra-go/host"
@@ -26,4 +27,11 @@ func openHost(t testing.TB, dir string, opts host.Options) *host.Host {
 	}
 	t.Cleanup(func() { h.Close() })
 	return h
+}
+
+func writeFile(t testing.TB, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 
 	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/testskill"
 )
 
 // An application opens a state dir, allowlists a publisher key and verifies
@@ -43,4 +45,47 @@ func ExampleHost_VerifyFile() {
 	}
 	fmt.Println(v.Manifest.SkillID, v.Manifest.Version, v.Decision, v.KeyID)
 	// Output: golden.echo 1.0.0 allowlisted ed25519:2ef75dfce7823b5e
+}
+
+// An application installs a skill, lists it, and re-checks it later; a
+// module changed on disk is quarantined.
+func ExampleHost_Install() {
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "palyra-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	// A small signed skill, as palyra-gen package would write it.
+	path, err := testskill.Spec{Publisher: "acme", Name: "echo", Version: "1.0.0"}.Write(tmp)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	h, err := host.Open(ctx, filepath.Join(tmp, "state"), host.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+
+	in, err := h.Install(ctx, path, host.InstallOptions{AllowTOFU: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(in.SkillID, in.Version, in.State, in.TrustDecision)
+
+	// Someone edits the installed module.
+	if err := os.WriteFile(filepath.Join(in.Dir, "modules", "echo.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	rep, err := h.Check(ctx, "operator:example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range rep.Skills {
+		fmt.Println(s.SkillID, s.State, s.Quarantined)
+	}
+	// Output:
+	// acme.echo 1.0.0 eligible tofu_newly_pinned
+	// acme.echo quarantined true
 }

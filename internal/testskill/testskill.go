@@ -56,8 +56,8 @@ func ModuleWith(tools []string, imports ...*wasm.Import) []byte {
 	return binary.EncodeModule(m)
 }
 
-// WithDefaults fills the zero fields.
-func (s Spec) WithDefaults(t testing.TB) Spec {
+// withDefaults fills the zero fields.
+func (s Spec) withDefaults() (Spec, error) {
 	if s.Publisher == "" {
 		s.Publisher = "acme"
 	}
@@ -74,18 +74,35 @@ func (s Spec) WithDefaults(t testing.TB) Spec {
 		s.Memory = 1 << 20
 	}
 	if s.Key == nil {
-		s.Key = NewKey(t)
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return s, err
+		}
+		s.Key = k
 	}
 	if s.MinHost == "" {
 		s.MinHost = "0.1.0"
 	}
-	return s
+	return s, nil
 }
 
-// Build returns the artifact bytes for s (zero fields take defaults).
+// Build returns the artifact bytes for s (zero fields take defaults),
+// failing t on error.
 func (s Spec) Build(t testing.TB) []byte {
 	t.Helper()
-	s = s.WithDefaults(t)
+	b, err := s.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Bytes returns the artifact bytes for s (zero fields take defaults).
+func (s Spec) Bytes() ([]byte, error) {
+	s, err := s.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	id := s.Publisher + "." + s.Name
 	m, err := manifest.Parse(fmt.Appendf(nil, `
 manifest_version = 2
@@ -113,7 +130,7 @@ display_name = "Test skill"
 summary = "A skill the tests build."
 `, id, s.Version, s.Publisher, s.Publisher, s.Memory, s.MinHost))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	const modPath = "modules/echo.wasm"
 	sbom := fmt.Appendf(nil, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,
@@ -130,17 +147,31 @@ summary = "A skill the tests build."
 		SBOM: sbom, Provenance: prov, Key: s.Key, SignedAt: time.Unix(1700000000, 0),
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return b.Bytes
+	return b.Bytes, nil
+}
+
+// Write writes the artifact into dir as SKILL_ID-VERSION.palyra-skill and
+// returns its path.
+func (s Spec) Write(dir string) (string, error) {
+	s, err := s.withDefaults()
+	if err != nil {
+		return "", err
+	}
+	data, err := s.Bytes()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s.%s-%s.palyra-skill", s.Publisher, s.Name, s.Version))
+	return path, os.WriteFile(path, data, 0o644)
 }
 
 // File writes the artifact into a temp dir and returns its path.
 func (s Spec) File(t testing.TB) string {
 	t.Helper()
-	s = s.WithDefaults(t)
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("%s.%s-%s.palyra-skill", s.Publisher, s.Name, s.Version))
-	if err := os.WriteFile(path, s.Build(t), 0o644); err != nil {
+	path, err := s.Write(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -354,7 +354,7 @@ func compareTree(dir string, files []artifact.File) []string {
 }
 
 // AuditInstalled audits the current version of an installed skill with the
-// current policy, changing nothing.
+// current policy and trust store, changing nothing.
 func (h *Host) AuditInstalled(ctx context.Context, skillID string) (*AuditReport, error) {
 	st, err := h.current(ctx, skillID)
 	if err != nil {
@@ -364,28 +364,26 @@ func (h *Host) AuditInstalled(ctx context.Context, skillID string) (*AuditReport
 	if err != nil {
 		return nil, err
 	}
-	a, err := artifact.OpenBytes(ctx, data, nil)
-	if err != nil {
-		return nil, err
-	}
-	decision, err := h.trust.Evaluate(ctx, a.Manifest.Publisher, ed25519.PublicKey(a.PublicKey), trust.DecideOptions{})
-	return h.audit(ctx, a, decision, err == nil)
+	return h.auditBytes(ctx, data)
 }
 
-// AuditArtifact audits an artifact file without installing it: the
-// artifact is verified, and the report's signature_validity check records
-// whether the trust store would accept its key (read-only).
+// AuditArtifact audits an artifact file without installing it.
 func (h *Host) AuditArtifact(ctx context.Context, path string) (*AuditReport, error) {
 	data, err := readArtifactFile(path)
 	if err != nil {
 		return nil, err
 	}
+	return h.auditBytes(ctx, data)
+}
+
+// auditBytes verifies an artifact and audits it. Whether the trust store
+// accepts its key (read-only) is the report's signature_validity check: an
+// untrusted key fails closed, as in Palyra's report.
+func (h *Host) auditBytes(ctx context.Context, data []byte) (*AuditReport, error) {
 	a, err := artifact.OpenBytes(ctx, data, nil)
 	if err != nil {
 		return nil, err
 	}
-	// An untrusted key fails signature_validity: the report fails closed
-	// on trust, as Palyra's does.
 	decision, err := h.trust.Evaluate(ctx, a.Manifest.Publisher, ed25519.PublicKey(a.PublicKey), trust.DecideOptions{})
 	return h.audit(ctx, a, decision, err == nil)
 }

@@ -33,35 +33,32 @@ not downgrade the installed version, then extracts it atomically and marks
 it eligible. A refused artifact leaves no files and no trust-store change.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			in, err := h.Install(cmd.Context(), args[0], opts)
-			if err != nil {
-				if asJSON {
-					_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "installed": false, "error": err.Error()})
+			return c.withHost(cmd, func(h *host.Host) error {
+				in, err := h.Install(cmd.Context(), args[0], opts)
+				if err != nil {
+					if asJSON {
+						_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "installed": false, "error": err.Error()})
+					}
+					return fmt.Errorf("install %s: %w", args[0], hintTOFU(err, opts.AllowTOFU))
 				}
-				return fmt.Errorf("install %s: %w", args[0], hintTOFU(err, opts.AllowTOFU))
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), in)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintf(w, "installed %s %s (%s)\n", in.SkillID, in.Version, in.State)
-			switch in.Replaced {
-			case "":
-			case in.Version:
-				fmt.Fprintf(w, "  reinstalled:\tfresh copy of the same version\n")
-			default:
-				fmt.Fprintf(w, "  replaced:\t%s\n", in.Replaced)
-			}
-			fmt.Fprintf(w, "  publisher:\t%s\n  trust:\t%s\n  key:\t%s\n  dir:\t%s\n", in.Publisher, in.TrustDecision, in.KeyID, in.Dir)
-			for _, warn := range in.Warnings {
-				fmt.Fprintf(w, "  warning:\t%s\n", warn)
-			}
-			return w.Flush()
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), in)
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+				fmt.Fprintf(w, "installed %s %s (%s)\n", in.SkillID, in.Version, in.State)
+				switch in.Replaced {
+				case "":
+				case in.Version:
+					fmt.Fprintf(w, "  reinstalled:\tfresh copy of the same version\n")
+				default:
+					fmt.Fprintf(w, "  replaced:\t%s\n", in.Replaced)
+				}
+				fmt.Fprintf(w, "  publisher:\t%s\n  trust:\t%s\n  key:\t%s\n  dir:\t%s\n", in.Publisher, in.TrustDecision, in.KeyID, in.Dir)
+				for _, warn := range in.Warnings {
+					fmt.Fprintf(w, "  warning:\t%s\n", warn)
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&opts.AllowTOFU, "allow-tofu", false, "pin an unknown publisher's key on first use")
@@ -77,28 +74,25 @@ func (c *cli) skillsListCommand() *cobra.Command {
 		Short: "List installed skills and their states",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			list, err := h.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no skills installed")
-				return nil
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "SKILL\tVERSION\tSTATE\tPUBLISHER\tTRUST\tREASON")
-			for _, s := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.SkillID, s.Version, s.State, s.Publisher, s.TrustDecision, oneLine(s.Reason))
-			}
-			return w.Flush()
+			return c.withHost(cmd, func(h *host.Host) error {
+				list, err := h.List(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), list)
+				}
+				if len(list) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "no skills installed")
+					return nil
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+				fmt.Fprintln(w, "SKILL\tVERSION\tSTATE\tPUBLISHER\tTRUST\tREASON")
+				for _, s := range list {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.SkillID, s.Version, s.State, s.Publisher, s.TrustDecision, oneLine(s.Reason))
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON")
@@ -112,39 +106,36 @@ func (c *cli) skillsInfoCommand() *cobra.Command {
 		Short: "Show an installed skill: state, signer, tools, history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			info, err := h.Info(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), info)
-			}
-			s := info.Status
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintf(w, "%s %s\t%s\n", s.SkillID, s.Version, s.State)
-			if s.Reason != "" {
-				fmt.Fprintf(w, "reason:\t%s\n", s.Reason)
-			}
-			fmt.Fprintf(w, "publisher:\t%s (%s, %s)\n", s.Publisher, s.KeyID, s.TrustDecision)
-			fmt.Fprintf(w, "payload:\tsha256:%s\n", s.PayloadSHA256)
-			fmt.Fprintf(w, "dir:\t%s\n", info.Dir)
-			if m := info.Manifest; m != nil {
-				fmt.Fprintln(w, "tools:")
-				for _, t := range m.Entrypoints.Tools {
-					fmt.Fprintf(w, "  %s\t%s\n", t.Name, t.Description)
+			return c.withHost(cmd, func(h *host.Host) error {
+				info, err := h.Info(cmd.Context(), args[0])
+				if err != nil {
+					return err
 				}
-			}
-			fmt.Fprintln(w, "history:")
-			for _, e := range info.Events {
-				fmt.Fprintf(w, "  %s\t%s\t%s\t%s → %s\t%s\n", time.UnixMilli(e.AtUnixMS).UTC().Format(time.RFC3339),
-					e.Version, e.Kind, orDash(string(e.From)), orDash(string(e.To)), oneLine(e.Reason))
-			}
-			return w.Flush()
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), info)
+				}
+				s := info.Status
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+				fmt.Fprintf(w, "%s %s\t%s\n", s.SkillID, s.Version, s.State)
+				if s.Reason != "" {
+					fmt.Fprintf(w, "reason:\t%s\n", s.Reason)
+				}
+				fmt.Fprintf(w, "publisher:\t%s (%s, %s)\n", s.Publisher, s.KeyID, s.TrustDecision)
+				fmt.Fprintf(w, "payload:\tsha256:%s\n", s.PayloadSHA256)
+				fmt.Fprintf(w, "dir:\t%s\n", info.Dir)
+				if m := info.Manifest; m != nil {
+					fmt.Fprintln(w, "tools:")
+					for _, t := range m.Entrypoints.Tools {
+						fmt.Fprintf(w, "  %s\t%s\n", t.Name, t.Description)
+					}
+				}
+				fmt.Fprintln(w, "history:")
+				for _, e := range info.Events {
+					fmt.Fprintf(w, "  %s\t%s\t%s\t%s → %s\t%s\n", time.UnixMilli(e.AtUnixMS).UTC().Format(time.RFC3339),
+						e.Version, e.Kind, orDash(string(e.From)), orDash(string(e.To)), oneLine(e.Reason))
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
@@ -163,26 +154,23 @@ quarantined with the reason. The exit status is non-zero when this run
 quarantined something.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			rep, err := h.Check(cmd.Context(), "")
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
+			return c.withHost(cmd, func(h *host.Host) error {
+				rep, err := h.Check(cmd.Context(), "")
+				if err != nil {
 					return err
 				}
-			} else {
-				printCheck(cmd.OutOrStdout(), rep)
-			}
-			if rep.Quarantined > 0 {
-				return exitError{err: fmt.Errorf("%d skill(s) quarantined", rep.Quarantined), silent: asJSON}
-			}
-			return nil
+				if asJSON {
+					if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
+						return err
+					}
+				} else {
+					printCheck(cmd.OutOrStdout(), rep)
+				}
+				if rep.Quarantined > 0 {
+					return exitError{err: fmt.Errorf("%d skill(s) quarantined", rep.Quarantined), silent: asJSON}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
@@ -216,16 +204,13 @@ func (c *cli) skillsQuarantineCommand() *cobra.Command {
 		Short: "Take an installed skill out of service",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			if err := h.Quarantine(cmd.Context(), args[0], reason, ""); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "quarantined %s: %s\n", args[0], reason)
-			return nil
+			return c.withHost(cmd, func(h *host.Host) error {
+				if err := h.Quarantine(cmd.Context(), args[0], reason, ""); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "quarantined %s: %s\n", args[0], reason)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded in the journal; required)")
@@ -239,16 +224,13 @@ func (c *cli) skillsEnableCommand() *cobra.Command {
 		Short: "Return a quarantined skill to service after a fresh verify + audit",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			if err := h.Enable(cmd.Context(), args[0], ""); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "enabled %s (eligible)\n", args[0])
-			return nil
+			return c.withHost(cmd, func(h *host.Host) error {
+				if err := h.Enable(cmd.Context(), args[0], ""); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "enabled %s (eligible)\n", args[0])
+				return nil
+			})
 		},
 	}
 }
@@ -259,16 +241,13 @@ func (c *cli) skillsRemoveCommand() *cobra.Command {
 		Short: "Uninstall a skill (its history stays in the journal)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			if err := h.Remove(cmd.Context(), args[0], ""); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", args[0])
-			return nil
+			return c.withHost(cmd, func(h *host.Host) error {
+				if err := h.Remove(cmd.Context(), args[0], ""); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", args[0])
+				return nil
+			})
 		},
 	}
 }
@@ -286,36 +265,34 @@ func (c *cli) skillsAuditCommand() *cobra.Command {
 			return cobra.MaximumNArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			var rep *host.AuditReport
-			if artifactPath != "" {
-				rep, err = h.AuditArtifact(cmd.Context(), artifactPath)
-			} else {
-				rep, err = h.AuditInstalled(cmd.Context(), args[0])
-			}
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
+			return c.withHost(cmd, func(h *host.Host) error {
+				var rep *host.AuditReport
+				var err error
+				if artifactPath != "" {
+					rep, err = h.AuditArtifact(cmd.Context(), artifactPath)
+				} else {
+					rep, err = h.AuditInstalled(cmd.Context(), args[0])
+				}
+				if err != nil {
 					return err
 				}
-			} else {
-				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-				fmt.Fprintf(w, "audit of %s %s: passed=%v\n", rep.SkillID, rep.Version, rep.Passed)
-				for _, ch := range rep.Checks {
-					fmt.Fprintf(w, "  %s\t%s\t%s\n", strings.ToUpper(string(ch.Status)), ch.CheckID, ch.Message)
+				if asJSON {
+					if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
+						return err
+					}
+				} else {
+					w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+					fmt.Fprintf(w, "audit of %s %s: passed=%v\n", rep.SkillID, rep.Version, rep.Passed)
+					for _, ch := range rep.Checks {
+						fmt.Fprintf(w, "  %s\t%s\t%s\n", strings.ToUpper(string(ch.Status)), ch.CheckID, ch.Message)
+					}
+					w.Flush()
 				}
-				w.Flush()
-			}
-			if !rep.Passed {
-				return exitError{err: fmt.Errorf("audit failed: %d failing check(s)", len(rep.Failures())), silent: asJSON}
-			}
-			return nil
+				if !rep.Passed {
+					return exitError{err: fmt.Errorf("audit failed: %d failing check(s)", len(rep.Failures())), silent: asJSON}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&artifactPath, "artifact", "", "audit this .palyra-skill file instead of an installed skill")

@@ -41,6 +41,16 @@ func (c *cli) openHost(ctx context.Context) (*host.Host, error) {
 	return host.Open(ctx, dir, host.Options{Principal: operatorPrincipal()})
 }
 
+// withHost runs fn on the opened state dir and closes it after.
+func (c *cli) withHost(cmd *cobra.Command, fn func(h *host.Host) error) error {
+	h, err := c.openHost(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return fn(h)
+}
+
 // operatorPrincipal names the person at the CLI in the journal.
 func operatorPrincipal() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {

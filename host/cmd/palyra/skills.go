@@ -32,32 +32,29 @@ unknown publisher's key is pinned on first use; nothing is written when
 verification fails.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			v, err := h.VerifyFile(cmd.Context(), args[0], host.VerifyOptions{AllowTOFU: allowTOFU})
-			if err != nil {
-				if asJSON {
-					_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "trusted": false, "error": err.Error()})
+			return c.withHost(cmd, func(h *host.Host) error {
+				v, err := h.VerifyFile(cmd.Context(), args[0], host.VerifyOptions{AllowTOFU: allowTOFU})
+				if err != nil {
+					if asJSON {
+						_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "trusted": false, "error": err.Error()})
+					}
+					return fmt.Errorf("verify %s: %w", args[0], hintTOFU(err, allowTOFU))
 				}
-				return fmt.Errorf("verify %s: %w", args[0], hintTOFU(err, allowTOFU))
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{
-					"file": args[0], "trusted": true,
-					"skill_id": v.Manifest.SkillID, "version": v.Manifest.Version, "publisher": v.Manifest.Publisher,
-					"trust_decision": v.Decision, "key_id": v.KeyID, "payload_sha256": v.PayloadSHA256,
-				})
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintf(w, "verified %s %s\n", v.Manifest.SkillID, v.Manifest.Version)
-			fmt.Fprintf(w, "  publisher:\t%s\n", v.Manifest.Publisher)
-			fmt.Fprintf(w, "  trust:\t%s\n", v.Decision)
-			fmt.Fprintf(w, "  key:\t%s\n", v.KeyID)
-			fmt.Fprintf(w, "  payload:\tsha256:%s\n", v.PayloadSHA256)
-			return w.Flush()
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{
+						"file": args[0], "trusted": true,
+						"skill_id": v.Manifest.SkillID, "version": v.Manifest.Version, "publisher": v.Manifest.Publisher,
+						"trust_decision": v.Decision, "key_id": v.KeyID, "payload_sha256": v.PayloadSHA256,
+					})
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+				fmt.Fprintf(w, "verified %s %s\n", v.Manifest.SkillID, v.Manifest.Version)
+				fmt.Fprintf(w, "  publisher:\t%s\n", v.Manifest.Publisher)
+				fmt.Fprintf(w, "  trust:\t%s\n", v.Decision)
+				fmt.Fprintf(w, "  key:\t%s\n", v.KeyID)
+				fmt.Fprintf(w, "  payload:\tsha256:%s\n", v.PayloadSHA256)
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&allowTOFU, "allow-tofu", false, "pin an unknown publisher's key on first use")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/signing"
 )
 
@@ -34,16 +35,13 @@ listed keys verify.`,
 			if err != nil {
 				return fmt.Errorf("key %q: %w", args[1], err)
 			}
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			if err := h.TrustStore().AddTrusted(cmd.Context(), args[0], pub); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "trusted %s key %s\n", args[0], signing.KeyID(pub))
-			return nil
+			return c.withHost(cmd, func(h *host.Host) error {
+				if err := h.TrustStore().AddTrusted(cmd.Context(), args[0], pub); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "trusted %s key %s\n", args[0], signing.KeyID(pub))
+				return nil
+			})
 		},
 	}
 }
@@ -55,24 +53,21 @@ func (c *cli) trustListCommand() *cobra.Command {
 		Short: "List allowlisted and pinned publisher keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			snap, err := h.TrustStore().Snapshot(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), snap)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "PUBLISHER\tKIND\tKEY ID\tREVOKED\tPUBLIC KEY")
-			for _, k := range snap.Keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", k.Publisher, k.Kind, k.KeyID, k.Revoked, k.PublicKeyHex)
-			}
-			return w.Flush()
+			return c.withHost(cmd, func(h *host.Host) error {
+				snap, err := h.TrustStore().Snapshot(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), snap)
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+				fmt.Fprintln(w, "PUBLISHER\tKIND\tKEY ID\tREVOKED\tPUBLIC KEY")
+				for _, k := range snap.Keys {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", k.Publisher, k.Kind, k.KeyID, k.Revoked, k.PublicKeyHex)
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the store as JSON")
@@ -85,16 +80,13 @@ func (c *cli) trustRemoveCommand() *cobra.Command {
 		Short: "Remove a publisher key (allowlisted or pinned) by key id",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			if err := h.TrustStore().Remove(cmd.Context(), args[0], args[1]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %s key %s\n", args[0], args[1])
-			return nil
+			return c.withHost(cmd, func(h *host.Host) error {
+				if err := h.TrustStore().Remove(cmd.Context(), args[0], args[1]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s key %s\n", args[0], args[1])
+				return nil
+			})
 		},
 	}
 }
@@ -105,16 +97,13 @@ func (c *cli) trustRevokeCommand() *cobra.Command {
 		Short: "Revoke a publisher key: it never verifies again, and the next check quarantines its skills",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := c.openHost(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			if err := h.TrustStore().Revoke(cmd.Context(), args[0], args[1]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s key %s (run 'palyra skills check' to quarantine its skills)\n", args[0], args[1])
-			return nil
+			return c.withHost(cmd, func(h *host.Host) error {
+				if err := h.TrustStore().Revoke(cmd.Context(), args[0], args[1]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s key %s (run 'palyra skills check' to quarantine its skills)\n", args[0], args[1])
+				return nil
+			})
 		},
 	}
 }

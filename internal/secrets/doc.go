@@ -1,0 +1,46 @@
+// Package secrets is the FilesystemSecretStore: secrets a skill may be
+// granted, kept encrypted in a directory, one file per secret, and the
+// grant check the runtime applies before a skill reads one.
+//
+// # Names
+//
+// A secret is addressed as SCOPE/KEY ([Ref], [ParseRef]). SCOPE is one of
+// Palyra's secret scopes — global, principal:ID, channel:ID or skill:ID,
+// an ID being [a-z0-9._:-]+ — of at most 128 bytes; KEY is
+// [A-Za-z0-9._:-]+, at most 63 bytes.
+//
+// # Rules
+//
+//   - The store directory is created 0700 and must stay accessible to its
+//     owner only: a directory with any group or other permission bit is
+//     refused, at Open and before every operation.
+//   - One file per secret, 0600. A file with any group or other bit, a
+//     symlink, or anything but a regular file is refused, and the error
+//     (a *PermissionError) names the path and its mode.
+//   - File names encode SCOPE/KEY injectively using only [a-z0-9._=^@-]
+//     (upper-case letters become '^' plus the letter, ':' becomes '=',
+//     '@' separates scope and key), so no name can traverse a path,
+//     collide on a case-insensitive filesystem, or start with '.'.
+//   - Writes are atomic: a 0600 temporary file (".tmp-*") in the store
+//     directory, fsync, rename over the target, fsync of the directory. A
+//     crash leaves the old value or the new, and failures leave no
+//     temporary file behind.
+//   - Values are sealed with XChaCha20-Poly1305 (ChaCha20-Poly1305 with
+//     24-byte nonces, drawn at random for every write). A file is magic
+//     "PLYSEC\x00\x01", nonce, ciphertext and tag. The additional data is
+//     the magic followed by SCOPE/KEY, so a file copied over another
+//     key's file, or modified in any way, fails with ErrCorrupt rather
+//     than returning a wrong value.
+//   - The 32-byte master key is either given by the caller
+//     ([Options].MasterKey) or kept in master.key in the store directory
+//     (0600, checked like the secrets), created from crypto/rand on first
+//     use and linked into place whole, so concurrent openers agree on it.
+//   - Values are at most MaxValueBytes.
+//   - [Store.Granted] yields the Getter a skill's palyra_secret_get uses:
+//     a ref outside the skill's grants fails with ErrSecretNotGranted
+//     before the store is consulted; a granted but missing secret fails
+//     with ErrNotFound. Neither ever reads as an empty value.
+//
+// On systems other than Unix the permission bits Go reports carry no
+// meaning, and are not checked.
+package secrets

@@ -91,7 +91,7 @@ func (s *Store) Set(ctx context.Context, scope, key string, value []byte) error 
 	if len(value) > MaxValueBytes {
 		return fmt.Errorf("secrets: set %s: %w: %d bytes, limit %d", r, ErrTooLarge, len(value), MaxValueBytes)
 	}
-	if err := writeAtomic(s.dir, fileName(r), s.seal(r, value)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, fileName(r)), s.seal(r, value), 0o600); err != nil {
 		return fmt.Errorf("secrets: set %s: %w", r, err)
 	}
 	return nil
@@ -260,36 +260,6 @@ func readPrivate(path string, max int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, path, max)
 	}
 	return data, nil
-}
-
-// writeAtomic replaces dir/name with data: a 0600 temporary file in the
-// same directory, fsync, rename, fsync of the directory. A crash leaves
-// the old value or the new one; a failure leaves no temporary file.
-func writeAtomic(dir, name string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*") // created 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return atomicfile.SyncDir(dir)
 }
 
 // loadOrCreateKey reads dir/MasterKeyFile, or creates it with a random

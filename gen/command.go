@@ -10,16 +10,17 @@ import (
 )
 
 // Command returns the palyra-gen root command with its subcommands
-// (keygen, build, package). Errors are returned, not printed: the caller
+// (new, templates, generate, client, keygen, build, package). Errors are returned, not printed: the caller
 // prints them to stderr and exits non-zero.
 func Command() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "palyra-gen",
-		Short:         "Build, package and sign Palyra skills",
+		Short:         "Scaffold, generate, build, package and sign Palyra skills",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(KeygenCommand(), BuildCommand(), PackageCommand())
+	root.AddCommand(NewCommand(), TemplatesCommand(), GenerateCommand(), ClientCommand(),
+		KeygenCommand(), BuildCommand(), PackageCommand())
 	return root
 }
 

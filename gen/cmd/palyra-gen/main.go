@@ -1,5 +1,6 @@
-// Command palyra-gen is the skill author's CLI: keygen, build and package.
-// It is a thin layer over package gen; see there for what each step does.
+// Command palyra-gen is the skill author's CLI: new skill, templates list,
+// generate, client, keygen, build and package. It is a thin layer over
+// package gen; see there for what each step does.
 package main
 
 import (

@@ -80,10 +80,10 @@ var ErrMemory = errors.New("kernel: memory quota reached")
 // An Instance is used by one goroutine at a time, like the guest instance
 // it belongs to.
 type Instance struct {
-	mod   api.Module
-	mem   api.Memory
-	alloc api.Function
-	stack [1]uint64
+	mod         api.Module
+	mem         api.Memory
+	alloc, free api.Function
+	stack       [1]uint64
 
 	pos, hw, nfree                        api.MutableGlobal
 	inOff, inLen, outOff, outLen, errBlock api.MutableGlobal
@@ -91,9 +91,14 @@ type Instance struct {
 
 // Bind returns the host's view of the kernel instance mod.
 func Bind(mod api.Module) (*Instance, error) {
-	k := &Instance{mod: mod, mem: mod.ExportedMemory("memory"), alloc: mod.ExportedFunction("alloc")}
-	if k.mem == nil || k.alloc == nil {
-		return nil, errors.New("kernel: module lacks memory or alloc")
+	k := &Instance{
+		mod:   mod,
+		mem:   mod.ExportedMemory("memory"),
+		alloc: mod.ExportedFunction("alloc"),
+		free:  mod.ExportedFunction("free"),
+	}
+	if k.mem == nil || k.alloc == nil || k.free == nil {
+		return nil, errors.New("kernel: module lacks memory, alloc or free")
 	}
 	for _, g := range []struct {
 		name string
@@ -233,6 +238,16 @@ func (k *Instance) Alloc(ctx context.Context, n uint64) (uint64, error) {
 		return 0, ErrMemory
 	}
 	return k.stack[0], nil
+}
+
+// Free frees the block h by calling the kernel's free; like Alloc, it is
+// meant for host functions.
+func (k *Instance) Free(ctx context.Context, h uint64) error {
+	if h == 0 {
+		return nil
+	}
+	k.stack[0] = h
+	return k.free.CallWithStack(ctx, k.stack[:])
 }
 
 // Write allocates a block holding a copy of data and returns its handle;

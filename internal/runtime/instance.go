@@ -1,0 +1,311 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/palyra/palyra-go/internal/runtime/kernel"
+)
+
+// Why an instance was stopped from outside its call.
+const (
+	killNone int32 = iota
+	killTimeout
+	killCaller // the caller's ctx ended
+	killClosed // Plugin.Close or Runtime.Close
+)
+
+// bulkOutputMark is the output offset recorded when the guest set its
+// output with output_write: below the first handle, so output_set never
+// stores it.
+const bulkOutputMark = 1
+
+// instanceKey is the context key under which an instance's context
+// carries the instance, for the Go host functions.
+type instanceKey struct{}
+
+// instance is one guest instance and its kernel. One goroutine uses it at
+// a time; only kill may be called from others.
+type instance struct {
+	p      *Plugin
+	guest  api.Module
+	kmod   api.Module
+	k      *kernel.Instance
+	gmem   api.Memory
+	budget memoryBudget
+
+	// ctx is passed to every Wasm call on the instance, so host functions
+	// find the instance in it, and wazero (close on context done) stops
+	// the guest when cancel is called. It is made once per instance: a
+	// call allocates no context of its own.
+	ctx    context.Context
+	cancel context.CancelFunc
+	killed atomic.Int32
+	timer  *time.Timer // the plugin's Timeout; kills the instance
+
+	fns         map[string]api.Function
+	stack       [1]uint64
+	initialized bool
+
+	// State of the call in progress.
+	callCtx     context.Context
+	bulkOut     []byte
+	httpStatus  int32
+	httpHeaders map[string]string
+	stdout      streamWriter
+	stderr      streamWriter
+}
+
+func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
+	inst := &instance{
+		p:      p,
+		budget: memoryBudget{limit: p.cfg.MaxMemoryBytes},
+		fns:    make(map[string]api.Function),
+		stdout: streamWriter{logger: p.logger, level: slog.LevelInfo, stream: "stdout"},
+		stderr: streamWriter{logger: p.logger, level: slog.LevelWarn, stream: "stderr", keep: true},
+	}
+	base, cancel := context.WithCancel(context.Background())
+	inst.ctx = context.WithValue(base, instanceKey{}, inst)
+	inst.cancel = cancel
+	defer func() {
+		if err != nil {
+			inst.close()
+		}
+	}()
+
+	ctx = experimental.WithMemoryAllocator(ctx, &inst.budget)
+	kctx := experimental.WithImportResolver(ctx, func(name string) api.Module {
+		if name == kernel.GoModule {
+			return p.rt.host
+		}
+		return nil
+	})
+	if inst.kmod, err = inst.instantiate(kctx, p.rt.kernel, wazero.NewModuleConfig().WithName("")); err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	if inst.k, err = kernel.Bind(inst.kmod); err != nil {
+		return nil, err
+	}
+	gctx := experimental.WithImportResolver(ctx, func(name string) api.Module {
+		switch name {
+		case ExtismEnv:
+			return inst.kmod
+		case ExtismUser, PalyraEnv:
+			return p.rt.host
+		}
+		return nil // WASI, from the runtime's namespace
+	})
+	mc := p.mcfg.
+		WithStdout(&inst.stdout).
+		WithStderr(&inst.stderr).
+		WithNanosleep(inst.sleep)
+	if inst.guest, err = inst.instantiate(gctx, p.mod.compiled, mc); err != nil {
+		return nil, err
+	}
+	inst.gmem = inst.guest.Memory()
+
+	inst.timer = time.AfterFunc(time.Hour, func() { inst.kill(killTimeout) })
+	inst.timer.Stop()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
+	p.live[inst] = struct{}{}
+	return inst, nil
+}
+
+// instantiate instantiates a module within the instance's memory budget.
+// When the module's initial memory alone exceeds the budget, the
+// allocator refuses it and wazero panics on the missing buffer before it
+// has registered anything; that panic is turned into ErrMemoryLimit.
+func (inst *instance) instantiate(ctx context.Context, c wazero.CompiledModule, mc wazero.ModuleConfig) (mod api.Module, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if !inst.budget.refused {
+				panic(r)
+			}
+			mod, err = nil, fmt.Errorf("initial memory: %w (%d bytes)", ErrMemoryLimit, inst.budget.limit)
+		}
+	}()
+	return inst.p.rt.wz.InstantiateModule(ctx, c, mc)
+}
+
+// kill stops the instance's call in progress, if any, and makes the
+// instance unusable. Safe from any goroutine.
+func (inst *instance) kill(why int32) {
+	if inst.killed.CompareAndSwap(killNone, why) {
+		inst.cancel()
+	}
+}
+
+func (inst *instance) killByCaller() { inst.kill(killCaller) }
+
+// sleep is the guest's WASI nanosleep: real, but cut short when the
+// instance is killed, so a sleeping guest honours timeouts too.
+func (inst *instance) sleep(ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-inst.ctx.Done():
+	}
+}
+
+func (inst *instance) close() {
+	inst.kill(killClosed)
+	if inst.timer != nil {
+		inst.timer.Stop()
+	}
+	ctx := context.Background()
+	if inst.guest != nil {
+		inst.guest.Close(ctx)
+	}
+	if inst.kmod != nil {
+		inst.kmod.Close(ctx)
+	}
+}
+
+// call runs one guest call. keep reports whether the instance may serve
+// another.
+func (inst *instance) call(ctx context.Context, name string, hasResult bool, input []byte) (out []byte, keep bool, err error) {
+	p := inst.p
+	f := inst.fns[name]
+	if f == nil {
+		f = inst.guest.ExportedFunction(name)
+		inst.fns[name] = f
+	}
+	if err := inst.k.SetInput(input); err != nil {
+		return nil, true, fmt.Errorf("runtime: %s: input of %d bytes: %w", name, len(input), ErrMemoryLimit)
+	}
+	inst.callCtx = ctx
+	inst.bulkOut = nil
+	inst.httpStatus = 0
+	clear(inst.httpHeaders)
+	inst.budget.refused = false
+	inst.stdout.begin()
+	inst.stderr.begin()
+
+	// Arm the timeout and the caller's cancellation; either cancels
+	// inst.ctx, and wazero then stops the guest at its next check.
+	if p.cfg.Timeout > 0 {
+		inst.timer.Reset(p.cfg.Timeout)
+	}
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, inst.killByCaller)
+	}
+
+	if !inst.initialized && name != "_start" && name != "_initialize" {
+		err = inst.initRuntime()
+		inst.initialized = err == nil
+	}
+	if err == nil {
+		inst.stack[0] = 0
+		err = f.CallWithStack(inst.ctx, inst.stack[:])
+	}
+
+	keep = true
+	if p.cfg.Timeout > 0 && !inst.timer.Stop() {
+		keep = false // fired, or firing: the instance is being killed
+	}
+	if stop != nil && !stop() {
+		keep = false
+	}
+	inst.stdout.end()
+	inst.stderr.end()
+	inst.callCtx = nil
+	if why := inst.killed.Load(); why != killNone {
+		keep = false
+		if err != nil {
+			return nil, false, inst.killError(ctx, name, why)
+		}
+	}
+
+	if err != nil {
+		var exit *sys.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 0 {
+			return nil, false, inst.trapError(name, err)
+		}
+		// proc_exit(0) is a success, as in Extism; the instance is closed.
+		keep = false
+	}
+
+	var rc int32
+	if hasResult {
+		rc = int32(uint32(inst.stack[0]))
+	}
+	if h := inst.k.Error(); h != 0 || rc != 0 {
+		ge := &GuestError{Function: name, Code: rc}
+		if h != 0 {
+			if msg, ok := inst.k.Block(h); ok {
+				ge.Message = string(msg)
+			} else {
+				ge.Message = fmt.Sprintf("(error_set with %d, not a memory block)", h)
+			}
+		}
+		return nil, keep, ge
+	}
+	off, view, ok := inst.k.Output()
+	switch {
+	case off == bulkOutputMark:
+		return inst.bulkOut, keep, nil
+	case !ok:
+		return nil, false, &TrapError{Function: name, Err: errors.New("output range outside kernel memory")}
+	}
+	return bytes.Clone(view), keep, nil
+}
+
+// initRuntime initializes the guest's language runtime before its first
+// call, as go-sdk does: Haskell's hs_init (after _initialize), else WASI's
+// reactor _initialize, else the command's __wasm_call_ctors.
+func (inst *instance) initRuntime() error {
+	g := inst.guest
+	if hs := g.ExportedFunction("hs_init"); hs != nil {
+		if f := g.ExportedFunction("_initialize"); f != nil {
+			if _, err := f.Call(inst.ctx); err != nil {
+				return err
+			}
+		}
+		params := make([]uint64, len(hs.Definition().ParamTypes()))
+		_, err := hs.Call(inst.ctx, params...)
+		return err
+	}
+	for _, name := range []string{"_initialize", "__wasm_call_ctors"} {
+		if f := g.ExportedFunction(name); f != nil && len(f.Definition().ParamTypes()) == 0 {
+			_, err := f.Call(inst.ctx)
+			return err
+		}
+	}
+	return nil
+}
+
+func (inst *instance) killError(ctx context.Context, name string, why int32) error {
+	switch why {
+	case killTimeout:
+		return fmt.Errorf("runtime: %s: timed out after %v: %w", name, inst.p.cfg.Timeout, context.DeadlineExceeded)
+	case killCaller:
+		return fmt.Errorf("runtime: %s: %w", name, context.Cause(ctx))
+	}
+	return fmt.Errorf("runtime: %s: %w", name, ErrClosed)
+}
+
+func (inst *instance) trapError(name string, err error) *TrapError {
+	te := &TrapError{Function: name, Err: err, Stderr: string(inst.stderr.tail), memoryLimit: inst.budget.refused}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		te.Exited, te.ExitCode = true, exit.ExitCode()
+	}
+	return te
+}

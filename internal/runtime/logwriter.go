@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+)
+
+// Bounds on what a guest can push into the host's logs.
+const (
+	// maxLogLine is the longest stdout/stderr line or log message kept;
+	// longer ones are cut.
+	maxLogLine = 4 << 10
+	// maxStreamBytes is how much of stdout or stderr one call may log;
+	// the rest is dropped, with one record saying so.
+	maxStreamBytes = 64 << 10
+	// stderrTail is how much of stderr a TrapError carries.
+	stderrTail = 1 << 10
+)
+
+// streamWriter turns a guest's stdout or stderr into log records, one per
+// line, bounded per call. It keeps the end of the stream for TrapError.
+// It is written by one goroutine at a time (the guest's, during a call).
+type streamWriter struct {
+	logger  *slog.Logger // nil: drop
+	level   slog.Level
+	stream  string
+	line    []byte
+	written int    // bytes taken during this call
+	tail    []byte // last stderrTail bytes, when keepTail
+	keep    bool
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if w.keep {
+		w.tail = append(w.tail, p[max(0, len(p)-stderrTail):]...)
+		if len(w.tail) > stderrTail {
+			w.tail = append(w.tail[:0], w.tail[len(w.tail)-stderrTail:]...)
+		}
+	}
+	if w.logger == nil {
+		return n, nil
+	}
+	if w.written >= maxStreamBytes {
+		return n, nil
+	}
+	if w.written+len(p) > maxStreamBytes {
+		p = p[:maxStreamBytes-w.written]
+	}
+	w.written += len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			room := maxLogLine - len(w.line)
+			w.line = append(w.line, p[:min(len(p), max(room, 0))]...)
+			break
+		}
+		w.line = append(w.line, p[:min(i, max(maxLogLine-len(w.line), 0))]...)
+		w.emit()
+		p = p[i+1:]
+	}
+	if w.written >= maxStreamBytes {
+		w.emit()
+		w.logger.Log(context.Background(), w.level, "guest output truncated", "stream", w.stream, "limit", maxStreamBytes)
+	}
+	return n, nil
+}
+
+func (w *streamWriter) emit() {
+	if w.logger != nil && len(w.line) > 0 {
+		w.logger.Log(context.Background(), w.level, string(w.line), "stream", w.stream)
+	}
+	w.line = w.line[:0]
+}
+
+// begin starts a call: counters and tail are per call.
+func (w *streamWriter) begin() {
+	w.written = 0
+	w.tail = w.tail[:0]
+}
+
+// end flushes a partial last line.
+func (w *streamWriter) end() { w.emit() }

@@ -1,0 +1,344 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// Defaults for zero PluginConfig fields.
+const (
+	// DefaultMaxMemoryBytes is Palyra's default max_memory_bytes quota.
+	DefaultMaxMemoryBytes = 64 << 20
+	// DefaultMaxVarBytes is Extism's default limit on a plugin's vars.
+	DefaultMaxVarBytes = 1 << 20
+	// DefaultMaxHTTPResponseBytes is Extism's default limit on an HTTP
+	// response body (the memory quota usually bounds it first).
+	DefaultMaxHTTPResponseBytes = 50 << 20
+)
+
+// HTTPClient sends the guest's HTTP requests (http_request). It is where
+// the egress policy lives: the runtime sends every request through it and
+// checks nothing itself. *http.Client satisfies it.
+type HTTPClient interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// SecretFunc returns the secret key in scope (palyra_secret_get), or an
+// error, which the guest receives as its call's error message. It must
+// apply the plugin's grants: the runtime passes every request through.
+type SecretFunc func(ctx context.Context, scope, key string) ([]byte, error)
+
+// Mount makes a host directory visible to the guest through WASI.
+type Mount struct {
+	HostPath  string
+	GuestPath string
+	ReadOnly  bool
+}
+
+// PluginConfig configures a Plugin. The zero value is a plugin with no
+// config, no vars store contents, no HTTP, no secrets, no files, the
+// default quotas, no timeout and one pooled instance per CPU.
+type PluginConfig struct {
+	// Config is what config_get returns.
+	Config map[string]string
+	// Vars are the initial vars (var_get, var_set). Vars persist across
+	// calls and are shared by all the plugin's instances.
+	Vars map[string][]byte
+	// MaxVarBytes bounds the vars' total size (0: DefaultMaxVarBytes;
+	// negative: vars disabled, var_set traps).
+	MaxVarBytes int64
+
+	// MaxMemoryBytes bounds the linear memory of each instance, the
+	// guest's and its kernel's together (0: DefaultMaxMemoryBytes). A
+	// growth past it fails; a guest that cannot cope traps.
+	MaxMemoryBytes uint64
+	// Timeout bounds each call's wall-clock time (0: only ctx bounds it).
+	Timeout time.Duration
+	// PoolSize is the number of instances, hence of concurrent calls
+	// (0: GOMAXPROCS). Instances are created on demand and reused.
+	PoolSize int
+
+	// HTTP sends the guest's HTTP requests; nil denies them all.
+	HTTP HTTPClient
+	// MaxHTTPResponseBytes bounds a response body
+	// (0: DefaultMaxHTTPResponseBytes).
+	MaxHTTPResponseBytes int64
+	// Secrets serves palyra_secret_get; nil denies every request.
+	Secrets SecretFunc
+	// Mounts are the WASI preopened directories.
+	Mounts []Mount
+
+	// Logger receives the guest's logs (log_*) and its stdout and stderr,
+	// one record per line, bounded per call (nil: the Runtime's Logger).
+	Logger *slog.Logger
+	// LogLevel is the lowest level of guest log kept, which get_log_level
+	// reports to the guest (Extism trace is slog.LevelDebug-4).
+	LogLevel slog.Level
+}
+
+// Plugin is a module ready to be called: a bounded pool of instances,
+// each a guest instance linked to its own kernel instance. It is safe for
+// concurrent use.
+type Plugin struct {
+	rt     *Runtime
+	mod    *Module
+	cfg    PluginConfig
+	config map[string]string
+	vars   varStore
+	logger *slog.Logger // nil: guest logs dropped
+	mcfg   wazero.ModuleConfig
+
+	// slots holds PoolSize entries: an idle instance, or nil for room to
+	// create one. Taking an entry is the right to make a call.
+	slots  chan *instance
+	done   chan struct{} // closed by Close
+	closed atomic.Bool
+
+	mu   sync.Mutex
+	live map[*instance]struct{} // every open instance, idle or busy
+}
+
+// NewPlugin makes a plugin from mod. No instance is created until the
+// first call.
+func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) (*Plugin, error) {
+	if mod.rt != r {
+		return nil, fmt.Errorf("runtime: module compiled by another runtime")
+	}
+	if cfg.MaxMemoryBytes == 0 {
+		cfg.MaxMemoryBytes = DefaultMaxMemoryBytes
+	}
+	if cfg.MaxVarBytes == 0 {
+		cfg.MaxVarBytes = DefaultMaxVarBytes
+	}
+	if cfg.MaxHTTPResponseBytes <= 0 {
+		cfg.MaxHTTPResponseBytes = DefaultMaxHTTPResponseBytes
+	}
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("runtime: negative timeout %v", cfg.Timeout)
+	}
+	p := &Plugin{
+		rt:     r,
+		mod:    mod,
+		cfg:    cfg,
+		config: maps.Clone(cfg.Config),
+		logger: cfg.Logger,
+		slots:  make(chan *instance, cfg.PoolSize),
+		done:   make(chan struct{}),
+		live:   make(map[*instance]struct{}),
+	}
+	if p.logger == nil {
+		p.logger = r.logger
+	}
+	p.vars.init(cfg.Vars, cfg.MaxVarBytes)
+	for range cfg.PoolSize {
+		p.slots <- nil
+	}
+
+	// The parts of the guest's configuration all instances share. Clocks
+	// are real and randomness is crypto/rand: wazero's defaults are fakes
+	// meant for reproducible tests.
+	mc := wazero.NewModuleConfig().
+		WithName(""). // anonymous: instances of one module can coexist
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+	if len(cfg.Mounts) > 0 {
+		fsc := wazero.NewFSConfig()
+		for _, m := range cfg.Mounts {
+			if m.ReadOnly {
+				fsc = fsc.WithReadOnlyDirMount(m.HostPath, m.GuestPath)
+			} else {
+				fsc = fsc.WithDirMount(m.HostPath, m.GuestPath)
+			}
+		}
+		mc = mc.WithFSConfig(fsc)
+	}
+	p.mcfg = mc
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	r.plugins[p] = struct{}{}
+	return p, nil
+}
+
+// Call calls the guest function name with input and returns its output.
+//
+// The function must be exported with no parameters and at most one
+// integer result, as Extism requires. The errors callers tell apart:
+// *GuestError (the guest reported a failure), *TrapError (it did not
+// complete; may match ErrMemoryLimit), ErrNoFunction, ErrClosed, and
+// errors matching context.DeadlineExceeded (the plugin's Timeout, or
+// ctx's deadline) or context.Canceled: a timeout or a cancellation always
+// stops the guest, even one that never calls out.
+//
+// Call is safe for concurrent use; when all PoolSize instances are busy it
+// waits for one, or for ctx to end.
+func (p *Plugin) Call(ctx context.Context, name string, input []byte) ([]byte, error) {
+	hasResult, ok := p.mod.exports[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoFunction, name)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("runtime: %s: %w", name, err)
+	}
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %s: %w", name, err)
+	}
+	out, keep, err := inst.call(ctx, name, hasResult, input)
+	p.release(inst, keep)
+	return out, err
+}
+
+// Var returns the current value of a var.
+func (p *Plugin) Var(name string) ([]byte, bool) { return p.vars.get(name) }
+
+// acquire takes a slot, creating its instance if it has none.
+func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
+	var inst *instance
+	select {
+	case inst = <-p.slots:
+	default:
+		select {
+		case inst = <-p.slots:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-p.done:
+			return nil, ErrClosed
+		}
+	}
+	if p.closed.Load() {
+		p.slots <- inst // for Close to drain
+		return nil, ErrClosed
+	}
+	if inst == nil {
+		var err error
+		if inst, err = p.newInstance(ctx); err != nil {
+			p.slots <- nil
+			return nil, err
+		}
+	}
+	return inst, nil
+}
+
+// release returns a slot, with its instance if it is still usable.
+func (p *Plugin) release(inst *instance, keep bool) {
+	if !keep {
+		p.discard(inst)
+		inst = nil
+	}
+	p.slots <- inst
+}
+
+func (p *Plugin) discard(inst *instance) {
+	p.mu.Lock()
+	delete(p.live, inst)
+	p.mu.Unlock()
+	inst.close()
+}
+
+// Close stops the plugin: calls in progress are stopped (they return
+// ErrClosed), waiting calls and later ones fail with ErrClosed, and the
+// instances are closed. It waits for calls in progress to return, or for
+// ctx to end.
+func (p *Plugin) Close(ctx context.Context) error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	close(p.done)
+	p.stopAll()
+	p.rt.mu.Lock()
+	delete(p.rt.plugins, p)
+	p.rt.mu.Unlock()
+	for range cap(p.slots) {
+		select {
+		case inst := <-p.slots:
+			if inst != nil {
+				p.discard(inst)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// stopAll stops every call in progress.
+func (p *Plugin) stopAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for inst := range p.live {
+		inst.kill(killClosed)
+	}
+}
+
+// varStore holds a plugin's vars. Extism keeps vars per plugin instance;
+// a palyra plugin is a pool of instances, and vars that depended on which
+// instance served a call would be useless, so they are per plugin.
+type varStore struct {
+	mu   sync.Mutex
+	m    map[string][]byte
+	size int64
+	max  int64 // negative: disabled
+}
+
+// varOverhead is what each var counts for beyond its bytes, as in
+// go-sdk (the size of a string and a slice header).
+const varOverhead = 16 + 24
+
+func (s *varStore) init(vars map[string][]byte, max int64) {
+	s.max = max
+	s.m = make(map[string][]byte, len(vars))
+	for k, v := range vars {
+		s.m[k] = append([]byte(nil), v...)
+		s.size += int64(len(k)+len(v)) + varOverhead
+	}
+}
+
+func (s *varStore) get(name string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[name]
+	return append([]byte(nil), v...), ok
+}
+
+func (s *varStore) set(name string, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.max < 0 {
+		return fmt.Errorf("vars are disabled by this host")
+	}
+	size := s.size
+	if old, ok := s.m[name]; ok {
+		size -= int64(len(name)+len(old)) + varOverhead
+	}
+	if value == nil {
+		delete(s.m, name)
+		s.size = size
+		return nil
+	}
+	size += int64(len(name)+len(value)) + varOverhead
+	if size > s.max {
+		return fmt.Errorf("variable store is full (%d of %d bytes)", size, s.max)
+	}
+	s.m[name] = value
+	s.size = size
+	return nil
+}

@@ -1,0 +1,157 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/palyra/palyra-go/internal/runtime/kernel"
+)
+
+// Import module names a guest may use, besides WASI preview 1.
+const (
+	// ExtismEnv is the Extism kernel ABI.
+	ExtismEnv = "extism:host/env"
+	// ExtismUser is where Extism hosts put their own functions; palyra's is
+	// palyra_secret_get.
+	ExtismUser = "extism:host/user"
+	// PalyraEnv is palyra's bulk-copy fast path.
+	PalyraEnv = "palyra:host/env"
+)
+
+// Config configures a Runtime.
+type Config struct {
+	// CompilationCacheDir, if set, keeps compiled machine code on disk
+	// (created with mode 0700) so that compiling a module a later process
+	// has compiled before only loads it. Empty: compile in memory only.
+	CompilationCacheDir string
+	// Logger receives the runtime's diagnostics, and guest logs of plugins
+	// that set no Logger of their own. Nil: both are dropped.
+	Logger *slog.Logger
+}
+
+// Runtime compiles modules and runs plugins. It wraps one wazero runtime,
+// with WASI preview 1, palyra's Go host functions and the compiled kernel
+// shared by all its plugins. It is safe for concurrent use.
+type Runtime struct {
+	wz     wazero.Runtime
+	cache  wazero.CompilationCache
+	kernel wazero.CompiledModule
+	host   api.Module // the Go host functions, anonymous
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	plugins map[*Plugin]struct{}
+	closed  bool
+}
+
+// New returns a Runtime. Close it to release its compiled code and
+// instances.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	// Close on context done compiles a termination check into every loop
+	// and function entry: it is what lets a timeout or a cancellation stop
+	// a guest that never calls out. It cannot be turned off.
+	rc := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
+	r := &Runtime{logger: cfg.Logger, plugins: make(map[*Plugin]struct{})}
+	if cfg.CompilationCacheDir != "" {
+		if err := os.MkdirAll(cfg.CompilationCacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("runtime: compilation cache: %w", err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.CompilationCacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: compilation cache: %w", err)
+		}
+		r.cache = cache
+		rc = rc.WithCompilationCache(cache)
+	}
+	r.wz = wazero.NewRuntimeWithConfig(ctx, rc)
+	if err := r.init(ctx); err != nil {
+		r.Close(ctx)
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Runtime) init(ctx context.Context) error {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {
+		return fmt.Errorf("runtime: WASI: %w", err)
+	}
+	host, err := r.compileHostModule(ctx)
+	if err != nil {
+		return fmt.Errorf("runtime: host functions: %w", err)
+	}
+	// Anonymous, so that no guest can import it by name: guests reach it
+	// only through the import resolver, under the names we choose.
+	if r.host, err = r.wz.InstantiateModule(ctx, host, wazero.NewModuleConfig().WithName("")); err != nil {
+		return fmt.Errorf("runtime: host functions: %w", err)
+	}
+	if r.kernel, err = r.wz.CompileModule(ctx, kernel.Wasm); err != nil {
+		return fmt.Errorf("runtime: kernel: %w", err)
+	}
+	return nil
+}
+
+// Close closes every plugin of the runtime, stopping calls in progress,
+// and releases all compiled code. The compilation cache directory stays.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	plugins := make([]*Plugin, 0, len(r.plugins))
+	for p := range r.plugins {
+		plugins = append(plugins, p)
+	}
+	r.mu.Unlock()
+	for _, p := range plugins {
+		p.stopAll()
+	}
+	err := r.wz.Close(ctx)
+	if r.cache != nil {
+		if cerr := r.cache.Close(ctx); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Module is a compiled guest module, from which plugins are made.
+type Module struct {
+	rt       *Runtime
+	compiled wazero.CompiledModule
+	// exports maps each exported function Extism can call to whether it
+	// returns a status.
+	exports map[string]bool
+}
+
+// Compile compiles a guest module.
+//
+// Compile does not protect the process from hostile bytes: wazero v1.12's
+// decoder allocates from count fields before checking them, and a module
+// of a few bytes can make it request hundreds of gigabytes, which kills
+// the process (no recover helps). Give it only modules that passed
+// internal/audit, whose bounds guard rejects such counts, or that come
+// from a trusted source.
+func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
+	compiled, err := r.wz.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: compile: %w", err)
+	}
+	m := &Module{rt: r, compiled: compiled, exports: make(map[string]bool)}
+	for name, def := range compiled.ExportedFunctions() {
+		if len(def.ParamTypes()) == 0 && len(def.ResultTypes()) <= 1 {
+			m.exports[name] = len(def.ResultTypes()) == 1
+		}
+	}
+	return m, nil
+}
+
+// Close releases the module's compiled code. Plugins made from it must be
+// closed first.
+func (m *Module) Close(ctx context.Context) error {
+	return m.compiled.Close(ctx)
+}

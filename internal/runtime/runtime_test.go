@@ -1,0 +1,332 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEcho(t *testing.T) {
+	p := newPlugin(t, PluginConfig{PoolSize: 2})
+	ctx := context.Background()
+	for _, size := range []int{0, 1, 7, 8, 9, 1024, 100_000, 1 << 20} {
+		in := make([]byte, size)
+		for i := range in {
+			in[i] = byte(i*7 + size)
+		}
+		for _, fn := range []string{"echo", "echo_bulk"} {
+			out, err := p.Call(ctx, fn, in)
+			if err != nil {
+				t.Fatalf("%s(%d bytes): %v", fn, size, err)
+			}
+			if !bytes.Equal(out, in) {
+				t.Errorf("%s(%d bytes) returned %d bytes, not the input", fn, size, len(out))
+			}
+		}
+	}
+	out, err := p.Call(ctx, "noop", []byte("ignored"))
+	if err != nil || len(out) != 0 {
+		t.Errorf("noop = %q, %v", out, err)
+	}
+}
+
+func TestGuestErrors(t *testing.T) {
+	p := newPlugin(t, PluginConfig{PoolSize: 1})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		fn, in  string
+		code    int32
+		message string
+	}{
+		{"fail", "it broke", 1, "it broke"},
+		{"fail_code", "", 7, ""},
+		{"fail_bulk", "", 0, "bulk failure"},
+	} {
+		_, err := p.Call(ctx, tc.fn, []byte(tc.in))
+		var ge *GuestError
+		if !errors.As(err, &ge) {
+			t.Fatalf("%s: err = %v, want *GuestError", tc.fn, err)
+		}
+		if ge.Code != tc.code || ge.Message != tc.message || ge.Function != tc.fn {
+			t.Errorf("%s: %+v", tc.fn, ge)
+		}
+	}
+	// A guest error leaves the instance usable, and the error does not
+	// leak into the next call.
+	if out, err := p.Call(ctx, "echo", []byte("after")); err != nil || string(out) != "after" {
+		t.Errorf("echo after failures = %q, %v", out, err)
+	}
+}
+
+func TestNoFunction(t *testing.T) {
+	p := newPlugin(t, PluginConfig{})
+	for _, fn := range []string{"missing", "raw_echo" /* takes parameters */, ""} {
+		if _, err := p.Call(context.Background(), fn, nil); !errors.Is(err, ErrNoFunction) {
+			t.Errorf("%q: err = %v, want ErrNoFunction", fn, err)
+		}
+	}
+}
+
+func TestConfig(t *testing.T) {
+	cfg := map[string]string{"units": "metric", "empty": ""}
+	p := newPlugin(t, PluginConfig{Config: cfg})
+	cfg["units"] = "changed after NewPlugin" // the plugin keeps its own copy
+	for in, want := range map[string]string{"units": "metric", "nope": "<unset>", "empty": "<unset>"} {
+		out, err := p.Call(context.Background(), "config", []byte(in))
+		if err != nil || string(out) != want {
+			t.Errorf("config %q = %q, %v; want %q", in, out, err, want)
+		}
+	}
+}
+
+func TestVars(t *testing.T) {
+	ctx := context.Background()
+	p := newPlugin(t, PluginConfig{PoolSize: 4, Vars: map[string][]byte{"count": {41, 0, 0, 0, 0, 0, 0, 0}}})
+	// Vars are shared by the instances: concurrent calls count together.
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			_, err := p.Call(ctx, "count", nil)
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := p.Call(ctx, "count", nil)
+	if err != nil || string(out) != "62" {
+		t.Errorf("count = %q, %v; want 62", out, err)
+	}
+	if v, ok := p.Var("count"); !ok || v[0] != 62 {
+		t.Errorf("Var(count) = %v, %v", v, ok)
+	}
+
+	disabled := newPlugin(t, PluginConfig{MaxVarBytes: -1})
+	_, err = disabled.Call(ctx, "count", nil)
+	var te *TrapError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "vars are disabled") {
+		t.Errorf("count with vars disabled: %v", err)
+	}
+	tiny := newPlugin(t, PluginConfig{MaxVarBytes: 10})
+	if _, err := tiny.Call(ctx, "count", nil); err == nil || !strings.Contains(err.Error(), "variable store is full") {
+		t.Errorf("count with a 10-byte store: %v", err)
+	}
+}
+
+func TestLog(t *testing.T) {
+	for _, tc := range []struct {
+		level     slog.Level
+		nilLogger bool
+		wantLevel string
+		debug     bool
+	}{
+		{slog.LevelInfo, false, "2", false},
+		{slog.LevelDebug, false, "1", true},
+		{slog.LevelDebug - 4, false, "0", true},
+		{slog.LevelError, false, "4", false},
+		{slog.LevelInfo, true, "2147483647", false},
+	} {
+		rec := &logRecorder{}
+		cfg := PluginConfig{LogLevel: tc.level, Logger: slog.New(rec)}
+		if tc.nilLogger {
+			cfg.Logger = nil
+		}
+		p := newPlugin(t, cfg)
+		out, err := p.Call(context.Background(), "log", []byte("hello log"))
+		if err != nil || string(out) != tc.wantLevel {
+			t.Errorf("level %v: get_log_level = %q, %v; want %s", tc.level, out, err, tc.wantLevel)
+		}
+		if tc.nilLogger {
+			continue
+		}
+		if got := rec.has("INFO hello log"); got != (tc.level <= slog.LevelInfo) {
+			t.Errorf("level %v: info logged = %v\n%s", tc.level, got, rec)
+		}
+		if got := rec.has("DEBUG debug: hello log"); got != tc.debug {
+			t.Errorf("level %v: debug logged = %v\n%s", tc.level, got, rec)
+		}
+	}
+}
+
+func TestStdoutStderrToLog(t *testing.T) {
+	rec := &logRecorder{}
+	p := newPlugin(t, PluginConfig{Logger: slog.New(rec)})
+	if _, err := p.Call(context.Background(), "print", []byte("printed")); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.has("INFO out: printed") || !rec.has("WARN err: printed") {
+		t.Errorf("stdout/stderr records:\n%s", rec)
+	}
+	// A flood is cut at maxStreamBytes per call.
+	rec.records = nil
+	long := strings.Repeat("x", 3*maxStreamBytes)
+	if _, err := p.Call(context.Background(), "print", []byte(long)); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, l := range rec.lines() {
+		total += len(l)
+	}
+	if total > 2*maxStreamBytes+1000 {
+		t.Errorf("logged %d bytes for a %d-byte flood", total, 2*len(long))
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	ctx := context.Background()
+	secrets := func(_ context.Context, scope, key string) ([]byte, error) {
+		if scope == "skill:acme.weather" && key == "api_key" {
+			return []byte("s3cret"), nil
+		}
+		return nil, errors.New("not granted")
+	}
+	p := newPlugin(t, PluginConfig{Secrets: secrets})
+	out, err := p.Call(ctx, "secret", []byte("skill:acme.weather/api_key"))
+	if err != nil || string(out) != "s3cret" {
+		t.Errorf("granted secret = %q, %v", out, err)
+	}
+	for _, ref := range []string{"skill:acme.weather/other", "global/api_key", "noslash", "/key", "scope/"} {
+		_, err := p.Call(ctx, "secret", []byte(ref))
+		var ge *GuestError
+		if !errors.As(err, &ge) || !strings.Contains(ge.Message, "palyra_secret_get") {
+			t.Errorf("secret %q: %v, want a GuestError from the host's message", ref, err)
+		}
+	}
+	_, err = p.Call(ctx, "secret", []byte("skill:acme.weather/other"))
+	if !strings.Contains(err.Error(), "not granted") {
+		t.Errorf("the SecretFunc's reason is lost: %v", err)
+	}
+	out, err = p.Call(ctx, "secret_recover", []byte("global/nope"))
+	if err != nil || string(out) != "fallback" {
+		t.Errorf("secret_recover = %q, %v", out, err)
+	}
+
+	none := newPlugin(t, PluginConfig{})
+	if _, err := none.Call(ctx, "secret", []byte("skill:acme.weather/api_key")); err == nil ||
+		!strings.Contains(err.Error(), "no secrets are available") {
+		t.Errorf("secret with no SecretFunc: %v", err)
+	}
+}
+
+func TestHTTP(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Seen", r.Method+" "+r.Header.Get("X-Token")+" "+string(body))
+		w.WriteHeader(http.StatusTeapot)
+		io.WriteString(w, "short and stout")
+	}))
+	defer srv.Close()
+
+	req := `{"url": "` + srv.URL + `/pot", "method": "post", "headers": {"X-Token": "t1"}}`
+	p := newPlugin(t, PluginConfig{HTTP: srv.Client()})
+	out, err := p.Call(ctx, "http", []byte(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(out), "418 {") || !strings.HasSuffix(string(out), "} short and stout") ||
+		!strings.Contains(string(out), `"x-seen":"POST t1"`) {
+		t.Errorf("http = %s", out)
+	}
+
+	denied := newPlugin(t, PluginConfig{})
+	_, err = denied.Call(ctx, "http", []byte(req))
+	var te *TrapError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "HTTP request to '"+srv.URL+"/pot' is not allowed") {
+		t.Errorf("http with no client: %v", err)
+	}
+
+	small := newPlugin(t, PluginConfig{HTTP: srv.Client(), MaxHTTPResponseBytes: 5})
+	if _, err := small.Call(ctx, "http", []byte(req)); err == nil || !strings.Contains(err.Error(), "larger than 5 bytes") {
+		t.Errorf("http over the response limit: %v", err)
+	}
+}
+
+func TestMounts(t *testing.T) {
+	ctx := context.Background()
+	ro, rw := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(ro, "in.txt"), []byte("read me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := newPlugin(t, PluginConfig{Mounts: []Mount{
+		{HostPath: ro, GuestPath: "/in", ReadOnly: true},
+		{HostPath: rw, GuestPath: "/out"},
+	}})
+	if out, err := p.Call(ctx, "read_file", []byte("/in/in.txt")); err != nil || string(out) != "read me" {
+		t.Errorf("read_file = %q, %v", out, err)
+	}
+	if _, err := p.Call(ctx, "write_file", []byte("/in/new.txt\nx")); err == nil {
+		t.Error("write to a read-only mount succeeded")
+	}
+	if _, err := p.Call(ctx, "write_file", []byte("/out/new.txt\nwritten")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(rw, "new.txt")); string(b) != "written" {
+		t.Errorf("host sees %q", b)
+	}
+	if _, err := p.Call(ctx, "read_file", []byte("/etc/passwd")); err == nil {
+		t.Error("read outside the mounts succeeded")
+	}
+}
+
+func TestExit(t *testing.T) {
+	p := newPlugin(t, PluginConfig{PoolSize: 1})
+	ctx := context.Background()
+	// proc_exit(0) is success, as in Extism; the closed instance is replaced.
+	if _, err := p.Call(ctx, "exit", []byte("0")); err != nil {
+		t.Errorf("exit 0: %v", err)
+	}
+	_, err := p.Call(ctx, "exit", []byte("3"))
+	var te *TrapError
+	if !errors.As(err, &te) || !te.Exited || te.ExitCode != 3 {
+		t.Errorf("exit 3: %v", err)
+	}
+	if out, err := p.Call(ctx, "echo", []byte("still here")); err != nil || string(out) != "still here" {
+		t.Errorf("echo after exits = %q, %v", out, err)
+	}
+}
+
+func TestRealClock(t *testing.T) {
+	p := newPlugin(t, PluginConfig{})
+	out, err := p.Call(context.Background(), "now", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest, err := time.Parse(time.RFC3339, string(out))
+	if err != nil || time.Since(guest).Abs() > time.Minute {
+		t.Errorf("guest clock says %s", out)
+	}
+}
+
+func TestOutputBoundedByQuota(t *testing.T) {
+	p := newPlugin(t, PluginConfig{MaxMemoryBytes: 32 << 20})
+	ctx := context.Background()
+	out, err := p.Call(ctx, "big", []byte("1000000"))
+	if err != nil || len(out) != 1_000_000 {
+		t.Fatalf("big 1e6 = %d bytes, %v", len(out), err)
+	}
+	// The kernel cannot grow past the quota: alloc returns 0.
+	_, err = p.Call(ctx, "big", []byte("100000000"))
+	var ge *GuestError
+	if !errors.As(err, &ge) || ge.Message != "alloc failed" {
+		t.Errorf("big 1e8: %v", err)
+	}
+	// An input larger than the quota is refused before the call.
+	if _, err := p.Call(ctx, "echo", make([]byte, 40<<20)); !errors.Is(err, ErrMemoryLimit) {
+		t.Errorf("40 MiB input: %v", err)
+	}
+	if out, err := p.Call(ctx, "echo", []byte("ok")); err != nil || string(out) != "ok" {
+		t.Errorf("echo after = %q, %v", out, err)
+	}
+}

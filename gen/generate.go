@@ -302,11 +302,18 @@ func loadSkillPackage(ctx context.Context, dir string, env []string) (*skillPack
 		return nil, fmt.Errorf("load %s: %d packages, want 1", dir, len(pkgs))
 	}
 	p := pkgs[0]
-	if len(p.Errors) > 0 {
-		var msgs []string
-		for _, e := range p.Errors {
-			msgs = append(msgs, relativePos(dir, e.Error()))
+	var msgs []string
+	for _, e := range p.Errors {
+		// The go command compiles the package itself too (go list
+		// -export), stale wrappers and all. Its compile errors ("# PKG\n…")
+		// are left out: the type check above, without the wrappers, finds
+		// every error that is the author's.
+		if e.Kind == packages.ListError && strings.HasPrefix(e.Msg, "# "+p.PkgPath+"\n") {
+			continue
 		}
+		msgs = append(msgs, relativePos(dir, e.Error()))
+	}
+	if len(msgs) > 0 {
 		return nil, fmt.Errorf("load %s:\n%s", dir, strings.Join(msgs, "\n"))
 	}
 	return &skillPackage{Name: p.Name, Types: p.Types, Info: p.TypesInfo, Files: p.Syntax, Fset: p.Fset}, nil
@@ -499,8 +506,12 @@ func toolOf(fd *ast.FuncDecl, args string, pkg *skillPackage, docs *docIndex, er
 	if name == "" {
 		name = snakeCase(fd.Name.Name)
 	}
-	if !toolName.MatchString(name) || reservedNames[name] {
-		fail(fd.Name.Pos(), name, ErrToolName, "bad tool name: want a lower-case letter, then up to 63 of [a-z0-9_], and not %q", "memory")
+	if !toolName.MatchString(name) {
+		fail(fd.Name.Pos(), name, ErrToolName, "bad tool name %q: want [a-z][a-z0-9_]*, at most 64 characters", name)
+		return nil, false
+	}
+	if reservedNames[name] {
+		fail(fd.Name.Pos(), name, ErrToolName, "tool name %q is reserved: every Go Wasm module exports it already", name)
 		return nil, false
 	}
 	if err := manifest.ValidateSkillID(publisher + "." + name); err != nil {

@@ -194,7 +194,7 @@ func (g *schemaGen) document(t types.Type, pos token.Pos, where string) schema {
 	var s schema
 	if named, st := namedStruct(t); named != nil && g.special(named) == nil {
 		g.root = named.Obj()
-		s = g.structSchema(st, pos, where)
+		s = g.structSchema(st, pos, named.Obj().Name())
 		if d := g.docs.types[named.Obj()]; d != "" {
 			s["description"] = d
 		}
@@ -280,7 +280,7 @@ func (g *schemaGen) schemaOf(t types.Type, pos token.Pos, where string) schema {
 			if obj == g.root {
 				return schema{"$ref": "#"}
 			}
-			return g.ref(obj, func() schema { return g.structSchema(st, pos, where) })
+			return g.ref(obj, func() schema { return g.structSchema(st, pos, obj.Name()) })
 		}
 		s := g.schemaOf(named.Underlying(), pos, where)
 		if d := g.docs.types[obj]; d != "" {
@@ -402,7 +402,7 @@ func (g *schemaGen) basic(t *types.Basic, pos token.Pos, where string) schema {
 	case types.Uint, types.Uint64, types.Uintptr:
 		return schema{"type": "integer", "minimum": int64(0)}
 	}
-	return g.unsupported(pos, where, "unsupported type %s", t.Name())
+	return g.unsupported(pos, where, "unsupported type %s", typeString(t))
 }
 
 func intRange(lo, hi int64) schema {

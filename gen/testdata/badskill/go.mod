@@ -1,0 +1,3 @@
+module example.com/badskill
+
+go 1.26.0

@@ -43,15 +43,16 @@ func (e *GuestError) Error() string {
 // TrapError is a call the guest did not complete: a Wasm trap
 // (unreachable, out-of-bounds access, stack exhaustion...), a trap raised
 // by a host function (a denied HTTP request, a full variable store...),
-// or a WASI proc_exit with a non-zero code (how a Go guest's panic or
-// "out of memory" ends). The instance is discarded.
+// or a WASI proc_exit with a non-zero code. (A Go guest's panic or
+// "fatal error: out of memory" ends in an unreachable trap, its message
+// on stderr.) The instance is discarded.
 type TrapError struct {
 	Function string
 	// Exited is true when the guest called proc_exit; ExitCode is its code.
 	Exited   bool
 	ExitCode uint32
-	// Stderr is the end of what the guest wrote to stderr during the call
-	// (at most 1 KiB), which for a Go guest holds the panic message.
+	// Stderr is the start of what the guest wrote to stderr during the
+	// call (at most 1 KiB), which for a Go guest holds the panic message.
 	Stderr string
 	// Err is the underlying error from wazero or the host function.
 	Err error

@@ -45,8 +45,10 @@ const guestPkg = "./testdata/guest"
 func newPlugin(t testing.TB, cfg PluginConfig) *Plugin {
 	t.Helper()
 	r := newRuntime(t)
-	return pluginOf(t, r, testguest.Build(t, guestPkg), cfg)
+	return pluginOf(t, r, guestWasm(t), cfg)
 }
+
+func guestWasm(t testing.TB) []byte { return testguest.Build(t, guestPkg) }
 
 func pluginOf(t testing.TB, r *Runtime, wasm []byte, cfg PluginConfig) *Plugin {
 	t.Helper()

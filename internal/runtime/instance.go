@@ -302,7 +302,7 @@ func (inst *instance) killError(ctx context.Context, name string, why int32) err
 }
 
 func (inst *instance) trapError(name string, err error) *TrapError {
-	te := &TrapError{Function: name, Err: err, Stderr: string(inst.stderr.tail), memoryLimit: inst.budget.refused}
+	te := &TrapError{Function: name, Err: err, Stderr: string(inst.stderr.head), memoryLimit: inst.budget.refused}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		te.Exited, te.ExitCode = true, exit.ExitCode()

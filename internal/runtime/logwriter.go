@@ -14,12 +14,14 @@ const (
 	// maxStreamBytes is how much of stdout or stderr one call may log;
 	// the rest is dropped, with one record saying so.
 	maxStreamBytes = 64 << 10
-	// stderrTail is how much of stderr a TrapError carries.
-	stderrTail = 1 << 10
+	// stderrHead is how much of stderr a TrapError carries: the start,
+	// where a Go guest's panic or fatal error message is (the goroutine
+	// dump follows).
+	stderrHead = 1 << 10
 )
 
 // streamWriter turns a guest's stdout or stderr into log records, one per
-// line, bounded per call. It keeps the end of the stream for TrapError.
+// line, bounded per call. It keeps the start of the stream for TrapError.
 // It is written by one goroutine at a time (the guest's, during a call).
 type streamWriter struct {
 	logger  *slog.Logger // nil: drop
@@ -27,17 +29,14 @@ type streamWriter struct {
 	stream  string
 	line    []byte
 	written int    // bytes taken during this call
-	tail    []byte // last stderrTail bytes, when keepTail
+	head    []byte // first stderrHead bytes of this call, when keep
 	keep    bool
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
 	n := len(p)
-	if w.keep {
-		w.tail = append(w.tail, p[max(0, len(p)-stderrTail):]...)
-		if len(w.tail) > stderrTail {
-			w.tail = append(w.tail[:0], w.tail[len(w.tail)-stderrTail:]...)
-		}
+	if w.keep && len(w.head) < stderrHead {
+		w.head = append(w.head, p[:min(len(p), stderrHead-len(w.head))]...)
 	}
 	if w.logger == nil {
 		return n, nil
@@ -74,10 +73,10 @@ func (w *streamWriter) emit() {
 	w.line = w.line[:0]
 }
 
-// begin starts a call: counters and tail are per call.
+// begin starts a call: counters and head are per call.
 func (w *streamWriter) begin() {
 	w.written = 0
-	w.tail = w.tail[:0]
+	w.head = w.head[:0]
 }
 
 // end flushes a partial last line.

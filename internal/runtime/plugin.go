@@ -98,13 +98,15 @@ type Plugin struct {
 	logger *slog.Logger // nil: guest logs dropped
 	mcfg   wazero.ModuleConfig
 
-	// slots holds PoolSize entries: an idle instance, or nil for room to
-	// create one. Taking an entry is the right to make a call.
-	slots  chan *instance
+	// sem holds a token per call in progress (PoolSize at most); idle
+	// holds the instances not in use, the most recently used last, so
+	// that sequential calls keep reusing one warm instance.
+	sem    chan struct{}
 	done   chan struct{} // closed by Close
 	closed atomic.Bool
 
 	mu   sync.Mutex
+	idle []*instance
 	live map[*instance]struct{} // every open instance, idle or busy
 }
 
@@ -135,7 +137,7 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 		cfg:    cfg,
 		config: maps.Clone(cfg.Config),
 		logger: cfg.Logger,
-		slots:  make(chan *instance, cfg.PoolSize),
+		sem:    make(chan struct{}, cfg.PoolSize),
 		done:   make(chan struct{}),
 		live:   make(map[*instance]struct{}),
 	}
@@ -143,9 +145,6 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 		p.logger = r.logger
 	}
 	p.vars.init(cfg.Vars, cfg.MaxVarBytes)
-	for range cfg.PoolSize {
-		p.slots <- nil
-	}
 
 	// The parts of the guest's configuration all instances share. Clocks
 	// are real and randomness is crypto/rand: wazero's defaults are fakes
@@ -210,41 +209,53 @@ func (p *Plugin) Call(ctx context.Context, name string, input []byte) ([]byte, e
 // Var returns the current value of a var.
 func (p *Plugin) Var(name string) ([]byte, bool) { return p.vars.get(name) }
 
-// acquire takes a slot, creating its instance if it has none.
+// acquire takes a token and an instance, creating one if none is idle.
 func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
-	var inst *instance
 	select {
-	case inst = <-p.slots:
+	case p.sem <- struct{}{}:
 	default:
 		select {
-		case inst = <-p.slots:
+		case p.sem <- struct{}{}:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-p.done:
 			return nil, ErrClosed
 		}
 	}
+	p.mu.Lock()
+	var inst *instance
+	if n := len(p.idle); n > 0 {
+		inst = p.idle[n-1]
+		p.idle = p.idle[:n-1]
+	}
+	p.mu.Unlock()
 	if p.closed.Load() {
-		p.slots <- inst // for Close to drain
+		p.release(inst, true) // for Close to close
 		return nil, ErrClosed
 	}
 	if inst == nil {
 		var err error
 		if inst, err = p.newInstance(ctx); err != nil {
-			p.slots <- nil
+			<-p.sem
 			return nil, err
 		}
 	}
 	return inst, nil
 }
 
-// release returns a slot, with its instance if it is still usable.
+// release returns the token, and the instance to the idle set if it is
+// still usable (inst may be nil).
 func (p *Plugin) release(inst *instance, keep bool) {
-	if !keep {
-		p.discard(inst)
-		inst = nil
+	if inst != nil {
+		if keep {
+			p.mu.Lock()
+			p.idle = append(p.idle, inst)
+			p.mu.Unlock()
+		} else {
+			p.discard(inst)
+		}
 	}
-	p.slots <- inst
+	<-p.sem
 }
 
 func (p *Plugin) discard(inst *instance) {
@@ -256,26 +267,36 @@ func (p *Plugin) discard(inst *instance) {
 
 // Close stops the plugin: calls in progress are stopped (they return
 // ErrClosed), waiting calls and later ones fail with ErrClosed, and the
-// instances are closed. It waits for calls in progress to return, or for
-// ctx to end.
+// instances are closed. It waits for the calls in progress to return, or
+// for ctx to end; their instances are closed when they do.
 func (p *Plugin) Close(ctx context.Context) error {
-	if p.closed.Swap(true) {
-		return nil
+	if !p.closed.Swap(true) {
+		close(p.done)
+		p.rt.mu.Lock()
+		delete(p.rt.plugins, p)
+		p.rt.mu.Unlock()
 	}
-	close(p.done)
 	p.stopAll()
-	p.rt.mu.Lock()
-	delete(p.rt.plugins, p)
-	p.rt.mu.Unlock()
-	for range cap(p.slots) {
+	// Taking every token means no call is in progress.
+	for taken := 0; taken < cap(p.sem); taken++ {
 		select {
-		case inst := <-p.slots:
-			if inst != nil {
-				p.discard(inst)
-			}
+		case p.sem <- struct{}{}:
 		case <-ctx.Done():
+			for ; taken > 0; taken-- {
+				<-p.sem
+			}
 			return ctx.Err()
 		}
+	}
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, inst := range idle {
+		p.discard(inst)
+	}
+	for range cap(p.sem) {
+		<-p.sem
 	}
 	return nil
 }

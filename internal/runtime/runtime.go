@@ -97,8 +97,11 @@ func (r *Runtime) init(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every plugin of the runtime, stopping calls in progress,
-// and releases all compiled code. The compilation cache directory stays.
+// Close closes every plugin of the runtime, stopping calls in progress
+// and waiting for them to return (or for ctx to end: then it returns
+// ctx's error and leaves the runtime open, as closing wazero under a
+// running guest is not safe), and releases all compiled code. The
+// compilation cache directory stays.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
@@ -108,7 +111,12 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	for _, p := range plugins {
-		p.stopAll()
+		p.stopAll() // all at once, then wait for each
+	}
+	for _, p := range plugins {
+		if err := p.Close(ctx); err != nil {
+			return fmt.Errorf("runtime: close: %w", err)
+		}
 	}
 	err := r.wz.Close(ctx)
 	if r.cache != nil {

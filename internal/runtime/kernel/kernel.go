@@ -85,7 +85,7 @@ type Instance struct {
 	alloc, free api.Function
 	stack       [1]uint64
 
-	pos, hw, nfree                        api.MutableGlobal
+	pos, hw, nfree                         api.MutableGlobal
 	inOff, inLen, outOff, outLen, errBlock api.MutableGlobal
 }
 

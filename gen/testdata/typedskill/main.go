@@ -91,12 +91,12 @@ type PlanTripInput struct {
 // PlanTripOutput is the result of plan_trip.
 type PlanTripOutput struct {
 	// Summary describes the plan.
-	Summary  string         `json:"summary"`
-	Legs     []Leg          `json:"legs"`
-	Arrive   time.Time      `json:"arrive"`
-	Scores   map[string]int `json:"scores"`
-	Echo     PlanTripInput  `json:"echo"`
-	Warnings []string       `json:"warnings,omitempty"`
+	Summary  string          `json:"summary"`
+	Legs     []Leg           `json:"legs"`
+	Arrive   time.Time       `json:"arrive"`
+	Scores   map[string]int  `json:"scores"`
+	Echo     PlanTripInput   `json:"echo"`
+	Warnings []string        `json:"warnings,omitempty"`
 	Raw      json.RawMessage `json:"raw,omitempty"`
 }
 

@@ -1,0 +1,164 @@
+package gen
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	extism "github.com/extism/go-sdk"
+
+	"github.com/palyra/palyra-go/internal/artifact"
+)
+
+// TestAuthorWorkflow is a skill author's day, end to end, with nothing
+// but the module cache: palyra-gen new skill → edit a tool's input type →
+// go generate (which runs `go tool palyra-gen generate` through the new
+// go.mod's tool directive) → go test → palyra-gen build → palyra-gen
+// package → load the Wasm module from the artifact into extism/go-sdk and
+// call the tool with typed JSON → palyra-gen client --artifact.
+func TestAuthorWorkflow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scaffolds, builds and runs a skill (~10 s warm)")
+	}
+	ctx := context.Background()
+	work := t.TempDir()
+	dir := filepath.Join(work, "hello")
+	env := offlineEnv()
+	step := func(name string, start time.Time) {
+		t.Logf("%-28s %v", name, time.Since(start).Round(time.Millisecond))
+	}
+
+	start := time.Now()
+	out, err := runCLI(t, "new", "skill", "hello", "--dir", dir, "--publisher", "acme")
+	if err != nil {
+		t.Fatalf("new skill: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "created acme.hello in "+dir+" from the basic template") {
+		t.Errorf("new skill output:\n%s", out)
+	}
+	step("palyra-gen new skill", start)
+
+	// The author adds a field; the generated schema is stale until go generate.
+	edit(t, filepath.Join(dir, "main.go"), "\tName string `json:\"name\"`\n",
+		"\tName string `json:\"name\"`\n\t// Title goes before the name.\n\tTitle string `json:\"title,omitempty\"`\n")
+	edit(t, filepath.Join(dir, "main.go"), "\tswitch in.Style {", "\tif in.Title != \"\" {\n\t\tname = in.Title + \" \" + name\n\t}\n\tswitch in.Style {")
+	start = time.Now()
+	cmd := exec.Command("go", "tool", "palyra-gen", "generate", "--check")
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "palyra-gen: skill.toml: generated files are stale") {
+		t.Errorf("generate --check after the edit: err %v\n%s", err, out)
+	}
+	step("go tool palyra-gen --check", start)
+	start = time.Now()
+	goIn(t, dir, env, "generate", "./...")
+	step("go generate", start)
+	doc, _ := os.ReadFile(filepath.Join(dir, "skill.toml"))
+	if !strings.Contains(string(doc), `title = { description = "Title goes before the name.", type = "string" }`) {
+		t.Errorf("go generate did not update skill.toml:\n%s", doc)
+	}
+	cmd = exec.Command("go", "tool", "palyra-gen", "generate", "--check")
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "up to date: ") {
+		t.Errorf("generate --check after go generate: %v\n%s", err, out)
+	}
+
+	start = time.Now()
+	if out := goIn(t, dir, env, "test", "./..."); !strings.Contains(out, "ok  \thello") {
+		t.Errorf("go test:\n%s", out)
+	}
+	step("go test (native)", start)
+
+	start = time.Now()
+	if out, err := runCLI(t, "build", dir); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	step("palyra-gen build", start)
+	keys := filepath.Join(work, "keys")
+	if out, err := runCLI(t, "keygen", "--out", keys); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	file := filepath.Join(work, "hello.palyra-skill")
+	start = time.Now()
+	if out, err := runCLI(t, "package", dir, "--key", filepath.Join(keys, "publisher.key"), "--out", file); err != nil {
+		t.Fatalf("package: %v\n%s", err, out)
+	}
+	step("palyra-gen package", start)
+
+	// Run the tool from the artifact, as a host would: verified module,
+	// the manifest's memory limit, one instance for every call.
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := artifact.OpenBytes(ctx, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods := a.Modules()
+	if len(mods) != 1 || mods[0].Path != "modules/hello.wasm" {
+		t.Fatalf("modules %v", mods)
+	}
+	start = time.Now()
+	p, err := extism.NewPlugin(ctx, extism.Manifest{
+		Wasm:   []extism.Wasm{extism.WasmData{Data: mods[0].Data, Name: "hello"}},
+		Memory: &extism.ManifestMemory{MaxPages: uint32(a.Manifest.Capabilities.Quotas.MaxMemoryBytes / 65536)},
+	}, extism.PluginConfig{EnableWasi: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	step("extism load", start)
+	tool := a.Manifest.Entrypoints.Tools[0]
+	if tool.ID != "acme.greet" || tool.Name != "greet" || !p.FunctionExists(tool.Name) {
+		t.Fatalf("tool %+v not exported", tool)
+	}
+	type greetIn struct {
+		Name  string `json:"name"`
+		Title string `json:"title,omitempty"`
+		Style string `json:"style,omitempty"`
+	}
+	for _, tt := range []struct {
+		in      any
+		want    string
+		wantErr string
+	}{
+		{in: greetIn{Name: "Ada"}, want: `{"message":"Hello, Ada!"}`},
+		{in: greetIn{Name: "Ada", Title: "Dr.", Style: "formal"}, want: `{"message":"Good day, Dr. Ada."}`},
+		{in: greetIn{Name: " "}, wantErr: "name is empty"},
+		{in: greetIn{Name: "Ada", Style: "rude"}, wantErr: `unknown style "rude"`},
+		{in: map[string]string{"name": "Ada", "nickname": "A"}, wantErr: `invalid input: json: unknown field "nickname"`},
+	} {
+		input, _ := json.Marshal(tt.in)
+		start = time.Now()
+		rc, out, err := p.Call(tool.Name, input)
+		if tt.wantErr != "" {
+			if rc != 1 || err == nil || err.Error() != tt.wantErr {
+				t.Errorf("greet %s: rc %d, err %v; want rc 1, %q", input, rc, err, tt.wantErr)
+			}
+			continue
+		}
+		if rc != 0 || err != nil || string(out) != tt.want {
+			t.Errorf("greet %s = %s (rc %d, err %v), want %s", input, out, rc, err, tt.want)
+		}
+		step("greet call", start)
+	}
+
+	// A typed client from the artifact compiles.
+	clientDir := filepath.Join(work, "client")
+	out, err = runCLI(t, "client", "--artifact", file, "--package", "helloclient", "--out", filepath.Join(clientDir, "helloclient"))
+	if err != nil {
+		t.Fatalf("client: %v\n%s", err, out)
+	}
+	src, _ := os.ReadFile(filepath.Join(clientDir, "helloclient", ClientFile))
+	if !containsCode(src, "func (c *Client) Greet(ctx context.Context, in GreetInput) (GreetOutput, error)") ||
+		!containsCode(src, "Title *string `json:\"title,omitempty\"`") {
+		t.Errorf("client:\n%s", src)
+	}
+	writeFiles(t, clientDir, map[string]string{"go.mod": "module c\n\ngo 1.26\n"})
+	goIn(t, clientDir, env, "vet", "./...")
+}

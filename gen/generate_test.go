@@ -288,7 +288,7 @@ func TestGenerateCheck(t *testing.T) {
 	if _, err := Generate(ctx, dir, GenerateOptions{Check: true}); err != nil {
 		t.Fatalf("fresh copy: %v", err)
 	}
-	edit(t, filepath.Join(dir, "main.go"), "Summary  string         `json:\"summary\"`", "Summary  string         `json:\"title\"`")
+	edit(t, filepath.Join(dir, "main.go"), "`json:\"summary\"`", "`json:\"title\"`")
 	before := snapshotTree(t, dir)
 	res, err := Generate(ctx, dir, GenerateOptions{Check: true})
 	if !errors.Is(err, ErrStale) || err.Error() != "skill.toml: "+ErrStale.Error() {

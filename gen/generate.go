@@ -127,12 +127,84 @@ type tool struct {
 
 // Generate reads the Go package in dir, finds its //palyra:tool
 // functions, and writes the wrappers that export them (GeneratedFile) and
-// their [[entrypoints.tools]] tables in dir/skill.toml, with JSON Schemas
-// derived from the Go types. See the package documentation for the rules.
+// their [[entrypoints.tools]] tables in dir/skill.toml. go generate runs it
+// through `palyra-gen generate`.
 //
-// It writes every file or none: all are rendered and checked first, then
-// written to temporary files, then renamed into place. A file whose
-// content would not change is left alone.
+// # Tools
+//
+// A tool is a top-level function whose doc comment holds the directive
+//
+//	//palyra:tool [name=NAME] [description="…"]
+//
+// and whose type is func(context.Context, In) (Out, error) or
+// func(In) (Out, error). In is a struct (or a pointer to one): a tool's
+// input is a JSON object. Out is any type the schema rules below cover.
+// The tool's name defaults to the function's name in snake_case
+// (SaveNote → save_note) and must match [a-z][a-z0-9_]*; its id is
+// "<publisher>.<name>"; its description defaults to the function's doc
+// comment. Tools are written in name order.
+//
+// The package is type-checked as it is compiled, for wasip1, with
+// GeneratedFile left out, so stale or broken wrappers never stop their own
+// regeneration. Tools in files built only for wasip1 are found too, but
+// cannot be unit-tested natively.
+//
+// # Wrappers
+//
+// GeneratedFile (//go:build wasip1) exports each tool with
+// //go:wasmexport NAME. The wrapper reads the call's input, decodes it
+// strictly — one JSON object, unknown fields refused, nothing after it —
+// calls the function with context.Background(), and sets the
+// JSON-encoded result as the output; a decoding failure or a returned
+// error becomes the call's error (sdk.SetError) and status 1. Required
+// properties are not enforced beyond what encoding/json does: a missing
+// one decodes as the zero value.
+//
+// # Schemas
+//
+// Each tool's input_schema and output_schema is a JSON Schema (draft
+// 2020-12, SchemaDialect) of its Go type, following encoding/json:
+//
+//   - exported fields by their json tag name (or Go name); "-" and
+//     unexported fields skipped; embedded structs flattened with
+//     encoding/json's rules of dominance; ",string" numbers and bools as
+//     strings;
+//   - a field is required unless it is omitempty, omitzero or a pointer;
+//     a struct is an object with additionalProperties false, as the
+//     wrapper refuses unknown fields;
+//   - doc comments (or line comments) of fields and types become
+//     descriptions;
+//   - named struct types go to $defs (recursive types refer to themselves;
+//     the root type is "#"); a named string or integer type of the skill
+//     package with typed constants is an enum of their values, in $defs;
+//   - bool, integers (with their range for sized ones), floats, strings;
+//     slices and arrays (fixed length for arrays) as arrays; maps with
+//     string, integer or TextMarshaler keys as objects with
+//     additionalProperties; pointers nullable; time.Time a "date-time"
+//     string; []byte a base64 string; any and json.RawMessage anything;
+//     types with MarshalJSON anything, with MarshalText strings;
+//   - chan, func, complex, unsafe.Pointer and interfaces with methods are
+//     errors, at the field or parameter that holds them.
+//
+// A nil slice or map encodes as null, which the schema does not admit:
+// return empty ones where that matters.
+//
+// # skill.toml
+//
+// The [[entrypoints.tools]] tables are edited in place: only their bytes
+// are replaced, so comments, layout and every other key survive. A tool's
+// risk flags are kept from the existing table of the same name. The result
+// must pass manifest.Parse.
+//
+// # Errors and writing
+//
+// Every problem in the source is reported, joined, each a *SourceError
+// with its position, in source order. Generate writes every file or none:
+// all are rendered and checked first, then written to temporary files,
+// then renamed into place. A file whose content would not change is left
+// alone, so running Generate twice changes nothing the second time. With
+// opts.Check nothing is written and an error wrapping ErrStale names the
+// stale files.
 func Generate(ctx context.Context, dir string, opts GenerateOptions) (*GenerateResult, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -566,7 +638,8 @@ func toolOf(fd *ast.FuncDecl, args string, pkg *skillPackage, docs *docIndex, er
 	}
 
 	nerrs := len(errs.errs)
-	input := newSchemaGen(docs, errs, name).document(in.Type(), in.Pos(), "")
+	// A pointer input still takes an object: the wrapper refuses null.
+	input := newSchemaGen(docs, errs, name).document(inType, in.Pos(), "")
 	out := results.At(0)
 	outPos := out.Pos()
 	if !outPos.IsValid() {

@@ -453,3 +453,42 @@ func Tool%[1]d(ctx context.Context, in In%[1]d) (PlanTripOutput, error) { return
 		}
 	}
 }
+
+// Pointer inputs and outputs: the input is still an object, the output
+// may be null; the wrappers compile for wasip1.
+func TestGeneratePointers(t *testing.T) {
+	dir := t.TempDir()
+	sum, _ := os.ReadFile(filepath.Join(repoRoot(t), "go.sum"))
+	writeFiles(t, dir, map[string]string{
+		"go.mod": "module p\n\ngo 1.26.0\n\nrequire " + PalyraModule + " v0.0.0-00010101000000-000000000000\n\nreplace " + PalyraModule + " => " + repoRoot(t) + "\n",
+		"go.sum": string(sum),
+		"main.go": `package main
+
+func main() {}
+
+// In is the input.
+type In struct{ A int }
+
+// Get gets.
+//
+//palyra:tool
+func Get(in *In) (*In, error) { return in, nil }
+`,
+		"skill.toml": "publisher = \"acme\"\nskill_id = \"acme.p\"\nname = \"P\"\nversion = \"0.1.0\"\n[compat]\nrequired_protocol_major = 1\nmin_palyra_version = \"0.1.0\"\n",
+	})
+	res, err := Generate(context.Background(), dir, GenerateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := res.Tools[0].Input, res.Tools[0].Output
+	if in["type"] != "object" || in["description"] != "In is the input." {
+		t.Errorf("input schema %v", in)
+	}
+	if fmt.Sprint(out["anyOf"]) != "[map[$ref:#/$defs/In] map[type:null]]" {
+		t.Errorf("output schema %v", out)
+	}
+	if testing.Short() {
+		return
+	}
+	goIn(t, dir, offlineEnv("GOOS=wasip1", "GOARCH=wasm"), "vet", ".")
+}

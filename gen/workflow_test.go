@@ -161,4 +161,15 @@ func TestAuthorWorkflow(t *testing.T) {
 	}
 	writeFiles(t, clientDir, map[string]string{"go.mod": "module c\n\ngo 1.26\n"})
 	goIn(t, clientDir, env, "vet", "./...")
+
+	// The artifact's integrity is checked before its manifest is used.
+	tampered := append([]byte{}, data...)
+	tampered[len(tampered)/2] ^= 0xff
+	bad := filepath.Join(work, "tampered.palyra-skill")
+	if err := os.WriteFile(bad, tampered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GenerateClient(ctx, ClientOptions{Artifact: bad, Package: "p", Out: filepath.Join(work, "bad")}); err == nil {
+		t.Error("client from a tampered artifact succeeded")
+	}
 }

@@ -50,4 +50,19 @@ func TestBinary(t *testing.T) {
 	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "skill.toml") {
 		t.Errorf("package without skill.toml: err %v, stderr %q", err, stderr.String())
 	}
+
+	// generate --check: exit 0 on an up-to-date skill, 1 with the stale
+	// file named on stderr otherwise (here: no skill.toml at all).
+	cmd = exec.Command(bin, "generate", "--check", filepath.Join("..", "..", "testdata", "typedskill"))
+	stdout.Reset()
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), "up to date: palyra_tools.gen.go, skill.toml (tools: plan_trip, shout)") {
+		t.Errorf("generate --check: err %v, stdout %q", err, stdout.String())
+	}
+	cmd = exec.Command(bin, "generate", "--check", skill)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.HasPrefix(stderr.String(), "palyra-gen: ") || !strings.Contains(stderr.String(), "no skill.toml") {
+		t.Errorf("generate --check without skill.toml: err %v, stderr %q", err, stderr.String())
+	}
 }

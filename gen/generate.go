@@ -122,6 +122,7 @@ type GeneratedTool struct {
 type tool struct {
 	GeneratedTool
 	pos     token.Position
+	namePos token.Pos
 	withCtx bool
 }
 
@@ -479,7 +480,8 @@ func findTools(dir string, pkg *skillPackage, publisher string) ([]*tool, error)
 				if !ok {
 					continue
 				}
-				t.pos = errs.position(fd.Name.Pos())
+				t.namePos = fd.Name.Pos()
+				t.pos = errs.position(t.namePos)
 				t.Position = fmt.Sprintf("%s:%d", t.pos.Filename, t.pos.Line)
 				if prev := byName[t.Name]; prev != nil {
 					errs.fail(fd.Name.Pos(), t.Name, ErrToolName, "duplicate tool name: %s at %s has it too", prev.Func, prev.Position)
@@ -498,11 +500,17 @@ func findTools(dir string, pkg *skillPackage, publisher string) ([]*tool, error)
 			errs.fail(obj.Pos(), "", ErrToolName, "%s is declared by %s; rename it", name, GeneratedFile)
 		}
 	}
+	exports := map[string]*tool{}
 	for _, t := range tools {
 		name := "palyraExport" + exportedName(t.Func)
 		if obj := scope.Lookup(name); obj != nil {
 			errs.fail(obj.Pos(), t.Name, ErrToolName, "%s is declared by %s; rename it", name, GeneratedFile)
 		}
+		if prev := exports[name]; prev != nil {
+			// greet and Greet: both would be exported by palyraExportGreet.
+			errs.fail(t.namePos, t.Name, ErrToolName, "%s and %s would both be exported by %s; rename one", prev.Func, t.Func, name)
+		}
+		exports[name] = t
 	}
 	if err := errs.err(); err != nil {
 		return nil, err

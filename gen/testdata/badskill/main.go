@@ -91,3 +91,13 @@ func Misspelt(in In) (In, error) { return in, nil }
 
 // palyraRun is a name the generated file declares.
 func palyraRun() {}
+
+// Hello and hello would share one export wrapper.
+//
+//palyra:tool name=hello_a
+func Hello(in In) (In, error) { return in, nil }
+
+// hello is Hello in lower case.
+//
+//palyra:tool name=hello_b
+func hello(in In) (In, error) { return in, nil }

@@ -44,13 +44,18 @@
 //
 // skill_events, append-only: id (INTEGER AUTOINCREMENT, append order, which
 // is commit order because writers serialize), event_id (ULID), skill_id,
-// version, at_unix_ms, kind (install, transition, reverify, remove, or a
+// version, at_unix_ms, kind (install, transition, reverify, remove, grants, or a
 // caller's note kind), from_state, to_state, reason, principal, details
 // (JSON, checked with json_valid). Triggers RAISE on every UPDATE and
 // DELETE, so the log cannot be rewritten through SQL either. Every write
 // method changes skill_status and appends its event in the same
 // transaction; [Journal.Note] appends decisions that change no state, and
 // may name a version that has no row (a refused install).
+//
+// skill_grants (migration 2): skill_id, version, grants (a JSON document
+// the host defines: what the operator let that version do), granted_by,
+// updated_at_unix_ms. [Journal.SetGrants] and [Install.Grants] replace the
+// row and append a "grants" event carrying the document.
 //
 // schema_migrations lists the applied migrations; PRAGMA user_version holds
 // the schema version. Each migration runs in its own write transaction that

@@ -31,6 +31,7 @@ const (
 	KindTransition = "transition" // Transition between states
 	KindReverify   = "reverify"   // quarantined → eligible after a fresh verify + audit
 	KindRemove     = "remove"     // Remove or Transition to removed
+	KindGrants     = "grants"     // SetGrants or Install.Grants
 )
 
 // Status is the current row of one skill version in skill_status.
@@ -80,6 +81,9 @@ type Install struct {
 	Reason         string
 	Principal      string          // who installed: operator or system principal
 	Details        json.RawMessage // optional JSON kept with the event
+	// Grants, when not nil, are stored for this version in the same
+	// transaction (see SetGrants).
+	Grants json.RawMessage
 	// Then are changes applied after the install in the same transaction
 	// (e.g. verified, then eligible), each checked and recorded as its
 	// own event: a crash leaves all of them or none.
@@ -231,6 +235,11 @@ VALUES (?, ?, 'installed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 			From: from, To: StateInstalled, Reason: in.Reason, Principal: in.Principal, Details: details,
 		}); err != nil {
 			return err
+		}
+		if in.Grants != nil {
+			if err := putGrants(ctx, tx, now, StateInstalled, in.SkillID, in.Version, in.Grants, in.Principal, "granted at install"); err != nil {
+				return err
+			}
 		}
 		st, err = getStatus(ctx, tx, in.SkillID, in.Version)
 		for _, c := range then {
@@ -572,4 +581,59 @@ func isSHA256Hex(s string) bool {
 		}
 	}
 	return true
+}
+
+// ErrNoGrants: no grants were ever stored for the version.
+var ErrNoGrants = errors.New("journal: no grants recorded")
+
+// SetGrants stores the operator's grants (a JSON document) for a skill
+// version that has a row, and appends a "grants" event holding them.
+func (j *Journal) SetGrants(ctx context.Context, skillID, version string, grants json.RawMessage, principal, reason string) error {
+	if err := required(skillID, version, principal); err != nil {
+		return err
+	}
+	return j.write(ctx, func(tx *sql.Tx, now int64) error {
+		st, err := getStatus(ctx, tx, skillID, version)
+		if err != nil {
+			return err
+		}
+		return putGrants(ctx, tx, now, st.State, skillID, version, grants, principal, reason)
+	})
+}
+
+// putGrants upserts the grants row and appends the event; the event's from
+// and to are the version's unchanged state, as for a note.
+func putGrants(ctx context.Context, tx *sql.Tx, now int64, state State, skillID, version string, grants json.RawMessage, principal, reason string) error {
+	g, err := normalizeDetails(grants)
+	if err != nil || g == nil {
+		return fmt.Errorf("journal: grants for %s@%s: not a JSON document", skillID, version)
+	}
+	if _, err := tx.ExecContext(ctx, `
+INSERT INTO skill_grants (skill_id, version, grants, granted_by, updated_at_unix_ms)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (skill_id, version) DO UPDATE SET
+	grants = excluded.grants, granted_by = excluded.granted_by, updated_at_unix_ms = excluded.updated_at_unix_ms`,
+		skillID, version, string(g), principal, now); err != nil {
+		return fmt.Errorf("journal: grants for %s@%s: %w", skillID, version, err)
+	}
+	return appendEvent(ctx, tx, now, Event{
+		SkillID: skillID, Version: version, Kind: KindGrants, From: state, To: state,
+		Reason: reason, Principal: principal, Details: g,
+	})
+}
+
+// Grants returns the grants stored for a skill version, or ErrNoGrants.
+func (j *Journal) Grants(ctx context.Context, skillID, version string) (json.RawMessage, error) {
+	var g string
+	err := retryBusy(ctx, func() error {
+		return j.db.QueryRowContext(ctx, `SELECT grants FROM skill_grants WHERE skill_id = ? AND version = ?`,
+			skillID, version).Scan(&g)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s@%s: %w", skillID, version, ErrNoGrants)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: grants for %s@%s: %w", skillID, version, err)
+	}
+	return json.RawMessage(g), nil
 }

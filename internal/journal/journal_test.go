@@ -572,3 +572,45 @@ func TestRecordThenIsOneTransaction(t *testing.T) {
 		t.Fatalf("current after rollback: %+v %v", cur, err)
 	}
 }
+
+func TestGrants(t *testing.T) {
+	j, _ := openTest(t)
+	ctx := context.Background()
+	if _, err := j.Grants(ctx, testSkill, "1.0.0"); !errors.Is(err, ErrNoGrants) {
+		t.Fatalf("grants before install: %v", err)
+	}
+	in := install(testSkill, "1.0.0")
+	in.Grants = json.RawMessage(`{"http_hosts":["a.example"]}`)
+	recordInstall(t, j, in)
+	g, err := j.Grants(ctx, testSkill, "1.0.0")
+	if err != nil || string(g) != `{"http_hosts":["a.example"]}` {
+		t.Fatalf("grants after install: %s %v", g, err)
+	}
+	if err := j.SetGrants(ctx, testSkill, "1.0.0", json.RawMessage(`{"http_hosts":[]}`), operator, "narrowed"); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := j.Grants(ctx, testSkill, "1.0.0"); string(g) != `{"http_hosts":[]}` {
+		t.Fatalf("grants after SetGrants: %s", g)
+	}
+	if err := j.SetGrants(ctx, testSkill, "9.9.9", json.RawMessage(`{}`), operator, "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("grants for an unknown version: %v", err)
+	}
+	if err := j.SetGrants(ctx, testSkill, "1.0.0", json.RawMessage(`{`), operator, "x"); err == nil {
+		t.Fatal("invalid JSON grants accepted")
+	}
+	evs, _ := j.Events(ctx, testSkill)
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind)
+	}
+	if strings.Join(kinds, ",") != "install,grants,grants" {
+		t.Fatalf("events: %v", kinds)
+	}
+}
+
+func recordInstall(t *testing.T, j *Journal, in Install) {
+	t.Helper()
+	if _, err := j.Record(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+}

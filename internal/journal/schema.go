@@ -88,6 +88,21 @@ BEGIN
 	SELECT RAISE(ABORT, 'skill_status rows are never deleted; mark them removed');
 END;
 `,
+	}, {
+		version: 2,
+		name:    "create_skill_grants",
+		sql: `
+-- What the operator granted each installed version: a JSON document the
+-- host defines. Rows are replaced on change; every change is also an event.
+CREATE TABLE skill_grants (
+	skill_id           TEXT    NOT NULL,
+	version            TEXT    NOT NULL,
+	grants             TEXT    NOT NULL CHECK (json_valid(grants)),
+	granted_by         TEXT    NOT NULL,
+	updated_at_unix_ms INTEGER NOT NULL,
+	PRIMARY KEY (skill_id, version)
+);
+`,
 	}}
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/palyra/palyra-go/internal/audit"
 	"github.com/palyra/palyra-go/internal/journal"
@@ -50,8 +49,9 @@ func DefaultAuditPolicy() AuditPolicy { return audit.DefaultPolicy() }
 type Options struct {
 	// Logger receives the host's decisions; nil discards them.
 	Logger *slog.Logger
-	// AuditPolicy limits what the static audit lets through.
-	AuditPolicy AuditPolicy
+	// Policy is the operator's policy (quotas, network, audit limits); nil
+	// reads <state>/policy.json, and a missing file means the defaults.
+	Policy *Policy
 	// Principal names who acts when an operation does not say (recorded in
 	// the journal); default "host".
 	Principal string
@@ -68,6 +68,7 @@ type Options struct {
 type Host struct {
 	dir     string
 	opts    Options
+	policy  Policy
 	log     *slog.Logger
 	trust   *trust.Store
 	journal *journal.Journal
@@ -90,6 +91,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 		return nil, fmt.Errorf("host: state dir: %w", err)
 	}
 	var err error
+	if opts.Policy != nil {
+		h.policy = *opts.Policy
+	} else if h.policy, err = readPolicy(dir); err != nil {
+		return nil, fmt.Errorf("host: policy: %w", err)
+	}
 	if h.trust, err = trust.Open(TrustStorePath(dir)); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
@@ -136,4 +142,14 @@ func (h *Host) crash(step string) {
 	}
 }
 
-func nowMS() int64 { return time.Now().UnixMilli() }
+// auditPolicy is the policy's audit limits (zero fields: defaults).
+func (h *Host) auditPolicy() audit.Policy {
+	if h.policy.Audit != nil {
+		return *h.policy.Audit
+	}
+	return audit.Policy{}
+}
+
+// invalidate drops what the host keeps in memory about a skill (compiled
+// modules, warm instances) after its state or grants changed.
+func (h *Host) invalidate(skillID string) {}

@@ -67,6 +67,12 @@ type InstallOptions struct {
 	AllowDowngrade bool
 	// Principal is recorded in the journal as who installed.
 	Principal string
+	// GrantRequested grants every capability the manifest requests.
+	GrantRequested bool
+	// Grants, if not nil, are the capabilities granted (a subset of those
+	// requested). With neither, an upgrade keeps the previous version's
+	// grants that the new version still requests; a first install gets none.
+	Grants *Grants
 }
 
 // Installed describes a skill version Install put in service.
@@ -85,6 +91,10 @@ type Installed struct {
 	Replaced string `json:"replaced,omitempty"`
 	// Warnings are the audit's non-failing findings.
 	Warnings []string `json:"warnings,omitempty"`
+	// Granted are the capabilities granted; Denied those requested but not
+	// granted (calls that need them fail).
+	Granted Grants   `json:"granted"`
+	Denied  []string `json:"denied,omitempty"`
 }
 
 // Install verifies the artifact at path, audits it, checks its [compat]
@@ -148,6 +158,11 @@ func (h *Host) install(ctx context.Context, data []byte, a *artifact.Artifact, o
 	if err := manifest.CheckCompat(m.Compat, ProtocolMajor, Version); err != nil {
 		return refuse(fmt.Errorf("%s %s: %w", id, version, err))
 	}
+	grants, err := h.grantsForInstall(ctx, m, prev, opts)
+	if err != nil {
+		return refuse(err)
+	}
+	grantsJSON, _ := json.Marshal(grants)
 	report, err := h.audit(ctx, a, decision, true)
 	if err != nil {
 		return nil, err
@@ -180,7 +195,7 @@ func (h *Host) install(ctx context.Context, data []byte, a *artifact.Artifact, o
 	st, err := h.journal.Record(ctx, journal.Install{
 		SkillID: id, Version: version, Publisher: m.Publisher, KeyID: a.KeyID,
 		ArtifactSHA256: artifactSHA, PayloadSHA256: a.PayloadSHA256, TrustDecision: string(decision),
-		Reason: reason, Principal: principal, Details: details,
+		Reason: reason, Principal: principal, Details: details, Grants: grantsJSON,
 		Then: []journal.Change{
 			{To: journal.StateVerified, Reason: "signature, integrity and trust (" + string(decision) + ") checked", Principal: principal},
 			{To: journal.StateEligible, Reason: "static audit and compat check passed", Principal: principal},
@@ -206,6 +221,8 @@ func (h *Host) install(ctx context.Context, data []byte, a *artifact.Artifact, o
 		out.Replaced = prev.Version
 	}
 	out.Warnings = warnings
+	out.Granted, out.Denied = grants, grants.denied(Requested(m))
+	h.invalidate(id)
 	return out, nil
 }
 
@@ -257,7 +274,7 @@ func (h *Host) audit(ctx context.Context, a *artifact.Artifact, d TrustDecision,
 	return audit.Audit(ctx, audit.Input{
 		Manifest: a.Manifest, Files: a.Files, SignatureVerified: trusted,
 		TrustDecision: string(d), PayloadSHA256: a.PayloadSHA256,
-	}, h.opts.AuditPolicy)
+	}, h.auditPolicy())
 }
 
 // stage writes the artifact's checked entries and a copy of the artifact

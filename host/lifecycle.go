@@ -150,6 +150,7 @@ func (h *Host) Quarantine(ctx context.Context, skillID, reason, principal string
 		To: journal.StateQuarantined, Reason: reason, Principal: h.principal(principal),
 	})
 	if err == nil {
+		h.invalidate(skillID)
 		h.log.Warn("quarantined", "skill", skillID, "version", st.Version, "reason", reason)
 	}
 	return err
@@ -189,6 +190,7 @@ func (h *Host) Remove(ctx context.Context, skillID, principal string) error {
 		if err := h.journal.Remove(ctx, skillID, h.principal(principal)); err != nil {
 			return err
 		}
+		h.invalidate(skillID)
 		// A crash here leaves files recovery deletes on the next Open.
 		return os.RemoveAll(h.skillDir(skillID))
 	})
@@ -244,6 +246,7 @@ func (h *Host) Check(ctx context.Context, principal string) (*CheckReport, error
 			})
 			switch {
 			case err == nil:
+				h.invalidate(st.SkillID)
 				res.State, res.Quarantined = journal.StateQuarantined, true
 				rep.Quarantined++
 				h.log.Warn("quarantined by check", "skill", st.SkillID, "version", st.Version, "reason", reason)

@@ -28,6 +28,9 @@ type Spec struct {
 	Memory    uint64 // quotas.max_memory_bytes; default 1 MiB
 	Key       ed25519.PrivateKey
 	MinHost   string // compat.min_palyra_version; default 0.1.0
+	// Capabilities are TOML lines of the [capabilities] table, e.g.
+	// `http_egress_allowlist = ["api.example.com"]`.
+	Capabilities string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -118,6 +121,9 @@ description = "Echo the input"
 input_schema = { type = "object" }
 output_schema = { type = "object" }
 
+[capabilities]
+%s
+
 [capabilities.quotas]
 max_memory_bytes = %d
 
@@ -128,7 +134,7 @@ min_palyra_version = %q
 [operator]
 display_name = "Test skill"
 summary = "A skill the tests build."
-`, id, s.Version, s.Publisher, s.Publisher, s.Memory, s.MinHost))
+`, id, s.Version, s.Publisher, s.Publisher, s.Capabilities, s.Memory, s.MinHost))
 	if err != nil {
 		return nil, err
 	}

@@ -17,12 +17,13 @@ func (c *cli) lifecycleCommands() []*cobra.Command {
 	return []*cobra.Command{
 		c.skillsInstallCommand(), c.skillsListCommand(), c.skillsInfoCommand(),
 		c.skillsCheckCommand(), c.skillsQuarantineCommand(), c.skillsEnableCommand(),
-		c.skillsRemoveCommand(), c.skillsAuditCommand(),
+		c.skillsRemoveCommand(), c.skillsAuditCommand(), c.skillsGrantsCommand(),
 	}
 }
 
 func (c *cli) skillsInstallCommand() *cobra.Command {
 	var opts host.InstallOptions
+	var grants grantFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "install FILE",
@@ -34,6 +35,11 @@ it eligible. A refused artifact leaves no files and no trust-store change.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withHost(cmd, func(h *host.Host) error {
+				g, err := grants.parse()
+				if err != nil {
+					return err
+				}
+				opts.Grants, opts.GrantRequested = g, grants.requested
 				in, err := h.Install(cmd.Context(), args[0], opts)
 				if err != nil {
 					if asJSON {
@@ -54,6 +60,9 @@ it eligible. A refused artifact leaves no files and no trust-store change.`,
 					fmt.Fprintf(w, "  replaced:\t%s\n", in.Replaced)
 				}
 				fmt.Fprintf(w, "  publisher:\t%s\n  trust:\t%s\n  key:\t%s\n  dir:\t%s\n", in.Publisher, in.TrustDecision, in.KeyID, in.Dir)
+				for _, d := range in.Denied {
+					fmt.Fprintf(w, "  not granted:\t%s (grant with 'palyra skills grants %s --grant …')\n", d, in.SkillID)
+				}
 				for _, warn := range in.Warnings {
 					fmt.Fprintf(w, "  warning:\t%s\n", warn)
 				}
@@ -63,6 +72,7 @@ it eligible. A refused artifact leaves no files and no trust-store change.`,
 	}
 	cmd.Flags().BoolVar(&opts.AllowTOFU, "allow-tofu", false, "pin an unknown publisher's key on first use")
 	cmd.Flags().BoolVar(&opts.AllowDowngrade, "allow-downgrade", false, "install an older version, or different content under the installed version")
+	grants.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

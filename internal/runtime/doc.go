@@ -1,0 +1,122 @@
+// Package runtime runs skills: WebAssembly modules built with an Extism
+// PDK (any language) or with palyra's sdk, in a wazero sandbox, with
+// palyra's own implementation of the Extism kernel ABI.
+//
+// A Runtime compiles modules (with an optional on-disk compilation
+// cache); a Plugin is a compiled module with its configuration, quotas and
+// capabilities, served by a bounded pool of warm instances:
+//
+//	rt, _ := runtime.New(ctx, runtime.Config{CompilationCacheDir: dir})
+//	mod, _ := rt.Compile(ctx, wasm) // audited bytes only: see Compile
+//	p, _ := rt.NewPlugin(ctx, mod, runtime.PluginConfig{Timeout: 2 * time.Second})
+//	out, err := p.Call(ctx, "forecast", input)
+//
+// A call's errors are typed: *GuestError when the guest reported a
+// failure (error_set or a non-zero return), *TrapError when it did not
+// complete (a trap, a host function refusing, a non-zero proc_exit; the
+// instance is discarded and replaced), an error matching
+// context.DeadlineExceeded or context.Canceled when the plugin's Timeout
+// or the caller's ctx ended it, ErrNoFunction, ErrClosed.
+//
+// # Instances
+//
+// Each instance is a guest instance linked to its own kernel instance:
+// wazero's experimental import resolver makes the guest's
+// "extism:host/env" imports resolve to that kernel, so guest-to-kernel
+// calls are Wasm-to-Wasm calls that stay in compiled code. The host reads
+// and writes kernel memory and globals directly: a call is one Wasm entry
+// (the guest function), with cached api.Functions and CallWithStack.
+// Language runtimes are initialised before an instance's first call as
+// go-sdk does (hs_init, else _initialize, else __wasm_call_ctors). An
+// instance serves one call at a time; one that trapped, exited or was
+// stopped is closed, and the next call creates a fresh one.
+//
+// # ABI
+//
+// extism:host/env, with Extism's signatures (handles and lengths are i64
+// offsets into kernel memory, which is not the guest's memory):
+//
+//	alloc(n i64) i64            free(h i64)
+//	length(h i64) i64           length_unsafe(h i64) i64
+//	load_u8(p i64) i32          load_u64(p i64) i64
+//	store_u8(p i64, v i32)      store_u64(p i64, v i64)
+//	input_length() i64          input_offset() i64
+//	input_load_u8(o i64) i32    input_load_u64(o i64) i64
+//	input_set(h i64, n i64)     output_set(h i64, n i64)
+//	output_length() i64         output_offset() i64
+//	error_set(h i64)            error_get() i64
+//	reset()                     memory_bytes() i64
+//	config_get(key i64) i64     var_get(name i64) i64    var_set(name i64, value i64)
+//	http_request(req i64, body i64) i64  http_status_code() i32  http_headers() i64
+//	log_trace/log_debug/log_info/log_warn/log_error(msg i64)     get_log_level() i32
+//
+// The first group is the kernel, internal/runtime/kernel's kernel.wat; the
+// rest are Go host functions. Out-of-range loads return 0 and stores are
+// ignored, as in Extism's kernel; 0 is the null handle (a missing config
+// key or var, an empty value, a failed alloc). http_request takes Extism's
+// JSON request ({"url", "method", "headers"}) and sends it through
+// PluginConfig.HTTP, which applies the egress policy; with no client it
+// traps with "HTTP request to '<url>' is not allowed". http_headers
+// returns a JSON object of the last response's headers, lower-cased.
+// Log functions free their message.
+//
+// extism:host/user, palyra's secret store:
+//
+//	palyra_secret_get(ref i64) i64
+//
+// ref is a block holding "scope/key" (split at the last '/', scope as in
+// skill.toml: global, principal:ID, channel:ID, skill:ID); the result is a
+// block holding the secret from PluginConfig.Secrets. On failure it
+// returns 0 and sets the call's error (error_get) to the reason, so a
+// guest that ignores the 0 fails with that message; one that recovers
+// calls error_set(0). A ref that is not a block traps.
+//
+// palyra:host/env, the bulk-copy fast path for palyra's sdk (i32
+// addresses in the guest's own memory; one copy instead of a kernel call
+// per 8 bytes):
+//
+//	input_read(dst i32, n i32) i32   copy up to n bytes of the input (as
+//	                                 input_offset/input_length describe it)
+//	                                 to dst; returns the count copied
+//	output_write(src i32, n i32)     set the output to a copy of [src, src+n);
+//	                                 a later output_set replaces it, and it
+//	                                 replaces an earlier one
+//	error_write(src i32, n i32)      set the call's error message to
+//	                                 [src, src+n) (n = 0 clears it)
+//
+// A range outside guest memory traps.
+//
+// # Quotas
+//
+// MaxMemoryBytes bounds each instance's linear memory, the guest's and
+// the kernel's together: both are allocated through a per-instance wazero
+// memory allocator (experimental.WithMemoryAllocator) that refuses a
+// growth past the quota, so memory.grow returns -1 to the guest and the
+// kernel's alloc returns 0. A guest that cannot cope traps (a Go guest
+// dies with "fatal error: out of memory"), and its TrapError matches
+// ErrMemoryLimit; a module whose initial memory exceeds the quota fails
+// to instantiate with ErrMemoryLimit; an input that does not fit is
+// refused before the call.
+//
+// Timeout and the caller's ctx stop the guest: the runtime compiles every
+// module with wazero's close-on-context-done, which checks at function
+// entries and loop headers whether the instance has been closed, and a
+// per-instance timer or context.AfterFunc closes it. WASI sleeps are real
+// but cut short the same way; HTTP requests end with the caller's ctx or
+// the timeout. These checks cost what wazero makes them cost: a goroutine
+// per call (about 0.6 µs) and an exit to Go at each loop iteration, which
+// is most of a call's time for loop-heavy guests such as Go's; see the
+// benchmarks.
+//
+// Fuel is not metered: wazero has no instruction counting, and the runtime
+// does not pretend to have it.
+//
+// Guest stdout and stderr become log records (one per line, at most 64
+// KiB per stream per call, lines cut at 4 KiB); the start of stderr is
+// kept in TrapError.Stderr. Clocks are the host's and randomness is
+// crypto/rand (wazero's defaults are deterministic fakes). Mounts are WASI
+// preopens, read-only when asked.
+//
+// Compatibility with Extism is tested against extism/go-sdk on the test
+// plugins it ships; the differences are listed in CONFORMANCE.md.
+package runtime

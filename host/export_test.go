@@ -1,4 +1,16 @@
 package host
 
+import (
+	"context"
+	"net/netip"
+)
+
 // SetCrashPoint lets tests stop an install at a named step.
 func SetCrashPoint(o *Options, f func(step string)) { o.crashPoint = f }
+
+// SetResolver replaces DNS for skills' HTTP egress.
+func SetResolver(o *Options, r interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}) {
+	o.resolver = r
+}

@@ -174,6 +174,9 @@ type Policy struct {
 	// AllowPrivateNetwork lets granted HTTP hosts resolve to loopback,
 	// private and link-local addresses (never to metadata addresses).
 	AllowPrivateNetwork bool `json:"allow_private_network,omitempty"`
+	// HTTPPorts are the ports granted HTTP hosts may be reached on
+	// (default 80 and 443).
+	HTTPPorts []int `json:"http_ports,omitempty"`
 	// MaxHTTPResponseBytes caps one HTTP response body (default 4 MiB).
 	MaxHTTPResponseBytes int64 `json:"max_http_response_bytes,omitempty"`
 	// InstancesPerSkill bounds the warm instances kept per skill module

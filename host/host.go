@@ -2,15 +2,22 @@ package host
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/palyra/palyra-go/internal/audit"
+	"github.com/palyra/palyra-go/internal/egress"
 	"github.com/palyra/palyra-go/internal/journal"
 	"github.com/palyra/palyra-go/internal/lockfile"
+	"github.com/palyra/palyra-go/internal/runtime"
+	"github.com/palyra/palyra-go/internal/secrets"
 	"github.com/palyra/palyra-go/internal/trust"
 )
 
@@ -56,6 +63,17 @@ type Options struct {
 	// the journal); default "host".
 	Principal string
 
+	// JournalPollInterval bounds how long a change another process makes
+	// to a skill (quarantine, removal, upgrade, grants) takes to reach
+	// this host's calls (0: DefaultJournalPollInterval). Changes made
+	// through this Host apply at once.
+	JournalPollInterval time.Duration
+
+	// resolver and rootCAs, in tests, replace DNS and the system roots
+	// for skills' HTTP egress.
+	resolver egress.Resolver
+	rootCAs  *x509.CertPool
+
 	// crashPoint, in tests, is called at each step of an install so that
 	// a child process can kill itself there.
 	crashPoint func(step string)
@@ -72,6 +90,17 @@ type Host struct {
 	log     *slog.Logger
 	trust   *trust.Store
 	journal *journal.Journal
+
+	// Running skills (run.go). runMu guards skills and runClosed; loadMu
+	// serializes loads; rtMu guards the lazily made rt and secrets.
+	runMu     sync.RWMutex
+	skills    map[string]*loadedSkill
+	runClosed bool
+	loadMu    sync.Mutex
+	rtMu      sync.Mutex
+	rt        *runtime.Runtime
+	secrets   *secrets.Store
+	callSeq   atomic.Uint64
 }
 
 // Open opens (creating if needed, mode 0700) the state directory dir and
@@ -83,7 +112,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	if opts.Principal == "" {
 		opts.Principal = "host"
 	}
-	h := &Host{dir: dir, opts: opts, log: opts.Logger}
+	h := &Host{dir: dir, opts: opts, log: opts.Logger, skills: make(map[string]*loadedSkill)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -115,8 +144,15 @@ func (h *Host) Dir() string { return h.dir }
 // TrustStore returns the publisher trust store of the state dir.
 func (h *Host) TrustStore() *TrustStore { return h.trust }
 
-// Close releases the host's resources.
-func (h *Host) Close() error { return h.journal.Close() }
+// Close stops the calls in progress (they fail with ErrClosed) and
+// releases the host's resources.
+func (h *Host) Close() error {
+	err := h.closeRuntime()
+	if jerr := h.journal.Close(); err == nil {
+		err = jerr
+	}
+	return err
+}
 
 // withInstallLock runs fn holding the state dir's install lock, which
 // serializes installs, removals and recovery across processes.
@@ -149,7 +185,3 @@ func (h *Host) auditPolicy() audit.Policy {
 	}
 	return audit.Policy{}
 }
-
-// invalidate drops what the host keeps in memory about a skill (compiled
-// modules, warm instances) after its state or grants changed.
-func (h *Host) invalidate(skillID string) {}

@@ -16,6 +16,8 @@ import (
 //	<state>/skills/data/<skill_id>/         the skill's filesystem roots
 //	<state>/skills/.staging/                installs in progress
 //	<state>/skills/.install.lock            serializes installs across processes
+//	<state>/cache/wazero/                   compiled machine code (0700)
+//	<state>/secrets/                        the secret store (0700, encrypted)
 const (
 	skillsDirName    = "skills"
 	stagingDirName   = ".staging"
@@ -23,6 +25,8 @@ const (
 	journalFileName  = "journal.sqlite3"
 	dataDirName      = "data"
 	artifactCopyName = "artifact.palyra-skill"
+	cacheDirName     = "cache"
+	secretsDirName   = "secrets"
 )
 
 // TrustStorePath is where a state dir keeps Palyra's trust-store.json.

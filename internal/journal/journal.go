@@ -407,6 +407,21 @@ func (j *Journal) List(ctx context.Context) (sts []Status, err error) {
 	return sts, err
 }
 
+// LastEventSeq returns the sequence number of the latest event recorded
+// for skillID (0 if none). Every change to a skill (install, state,
+// grants, removal) appends an event, so a cache keyed by it notices
+// changes made by other processes with one indexed query.
+func (j *Journal) LastEventSeq(ctx context.Context, skillID string) (seq int64, err error) {
+	err = retryBusy(ctx, func() error {
+		return j.db.QueryRowContext(ctx,
+			`SELECT COALESCE(MAX(id), 0) FROM skill_events WHERE skill_id = ?`, skillID).Scan(&seq)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("journal: events of %s: %w", skillID, err)
+	}
+	return seq, nil
+}
+
 // Events returns every event recorded for skillID, all versions, in the
 // order they were appended.
 func (j *Journal) Events(ctx context.Context, skillID string) (evs []Event, err error) {

@@ -194,8 +194,8 @@ func (inst *instance) call(ctx context.Context, name string, hasResult bool, inp
 	inst.httpStatus = 0
 	clear(inst.httpHeaders)
 	inst.budget.refused = false
-	inst.stdout.begin()
-	inst.stderr.begin()
+	inst.stdout.begin(ctx)
+	inst.stderr.begin(ctx)
 
 	// Arm the timeout and the caller's cancellation; either cancels
 	// inst.ctx, and wazero then stops the guest at its next check.

@@ -31,6 +31,9 @@ type streamWriter struct {
 	written int    // bytes taken during this call
 	head    []byte // first stderrHead bytes of this call, when keep
 	keep    bool
+	// ctx is the call's context, passed to the logger so that a handler
+	// can tell calls apart (the host adds its call id from it).
+	ctx context.Context
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
@@ -61,23 +64,34 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 	}
 	if w.written >= maxStreamBytes {
 		w.emit()
-		w.logger.Log(context.Background(), w.level, "guest output truncated", "stream", w.stream, "limit", maxStreamBytes)
+		w.logger.Log(w.context(), w.level, "guest output truncated", "stream", w.stream, "limit", maxStreamBytes)
 	}
 	return n, nil
 }
 
 func (w *streamWriter) emit() {
 	if w.logger != nil && len(w.line) > 0 {
-		w.logger.Log(context.Background(), w.level, string(w.line), "stream", w.stream)
+		w.logger.Log(w.context(), w.level, string(w.line), "stream", w.stream)
 	}
 	w.line = w.line[:0]
 }
 
 // begin starts a call: counters and head are per call.
-func (w *streamWriter) begin() {
+func (w *streamWriter) begin(ctx context.Context) {
 	w.written = 0
 	w.head = w.head[:0]
+	w.ctx = ctx
 }
 
 // end flushes a partial last line.
-func (w *streamWriter) end() { w.emit() }
+func (w *streamWriter) end() {
+	w.emit()
+	w.ctx = nil
+}
+
+func (w *streamWriter) context() context.Context {
+	if w.ctx == nil {
+		return context.Background()
+	}
+	return w.ctx
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,11 @@ type Spec struct {
 	Memory    uint64 // quotas.max_memory_bytes; default 1 MiB
 	Key       ed25519.PrivateKey
 	MinHost   string // compat.min_palyra_version; default 0.1.0
+	// Tools are the exported functions the manifest declares as tools,
+	// each with id publisher.<export>; default ["echo"].
+	Tools []string
+	// TimeoutMS is quotas.wall_clock_timeout_ms; default Palyra's 30000.
+	TimeoutMS uint64
 	// Capabilities are TOML lines of the [capabilities] table, e.g.
 	// `http_egress_allowlist = ["api.example.com"]`.
 	Capabilities string
@@ -73,6 +79,12 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.Module == nil {
 		s.Module = GoodModule("echo")
 	}
+	if len(s.Tools) == 0 {
+		s.Tools = []string{"echo"}
+	}
+	if s.TimeoutMS == 0 {
+		s.TimeoutMS = manifest.DefaultWallClockTimeoutMS
+	}
 	if s.Memory == 0 {
 		s.Memory = 1 << 20
 	}
@@ -107,25 +119,30 @@ func (s Spec) Bytes() ([]byte, error) {
 		return nil, err
 	}
 	id := s.Publisher + "." + s.Name
+	var tools strings.Builder
+	for _, t := range s.Tools {
+		fmt.Fprintf(&tools, `
+[[entrypoints.tools]]
+id = "%s.%s"
+name = %q
+description = "Test tool %s"
+input_schema = { type = "object" }
+output_schema = { type = "object" }
+`, s.Publisher, t, t, t)
+	}
 	m, err := manifest.Parse(fmt.Appendf(nil, `
 manifest_version = 2
 skill_id = %q
 name = "Test skill"
 version = %q
 publisher = %q
-
-[[entrypoints.tools]]
-id = "%s.echo"
-name = "echo"
-description = "Echo the input"
-input_schema = { type = "object" }
-output_schema = { type = "object" }
-
+%s
 [capabilities]
 %s
 
 [capabilities.quotas]
 max_memory_bytes = %d
+wall_clock_timeout_ms = %d
 
 [compat]
 required_protocol_major = 1
@@ -134,7 +151,7 @@ min_palyra_version = %q
 [operator]
 display_name = "Test skill"
 summary = "A skill the tests build."
-`, id, s.Version, s.Publisher, s.Publisher, s.Capabilities, s.Memory, s.MinHost))
+`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.MinHost))
 	if err != nil {
 		return nil, err
 	}

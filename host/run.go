@@ -1,0 +1,665 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/egress"
+	"github.com/palyra/palyra-go/internal/journal"
+	"github.com/palyra/palyra-go/internal/runtime"
+	"github.com/palyra/palyra-go/internal/secrets"
+)
+
+// Call errors callers tell apart with errors.Is or errors.As.
+var (
+	// ErrNotEligible: the skill's current version is not in service
+	// (quarantined, or an install not finished).
+	ErrNotEligible = errors.New("skill not eligible to run")
+	// ErrNoTool: the skill declares no such tool.
+	ErrNoTool = errors.New("no such tool")
+	// ErrClosed: the host was closed.
+	ErrClosed = errors.New("host closed")
+	// ErrMemoryLimit: the guest tried to grow its memory past the quota.
+	ErrMemoryLimit = runtime.ErrMemoryLimit
+)
+
+// GuestError is a call the guest itself failed: it returned a non-zero
+// code or set an error message.
+type GuestError = runtime.GuestError
+
+// TrapError is a call that did not complete: the guest trapped
+// (unreachable, out-of-bounds access, a Go panic, memory past the quota),
+// exited, or was refused a capability by a host function.
+type TrapError = runtime.TrapError
+
+// DefaultJournalPollInterval is how often, at most, a call re-reads the
+// journal to notice a change another process made to the skill it calls.
+const DefaultJournalPollInterval = time.Second
+
+// CallResult is one call and what it logged.
+type CallResult struct {
+	SkillID  string        `json:"skill_id"`
+	Version  string        `json:"version"`
+	Tool     string        `json:"tool"`
+	CallID   uint64        `json:"call_id"`
+	Output   []byte        `json:"-"`
+	Duration time.Duration `json:"duration_ns"`
+	// Logs are the guest's log records and stdout/stderr lines, at the
+	// skill's log level and within the per-call bounds.
+	Logs []GuestLog `json:"logs"`
+}
+
+// GuestLog is one record a guest logged during a call.
+type GuestLog struct {
+	Level   string `json:"level"`
+	Message string `json:"message"`
+	// Stream is "stdout" or "stderr" for WASI output, "" for log_*.
+	Stream string `json:"stream,omitempty"`
+}
+
+// Call calls tool (a tool id or name from the manifest) of the current
+// version of skillID, which must be eligible, with input, and returns its
+// output.
+//
+// The skill runs with the capabilities the operator granted and the
+// quotas min(manifest, policy): a capability not granted fails the call
+// with an error naming it, the wall-clock quota and ctx stop the guest
+// wherever it is. Errors callers tell apart: ErrNotInstalled,
+// ErrNotEligible, ErrNoTool, *GuestError, *TrapError (ErrMemoryLimit),
+// context.DeadlineExceeded and context.Canceled, ErrClosed.
+//
+// The first call to a skill loads it: its modules come from the
+// installed copy of the signed artifact, checked against the payload
+// digest the journal recorded, and are compiled once (with a compilation
+// cache under <state>/cache, so a restart does not recompile). Later
+// calls reuse a pool of warm instances. Call is safe for concurrent use;
+// changes made through this Host take effect at once, changes made by
+// other processes within Options.JournalPollInterval.
+func (h *Host) Call(ctx context.Context, skillID, tool string, input []byte) ([]byte, error) {
+	ls, err := h.loaded(ctx, skillID)
+	if err != nil {
+		return nil, err
+	}
+	defer ls.release()
+	t, err := ls.tool(tool)
+	if err != nil {
+		return nil, err
+	}
+	if ls.logs {
+		// Only when the host logs guest records: the value costs an
+		// allocation per call.
+		ctx = context.WithValue(ctx, callKey{}, &callRecorder{id: h.callSeq.Add(1)})
+	}
+	out, err := t.plugin.Call(ctx, t.export, input)
+	if err != nil {
+		return nil, ls.callError(t, err)
+	}
+	return out, nil
+}
+
+// Run is Call that also reports how the call went: its duration and the
+// guest's logs (for `palyra skills run --json`).
+func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*CallResult, error) {
+	ls, err := h.loaded(ctx, skillID)
+	if err != nil {
+		return nil, err
+	}
+	defer ls.release()
+	t, err := ls.tool(tool)
+	if err != nil {
+		return nil, err
+	}
+	res := &CallResult{SkillID: ls.skillID, Version: ls.version, Tool: t.id, CallID: h.callSeq.Add(1), Logs: []GuestLog{}}
+	rec := &callRecorder{id: res.CallID, record: true}
+	start := time.Now()
+	out, err := t.plugin.Call(context.WithValue(ctx, callKey{}, rec), t.export, input)
+	res.Duration = time.Since(start)
+	rec.mu.Lock()
+	res.Logs = append(res.Logs, rec.logs...)
+	rec.mu.Unlock()
+	if err != nil {
+		return res, ls.callError(t, err)
+	}
+	res.Output = out
+	return res, nil
+}
+
+// loadedSkill is one skill version ready to run: its compiled modules and
+// a plugin per module, with the grants and quotas of when it was loaded.
+type loadedSkill struct {
+	h                *Host
+	skillID, version string
+	seq              int64        // the journal's last event for the skill when loaded
+	checkedAt        atomic.Int64 // unix ns of the last journal check
+	tools            map[string]*loadedTool
+	toolNames        []string
+	plugins          []*runtime.Plugin
+	modules          []*runtime.Module
+	egress           *egress.Client
+	logs             bool // the host's logger takes guest records at the skill's level
+
+	users   atomic.Int64
+	retired atomic.Bool
+	closing sync.Once
+}
+
+type loadedTool struct {
+	id, export string
+	plugin     *runtime.Plugin
+}
+
+func (ls *loadedSkill) tool(name string) (*loadedTool, error) {
+	if t, ok := ls.tools[name]; ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("%s %s: %w %q (tools: %s)", ls.skillID, ls.version, ErrNoTool, name, strings.Join(ls.toolNames, ", "))
+}
+
+func (ls *loadedSkill) callError(t *loadedTool, err error) error {
+	if errors.Is(err, runtime.ErrClosed) {
+		err = fmt.Errorf("%w (%w)", ErrClosed, err)
+	}
+	return fmt.Errorf("%s %s: %s: %w", ls.skillID, ls.version, t.id, err)
+}
+
+// release ends one use; the last use of a retired skill closes it.
+func (ls *loadedSkill) release() {
+	if ls.users.Add(-1) == 0 && ls.retired.Load() {
+		ls.close()
+	}
+}
+
+// retire takes the skill out of the cache: it closes when its last call
+// in progress returns, so a reinstall or a grants change does not fail
+// the calls already running.
+func (ls *loadedSkill) retire() {
+	ls.retired.Store(true)
+	if ls.users.Load() == 0 {
+		ls.close()
+	}
+}
+
+func (ls *loadedSkill) close() {
+	ls.closing.Do(func() {
+		ctx := context.Background()
+		for _, p := range ls.plugins {
+			p.Close(ctx)
+		}
+		for _, m := range ls.modules {
+			m.Close(ctx)
+		}
+		if ls.egress != nil {
+			ls.egress.CloseIdleConnections()
+		}
+	})
+}
+
+// loaded returns the skill ready to run, counting one use: the cached one
+// if the journal (re-read at most every poll interval) says it is still
+// current, else a fresh load.
+func (h *Host) loaded(ctx context.Context, skillID string) (*loadedSkill, error) {
+	h.runMu.RLock()
+	ls := h.skills[skillID]
+	if ls != nil {
+		ls.users.Add(1)
+	}
+	closed := h.runClosed
+	h.runMu.RUnlock()
+	if closed {
+		if ls != nil {
+			ls.release()
+		}
+		return nil, ErrClosed
+	}
+	if ls != nil {
+		last := ls.checkedAt.Load()
+		now := time.Now().UnixNano()
+		if now-last < int64(h.pollInterval()) || !ls.checkedAt.CompareAndSwap(last, now) {
+			return ls, nil
+		}
+		// This call re-reads the journal for everyone.
+		seq, err := h.journal.LastEventSeq(ctx, skillID)
+		if err != nil {
+			ls.release()
+			return nil, err
+		}
+		if seq == ls.seq {
+			return ls, nil
+		}
+		ls.release()
+		h.invalidate(skillID)
+	}
+	return h.load(ctx, skillID)
+}
+
+func (h *Host) pollInterval() time.Duration {
+	if h.opts.JournalPollInterval > 0 {
+		return h.opts.JournalPollInterval
+	}
+	return DefaultJournalPollInterval
+}
+
+// load loads the current version of skillID, or waits for a load another
+// goroutine started.
+func (h *Host) load(ctx context.Context, skillID string) (*loadedSkill, error) {
+	h.loadMu.Lock()
+	defer h.loadMu.Unlock()
+	h.runMu.RLock()
+	ls := h.skills[skillID]
+	if ls != nil {
+		ls.users.Add(1)
+	}
+	h.runMu.RUnlock()
+	if ls != nil {
+		return ls, nil
+	}
+
+	seq, err := h.journal.LastEventSeq(ctx, skillID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.current(ctx, skillID)
+	if err != nil {
+		return nil, err
+	}
+	if !st.State.Runnable() {
+		why := ""
+		if st.Reason != "" {
+			why = ": " + st.Reason
+		}
+		return nil, fmt.Errorf("%s %s is %s%s: %w", skillID, st.Version, st.State, why, ErrNotEligible)
+	}
+	rt, err := h.runtime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ls, err = h.prepare(ctx, rt, st)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: load: %w", skillID, st.Version, err)
+	}
+	ls.seq = seq
+	ls.checkedAt.Store(time.Now().UnixNano())
+	ls.users.Add(1)
+
+	h.runMu.Lock()
+	defer h.runMu.Unlock()
+	if h.runClosed {
+		ls.release()
+		ls.retire()
+		return nil, ErrClosed
+	}
+	h.skills[skillID] = ls
+	return ls, nil
+}
+
+// prepare reads, checks and compiles an installed version and makes its
+// plugins with its grants and quotas.
+func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Status) (_ *loadedSkill, err error) {
+	dir := h.versionDir(st.SkillID, st.Version)
+	data, err := os.ReadFile(filepath.Join(dir, artifactCopyName))
+	if err != nil {
+		return nil, err
+	}
+	// The copy must be the artifact that was verified and audited at
+	// install: same payload digest. Its signature and integrity list are
+	// checked again on the way.
+	a, err := artifact.OpenBytes(ctx, data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("installed artifact: %w", err)
+	}
+	if a.PayloadSHA256 != st.PayloadSHA256 {
+		return nil, fmt.Errorf("installed artifact's payload digest %s differs from the journal's %s (run palyra skills check)", a.PayloadSHA256, st.PayloadSHA256)
+	}
+	m := a.Manifest
+	g, err := h.storedGrants(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	p := h.policy.withDefaults()
+	q := m.Capabilities.Quotas
+
+	ls := &loadedSkill{h: h, skillID: st.SkillID, version: st.Version, tools: make(map[string]*loadedTool),
+		logs: h.log.Enabled(ctx, guestLogLevel(p.LogLevel))}
+	defer func() {
+		if err != nil {
+			ls.close()
+		}
+	}()
+	cfg := runtime.PluginConfig{
+		Config:         operatorConfig(m),
+		MaxMemoryBytes: min(q.MaxMemoryBytes, p.MaxMemoryBytes),
+		Timeout:        time.Duration(min(q.WallClockTimeoutMS, p.MaxWallClockTimeoutMS)) * time.Millisecond,
+		PoolSize:       p.InstancesPerSkill,
+		Logger: slog.New(&guestLogHandler{
+			next:  h.log.Handler(),
+			attrs: []slog.Attr{slog.String("skill", st.SkillID), slog.String("version", st.Version)},
+		}),
+		LogLevel:             guestLogLevel(p.LogLevel),
+		MaxHTTPResponseBytes: p.MaxHTTPResponseBytes,
+	}
+	if len(m.Capabilities.HTTPEgressAllowlist) > 0 {
+		ls.egress, err = egress.New(egress.Policy{
+			AllowedHosts:          g.HTTPHosts,
+			AllowWildcards:        m.Capabilities.WildcardOptIn.HTTPEgress,
+			AllowedPorts:          p.HTTPPorts,
+			AllowPrivateAddresses: p.AllowPrivateNetwork,
+			MaxResponseBytes:      p.MaxHTTPResponseBytes,
+			Resolver:              h.opts.resolver,
+			RootCAs:               h.opts.rootCAs,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("HTTP egress: %w", err)
+		}
+		cfg.HTTP = egressDoer{ls.egress}
+	}
+	if len(m.Capabilities.Secrets) > 0 {
+		store, err := h.secretStore()
+		if err != nil {
+			return nil, err
+		}
+		var sg []secrets.Grant
+		for _, s := range g.Secrets {
+			sg = append(sg, secrets.Grant{Scope: s.Scope, KeyNames: s.KeyNames})
+		}
+		cfg.Secrets = runtime.SecretFunc(store.Granted(sg))
+	}
+	if cfg.Mounts, err = h.mounts(st.SkillID, g); err != nil {
+		return nil, err
+	}
+
+	// Each tool runs in the module that exports it (the audit checked
+	// that exactly one does).
+	for _, f := range a.Files {
+		if !strings.HasPrefix(f.Path, "modules/") || path.Ext(f.Path) != ".wasm" {
+			continue
+		}
+		mod, err := rt.Compile(ctx, f.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		ls.modules = append(ls.modules, mod)
+		plugin, err := rt.NewPlugin(ctx, mod, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		ls.plugins = append(ls.plugins, plugin)
+		for _, t := range m.Entrypoints.Tools {
+			if mod.Exports(t.Name) {
+				lt := &loadedTool{id: t.ID, export: t.Name, plugin: plugin}
+				ls.tools[t.ID] = lt
+				ls.tools[t.Name] = lt
+			}
+		}
+	}
+	for _, t := range m.Entrypoints.Tools {
+		if _, ok := ls.tools[t.ID]; !ok {
+			return nil, fmt.Errorf("tool %s: no module exports %q", t.ID, t.Name)
+		}
+		ls.toolNames = append(ls.toolNames, t.ID)
+	}
+	return ls, nil
+}
+
+// mounts turns granted filesystem roots into WASI preopens: root "r" is
+// <state>/skills/data/<skill_id>/r on the host and "/r" in the guest,
+// read-only for read roots. The directories are created on first use.
+func (h *Host) mounts(skillID string, g Grants) ([]runtime.Mount, error) {
+	base := filepath.Join(h.skillsDir(), dataDirName, skillID)
+	var out []runtime.Mount
+	add := func(root string, readOnly bool) error {
+		if strings.Contains(root, "*") {
+			return fmt.Errorf("filesystem root %q: wildcard roots cannot be mounted", root)
+		}
+		rel := path.Clean(strings.TrimPrefix(root, "./"))
+		hostPath := filepath.Join(base, filepath.FromSlash(rel))
+		if err := os.MkdirAll(hostPath, 0o700); err != nil {
+			return fmt.Errorf("filesystem root %q: %w", root, err)
+		}
+		out = append(out, runtime.Mount{HostPath: hostPath, GuestPath: "/" + rel, ReadOnly: readOnly})
+		return nil
+	}
+	for _, r := range g.WriteRoots {
+		if err := add(r, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range g.ReadRoots {
+		if slices.Contains(g.WriteRoots, r) {
+			continue // writable already
+		}
+		if err := add(r, true); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// operatorConfig is what config_get returns: the defaults of the
+// manifest's [operator.config] properties, as strings.
+func operatorConfig(m *Manifest) map[string]string {
+	if m.Operator == nil || m.Operator.Config == nil {
+		return nil
+	}
+	out := make(map[string]string)
+	for k, p := range m.Operator.Config.Properties {
+		switch v := p.Default.(type) {
+		case nil:
+		case string:
+			out[k] = v
+		default:
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// runtime returns the host's runtime, made on first use so that commands
+// that never run a skill do not pay for it.
+func (h *Host) runtime(ctx context.Context) (*runtime.Runtime, error) {
+	h.rtMu.Lock()
+	defer h.rtMu.Unlock()
+	if h.rt != nil {
+		return h.rt, nil
+	}
+	rt, err := runtime.New(ctx, runtime.Config{
+		CompilationCacheDir: filepath.Join(h.dir, cacheDirName, "wazero"),
+		Logger:              h.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.rt = rt
+	return rt, nil
+}
+
+func (h *Host) secretStore() (*secrets.Store, error) {
+	h.rtMu.Lock()
+	defer h.rtMu.Unlock()
+	if h.secrets != nil {
+		return h.secrets, nil
+	}
+	s, err := secrets.Open(filepath.Join(h.dir, secretsDirName))
+	if err != nil {
+		return nil, err
+	}
+	h.secrets = s
+	return s, nil
+}
+
+// invalidate drops the loaded copy of a skill, so that the next call
+// loads its current version with its current grants. Calls in progress
+// finish on the old one.
+func (h *Host) invalidate(skillID string) {
+	h.runMu.Lock()
+	ls := h.skills[skillID]
+	delete(h.skills, skillID)
+	h.runMu.Unlock()
+	if ls != nil {
+		ls.retire()
+	}
+}
+
+// closeRuntime stops every call in progress and releases the runtime.
+func (h *Host) closeRuntime() error {
+	h.runMu.Lock()
+	h.runClosed = true
+	skills := h.skills
+	h.skills = nil
+	h.runMu.Unlock()
+	for _, ls := range skills {
+		ls.retired.Store(true)
+	}
+	h.rtMu.Lock()
+	defer h.rtMu.Unlock()
+	if h.rt == nil {
+		return nil
+	}
+	// Closing the runtime stops calls in progress and waits for them.
+	err := h.rt.Close(context.Background())
+	for _, ls := range skills {
+		if ls.egress != nil {
+			ls.egress.CloseIdleConnections()
+		}
+	}
+	return err
+}
+
+// egressDoer sends the runtime's HTTP requests through the egress policy.
+type egressDoer struct{ c *egress.Client }
+
+func (d egressDoer) Do(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+	}
+	headers := make(map[string]string, len(req.Header))
+	for k, v := range req.Header {
+		headers[k] = strings.Join(v, ",")
+	}
+	resp, err := d.c.Do(req.Context(), egress.Request{Method: req.Method, URL: req.URL.String(), Headers: headers, Body: body})
+	if err != nil {
+		return nil, err
+	}
+	out := &http.Response{
+		StatusCode:    resp.Status,
+		Header:        make(http.Header, len(resp.Headers)),
+		Body:          io.NopCloser(bytes.NewReader(resp.Body)),
+		ContentLength: int64(len(resp.Body)),
+		Request:       req,
+	}
+	for k, v := range resp.Headers {
+		out.Header.Set(k, v)
+	}
+	return out, nil
+}
+
+// callKey carries a Run's recorder in the call's context, where the
+// runtime passes it to the plugin's logger.
+type callKey struct{}
+
+type callRecorder struct {
+	id     uint64
+	record bool // keep the logs (Run), not just tag them (Call)
+	mu     sync.Mutex
+	logs   []GuestLog
+}
+
+// maxRecordedLogs bounds what one Run keeps (the runtime bounds bytes).
+const maxRecordedLogs = 1000
+
+// guestLogHandler passes guest logs on to the host's logger with the
+// skill's attributes and the call id, and to a Run's recorder.
+type guestLogHandler struct {
+	next  slog.Handler
+	attrs []slog.Attr
+}
+
+func (g *guestLogHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	if rec, ok := ctx.Value(callKey{}).(*callRecorder); ok && rec.record {
+		return true
+	}
+	return g.next.Enabled(ctx, l)
+}
+
+func (g *guestLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	rec, _ := ctx.Value(callKey{}).(*callRecorder)
+	if rec != nil && rec.record {
+		var stream string
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "stream" {
+				stream = a.Value.String()
+				return false
+			}
+			return true
+		})
+		rec.mu.Lock()
+		if len(rec.logs) < maxRecordedLogs {
+			rec.logs = append(rec.logs, GuestLog{Level: levelName(r.Level), Message: r.Message, Stream: stream})
+		}
+		rec.mu.Unlock()
+	}
+	if !g.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	r = r.Clone()
+	r.AddAttrs(g.attrs...)
+	if rec != nil {
+		r.AddAttrs(slog.Uint64("call", rec.id))
+	}
+	return g.next.Handle(ctx, r)
+}
+
+func (g *guestLogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &guestLogHandler{next: g.next, attrs: append(slices.Clone(g.attrs), as...)}
+}
+
+func (g *guestLogHandler) WithGroup(name string) slog.Handler {
+	return &guestLogHandler{next: g.next.WithGroup(name), attrs: g.attrs}
+}
+
+// guestLogLevel maps policy.json's log_level names to slog levels (Extism
+// trace is below debug, as in the runtime).
+func guestLogLevel(name string) slog.Level {
+	switch name {
+	case "trace":
+		return slog.LevelDebug - 4
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func levelName(l slog.Level) string {
+	switch {
+	case l < slog.LevelDebug:
+		return "trace"
+	case l < slog.LevelInfo:
+		return "debug"
+	case l < slog.LevelWarn:
+		return "info"
+	case l < slog.LevelError:
+		return "warn"
+	}
+	return "error"
+}

@@ -18,6 +18,7 @@ func (c *cli) lifecycleCommands() []*cobra.Command {
 		c.skillsInstallCommand(), c.skillsListCommand(), c.skillsInfoCommand(),
 		c.skillsCheckCommand(), c.skillsQuarantineCommand(), c.skillsEnableCommand(),
 		c.skillsRemoveCommand(), c.skillsAuditCommand(), c.skillsGrantsCommand(),
+		c.skillsRunCommand(),
 	}
 }
 

@@ -1,6 +1,6 @@
-// Command palyra is the operator CLI of palyra-go: it verifies, inspects and
-// (in later releases) installs and runs signed skills, and edits the
-// publisher trust store of a state directory.
+// Command palyra is the operator CLI of palyra-go: it verifies, inspects,
+// installs, checks and runs signed skills, edits the publisher trust store
+// and stores the secrets skills may be granted, all in one state directory.
 package main
 
 import (

@@ -20,12 +20,12 @@ func newRootCommand() *cobra.Command {
 	c := &cli{}
 	root := &cobra.Command{
 		Use:           "palyra",
-		Short:         "Operate palyra skills: verify, inspect, trust",
+		Short:         "Operate palyra skills: verify, install, check, run; trust publishers; store secrets",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&c.stateDir, "state-dir", "", "state directory (default $"+host.EnvStateDir+", else palyra under the user config dir)")
-	root.AddCommand(c.skillsCommand(), c.trustCommand())
+	root.AddCommand(c.skillsCommand(), c.trustCommand(), c.secretsCommand())
 	return root
 }
 

@@ -2,7 +2,8 @@
 # make demo: the main job end to end, in a temp dir that is removed after.
 #   keygen → build examples/echo → package (signed) → inspect →
 #   verify (tofu_newly_pinned) → verify (tofu_pinned) → verify a tampered copy (fails) →
-#   install → list → check → tamper on disk → check quarantines → enable refuses → reinstall
+#   install → list → check → tamper on disk → check quarantines → enable refuses → reinstall →
+#   run the installed skill
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -84,5 +85,15 @@ if palyra skills enable palyra.echo; then
 fi
 palyra skills install "$tmp/echo.palyra-skill"
 palyra skills list
+
+step "palyra skills run (sandboxed: only what the operator granted)"
+palyra skills grants palyra.echo
+out=$(palyra skills run palyra.echo echo --input '{"text":"hello from a signed, installed skill"}')
+echo "$out"
+if [ "$out" != '{"text":"hello from a signed, installed skill"}' ]; then
+  echo "demo: unexpected output from the skill" >&2
+  exit 1
+fi
+palyra skills run --json palyra.echo echo --input '{"text":"and as JSON"}'
 
 step "done"

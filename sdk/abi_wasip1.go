@@ -62,3 +62,30 @@ func extismLogWarn(addr uint64)
 
 //go:wasmimport extism:host/env log_error
 func extismLogError(addr uint64)
+
+//go:wasmimport extism:host/env error_get
+func extismErrorGet() uint64
+
+//go:wasmimport extism:host/env get_log_level
+func extismGetLogLevel() int32
+
+//go:wasmimport extism:host/env var_get
+func extismVarGet(name uint64) uint64
+
+//go:wasmimport extism:host/env var_set
+func extismVarSet(name, value uint64)
+
+//go:wasmimport extism:host/env http_request
+func extismHTTPRequest(req, body uint64) uint64
+
+//go:wasmimport extism:host/env http_status_code
+func extismHTTPStatusCode() int32
+
+//go:wasmimport extism:host/env http_headers
+func extismHTTPHeaders() uint64
+
+// palyra_secret_get is Palyra's, in the namespace Extism leaves to hosts'
+// own functions. Only a skill that calls Secret imports it.
+//
+//go:wasmimport extism:host/user palyra_secret_get
+func palyraSecretGet(ref uint64) uint64

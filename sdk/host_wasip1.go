@@ -4,6 +4,8 @@ package sdk
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"strconv"
 )
 
@@ -44,9 +46,7 @@ func getConfig(key string) (string, bool) {
 	if v == 0 {
 		return "", false
 	}
-	buf := make([]byte, extismLength(v))
-	load(v, buf)
-	extismFree(v)
+	buf := take(v)
 	return string(buf), len(buf) > 0
 }
 
@@ -67,6 +67,82 @@ func logMessage(level LogLevel, msg string) {
 	default:
 		extismLogError(addr)
 	}
+}
+
+func logLevel() LogLevel { return LogLevel(extismGetLogLevel()) }
+
+// Blocks passed to var_get, var_set and http_request are handed over, as
+// to log_*: extism/go-sdk frees them, so freeing them here could free a
+// block the host has reused. The kernel resets its memory at each call.
+
+func varGet(name string) ([]byte, bool) {
+	v := extismVarGet(allocBytes([]byte(name)))
+	if v == 0 {
+		return nil, false
+	}
+	buf := take(v)
+	return buf, len(buf) > 0
+}
+
+// varSet sets name to value; an empty value is the null block, which
+// deletes the var.
+func varSet(name string, value []byte) {
+	extismVarSet(allocBytes([]byte(name)), allocBytes(value))
+}
+
+// extismRequest is the JSON request description of Extism's http_request.
+type extismRequest struct {
+	URL     string            `json:"url"`
+	Method  string            `json:"method"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+func httpSend(req HTTPRequest) (HTTPResponse, error) {
+	meta, err := json.Marshal(extismRequest{URL: req.URL, Method: req.Method, Headers: req.Headers})
+	if err != nil {
+		return HTTPResponse{}, err
+	}
+	body := extismHTTPRequest(allocBytes(meta), allocBytes(req.Body))
+	resp := HTTPResponse{Status: int(extismHTTPStatusCode()), Body: []byte{}}
+	if body != 0 {
+		resp.Body = take(body)
+	}
+	if h := extismHTTPHeaders(); h != 0 {
+		if err := json.Unmarshal(take(h), &resp.Headers); err != nil {
+			return HTTPResponse{}, errors.New("sdk: HTTP response headers from the host: " + err.Error())
+		}
+	}
+	return resp, nil
+}
+
+// secretGet tells a failure from an empty secret (both return the null
+// block) by the call's error: the host sets it on failure. The error is
+// then put back as it was, so that a tool that handles the failure does
+// not fail the call by accident, and one that had set an error keeps it.
+func secretGet(scope, key string) ([]byte, error) {
+	before := extismErrorGet()
+	v := palyraSecretGet(allocBytes([]byte(scope + "/" + key)))
+	if v != 0 {
+		return take(v), nil
+	}
+	after := extismErrorGet()
+	if after == 0 || after == before {
+		return []byte{}, nil
+	}
+	msg := take(after)
+	extismErrorSet(before)
+	if len(msg) == 0 {
+		msg = []byte("palyra_secret_get " + strconv.Quote(scope+"/"+key) + " failed")
+	}
+	return nil, errors.New(string(msg))
+}
+
+// take copies the block h out of the kernel and frees it.
+func take(h uint64) []byte {
+	buf := make([]byte, extismLength(h))
+	load(h, buf)
+	extismFree(h)
+	return buf
 }
 
 // allocBytes copies b into a new kernel block and returns its address, 0

@@ -84,5 +84,15 @@ func Log(level LogLevel, msg string) {
 	if msg == "" {
 		return
 	}
-	logMessage(min(max(level, LogTrace), LogError), msg)
+	logMessage(clampLevel(level), msg)
 }
+
+// LogEnabled reports whether the host keeps messages logged at level
+// (Extism's get_log_level), so that a tool can skip building a costly
+// message nobody reads. Levels are clamped as in Log. The answer holds for
+// the current call: a host may change its level between calls.
+func LogEnabled(level LogLevel) bool {
+	return clampLevel(level) >= logLevel()
+}
+
+func clampLevel(l LogLevel) LogLevel { return min(max(l, LogTrace), LogError) }

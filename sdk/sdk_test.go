@@ -2,19 +2,20 @@ package sdk_test
 
 import (
 	"bytes"
-	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	extism "github.com/extism/go-sdk"
-
-	"github.com/palyra/palyra-go/internal/testguest"
+	"github.com/palyra/palyra-go/internal/runtime"
 	"github.com/palyra/palyra-go/sdk"
 	"github.com/palyra/palyra-go/sdk/internal/probe"
 	"github.com/palyra/palyra-go/sdk/sdktest"
@@ -57,66 +58,6 @@ func TestStdlibOnly(t *testing.T) {
 	}
 }
 
-// Config is the plugin configuration used by both hosts.
-var config = map[string]string{
-	"greeting": "hello, world",
-	"empty":    "",
-	"binary":   "\xff\x00\xfe",
-}
-
-// plugin returns a fresh Extism instance of sdk/testdata/guest and the
-// messages it logs. The guest is compiled once per test process.
-func plugin(t *testing.T) (*extism.Plugin, *[]sdktest.Log) {
-	t.Helper()
-	compiled := compiledGuest(t)
-	ctx := context.Background()
-	p, err := compiled.Instance(ctx, extism.PluginInstanceConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close(ctx) })
-	// The first call initialises the Go runtime, which go-sdk logs; make
-	// it before the logger is set so the logs hold the guest's alone.
-	p.SetLogger(func(extism.LogLevel, string) {})
-	if _, _, err := p.Call("status", nil); err != nil {
-		t.Fatal(err)
-	}
-	logs := new([]sdktest.Log)
-	p.SetLogger(func(level extism.LogLevel, msg string) {
-		// go-sdk logs its own calls at debug level; keep only the guest's.
-		if strings.HasPrefix(msg, "Calling function : ") {
-			return
-		}
-		// extism.LogLevelTrace is 1, sdk.LogTrace 0; the order is the same.
-		*logs = append(*logs, sdktest.Log{Level: sdk.LogLevel(level - extism.LogLevelTrace), Message: msg})
-	})
-	return p, logs
-}
-
-var compiled struct {
-	once sync.Once
-	p    *extism.CompiledPlugin
-	err  error
-}
-
-func compiledGuest(t *testing.T) *extism.CompiledPlugin {
-	wasm := testguest.Build(t, "./testdata/guest")
-	compiled.once.Do(func() {
-		// Extism's log level is process-wide; trace lets every message through.
-		extism.SetLogLevel(extism.LogLevelTrace)
-		manifest := extism.Manifest{
-			Wasm:   []extism.Wasm{extism.WasmData{Data: wasm, Name: "guest"}},
-			Config: config,
-		}
-		compiled.p, compiled.err = extism.NewCompiledPlugin(context.Background(), manifest,
-			extism.PluginConfig{EnableWasi: true}, nil)
-	})
-	if compiled.err != nil {
-		t.Fatal(compiled.err)
-	}
-	return compiled.p
-}
-
 // inputs are the payloads every echo is tried with: empty, each length
 // around the 8-byte chunk the ABI copies by, large ones, and bytes that
 // are not UTF-8.
@@ -142,18 +83,15 @@ func inputs() map[string][]byte {
 	return m
 }
 
-type result struct {
-	rc   int32
-	out  []byte
-	err  string
-	logs []sdktest.Log
-}
-
 // TestConformance runs each probe tool natively through sdktest and in
-// Wasm through Extism's go-sdk, and expects both to give the wanted
-// result. The Wasm calls share one instance, so each also checks that the
-// previous call left nothing behind.
+// Wasm through Extism's go-sdk and the Palyra runtime, and expects all
+// three to give the wanted result. The Wasm calls of each host share one
+// instance, so each also checks that the previous call left nothing
+// behind.
 func TestConformance(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(httpProbeHandler))
+	t.Cleanup(srv.Close)
+
 	type test struct {
 		name   string
 		export string
@@ -174,6 +112,13 @@ func TestConformance(t *testing.T) {
 		}
 		return logs
 	}
+	httpCall := func(c probe.HTTPCall) []byte {
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	tests = append(tests,
 		test{"fail", "fail", probe.Fail, []byte("boom: ünïcode"), result{rc: 1, err: "boom: ünïcode"}},
 		test{"fail/empty", "fail", probe.Fail, nil, result{rc: 1}},
@@ -184,30 +129,78 @@ func TestConformance(t *testing.T) {
 		test{"config/empty key", "config", probe.Config, nil, result{out: []byte("unset")}},
 		test{"log", "log", probe.Log, []byte("note"), result{logs: allLevels("note")}},
 		test{"log/empty", "log", probe.Log, nil, result{}},
+		test{"log_enabled", "log_enabled", probe.LogEnabled, []byte("m"), result{out: []byte("TTTTT"), logs: allLevels("m")[1:6]}},
 		test{"overwrite", "overwrite", probe.Overwrite, nil, result{out: []byte("second")}},
 		test{"status", "status", probe.Status, []byte{7}, result{rc: 7}},
 		test{"status/zero", "status", probe.Status, nil, result{}},
+
+		test{"json", "json", probe.JSON, []byte(` {"name": "Ada", "tags": ["x", "<y>"]}` + "\n"),
+			result{out: []byte(`{"greeting":"<hello> & Ada","tags":["x","<y>"]}`)}},
+		test{"json/no tags", "json", probe.JSON, []byte(`{"name":"Ada"}`),
+			result{out: []byte(`{"greeting":"<hello> & Ada","tags":null}`)}},
+		test{"json/unknown field", "json", probe.JSON, []byte(`{"name":"Ada","age":36}`),
+			result{rc: 1, err: `sdk: input: json: unknown field "age"`}},
+		test{"json/trailing data", "json", probe.JSON, []byte(`{"name":"Ada"} {}`),
+			result{rc: 1, err: "sdk: input: data after the JSON value"}},
+		test{"json/trailing garbage", "json", probe.JSON, []byte(`{"name":"Ada"}x`),
+			result{rc: 1, err: "sdk: input: data after the JSON value"}},
+		test{"json/empty", "json", probe.JSON, []byte(" \n"), result{rc: 1, err: "sdk: input is empty, want JSON"}},
+		test{"json/wrong type", "json", probe.JSON, []byte(`{"name":1}`),
+			result{rc: 1, err: "sdk: input: json: cannot unmarshal number into Go struct field Person.name of type string"}},
+		test{"json/unencodable", "json_unencodable", probe.JSONUnencodable, nil,
+			result{out: []byte("kept"), logs: []sdktest.Log{{Level: sdk.LogError, Message: "sdk: output: json: unsupported type: func()"}}}},
+
+		test{"vars", "vars", probe.Vars, []byte("scratch"),
+			result{out: []byte(`"" false;"one" true;"\x00two\xff" true;"" false;"" false;"" false;"final" true;`)}},
+		test{"vars/empty name", "var_get", probe.VarGet, nil, result{out: []byte("unset")}},
+
+		test{"http/get", "http", probe.HTTP, httpCall(probe.HTTPCall{URL: srv.URL + "/hello", Header: "x-seen"}),
+			result{out: []byte(`{"status":200,"header":"GET /hello token= body=","body":"hello"}`)}},
+		test{"http/post", "http", probe.HTTP, httpCall(probe.HTTPCall{Method: "post", URL: srv.URL + "/echo?q=1",
+			Headers: map[string]string{"X-Token": "t1"}, Body: "payload", Header: "x-seen"}),
+			result{out: []byte(`{"status":200,"header":"POST /echo token=t1 body=payload","body":"payload"}`)}},
+		test{"http/not found", "http", probe.HTTP, httpCall(probe.HTTPCall{URL: srv.URL + "/missing", Header: "content-type"}),
+			result{out: []byte(`{"status":404,"header":"text/plain; charset=utf-8","body":"404 page not found\n"}`)}},
+		test{"http/no content", "http", probe.HTTP, httpCall(probe.HTTPCall{Method: "DELETE", URL: srv.URL + "/empty", Header: "x-seen"}),
+			result{out: []byte(`{"status":204,"header":"DELETE /empty token= body=","body":""}`)}},
+		test{"http/multi-valued header", "http", probe.HTTP, httpCall(probe.HTTPCall{URL: srv.URL + "/hello", Header: "x-multi"}),
+			result{out: []byte(`{"status":200,"header":"a,b","body":"hello"}`)}},
+		test{"http/not http", "http", probe.HTTP, httpCall(probe.HTTPCall{URL: "ftp://127.0.0.1/x"}),
+			result{rc: 1, err: `sdk: HTTP request: want an absolute http or https URL, not "ftp://127.0.0.1/x"`}},
+		test{"http/relative", "http", probe.HTTP, httpCall(probe.HTTPCall{URL: "/x"}),
+			result{rc: 1, err: `sdk: HTTP request: want an absolute http or https URL, not "/x"`}},
 	)
 
-	p, logs := plugin(t)
+	ep, elogs := extismPlugin(t)
+	pp := newPalyraPlugin(t, portableGuest, runtime.PluginConfig{HTTP: srv.Client()})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := sdktest.Host{Config: config}
-			rc, out, err := h.Call(tt.tool, tt.input)
-			check(t, "sdktest", result{rc, out, errString(err), h.Logs}, tt.want)
-
-			*logs = nil
-			urc, out, err := p.Call(tt.export, tt.input)
-			check(t, "extism", result{int32(urc), out, errString(err), *logs}, tt.want)
+			h := sdktest.Host{Config: config, HTTP: srv.Client()}
+			check(t, "sdktest", nativeCall(&h, tt.tool, tt.input), tt.want)
+			check(t, "extism", extismCall(ep, elogs, tt.export, tt.input), tt.want)
+			check(t, "palyra", pp.call(tt.export, tt.input), tt.want)
 		})
 	}
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
+// httpProbeHandler answers the HTTP probes: /hello says hello, /echo
+// echoes the body, /empty says nothing; every answer has an X-Seen
+// header describing the request.
+func httpProbeHandler(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("X-Seen", fmt.Sprintf("%s %s token=%s body=%s", r.Method, r.URL.Path, r.Header.Get("X-Token"), body))
+	w.Header().Add("X-Multi", "a")
+	w.Header().Add("X-Multi", "b")
+	switch r.URL.Path {
+	case "/hello":
+		io.WriteString(w, "hello")
+	case "/echo":
+		w.Write(body)
+	case "/empty":
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.NotFound(w, r)
 	}
-	return err.Error()
 }
 
 func check(t *testing.T, host string, got, want result) {

@@ -17,6 +17,16 @@ import (
 type Call struct {
 	Input  []byte
 	Config map[string]string
+	// Vars is the host's var store, read and written in place: unlike
+	// everything else in a Call, it outlives the call.
+	Vars map[string][]byte
+	// LogLevel is the lowest level logged (an sdk.LogLevel).
+	LogLevel int
+	// HTTP sends a request; nil denies every request. An error traps, as
+	// every failure of Extism's http_request does.
+	HTTP func(HTTPRequest) (HTTPResponse, error)
+	// Secret returns a secret or the reason it cannot; nil denies all.
+	Secret func(scope, key string) ([]byte, error)
 
 	Output []byte
 	Error  string // empty: no error, as in Extism
@@ -29,6 +39,31 @@ type Log struct {
 	Level   int
 	Message string
 }
+
+// HTTPRequest and HTTPResponse are sdk.HTTPRequest and sdk.HTTPResponse,
+// which this package cannot name either.
+type HTTPRequest struct {
+	Method  string
+	URL     string
+	Headers map[string]string
+	Body    []byte
+}
+
+type HTTPResponse struct {
+	Status  int
+	Headers map[string]string
+	Body    []byte
+}
+
+// A Trap is the panic value with which the in-memory host aborts a call,
+// where a Wasm host would trap: a denied HTTP request, for one. Function
+// is the host function a Wasm host would name.
+type Trap struct {
+	Function string
+	Message  string
+}
+
+func (t *Trap) Error() string { return t.Function + ": " + t.Message }
 
 var (
 	runMu sync.Mutex // held for a whole Run: one call at a time
@@ -56,12 +91,12 @@ func set(c *Call) {
 }
 
 // With runs f on the current call, holding the lock. It panics, naming
-// the sdk function fn, when no call is running.
+// the function fn ("sdk.Input"), when no call is running.
 func With(fn string, f func(c *Call)) {
 	mu.Lock()
 	defer mu.Unlock()
 	if cur == nil {
-		panic("sdk." + fn + " called outside a tool call; natively, run the tool with sdktest.Host.Call")
+		panic(fn + " called outside a tool call; natively, run the tool with sdktest.Host.Call")
 	}
 	f(cur)
 }

@@ -1,7 +1,8 @@
 //go:build wasip1
 
-// Command guest exports package probe's tools for the sdk's tests; it
-// imports package sdk exactly as a skill does.
+// Command guest exports package probe's portable tools for the sdk's
+// tests; it imports package sdk exactly as a skill does. It uses Extism's
+// ABI only, so it runs in any Extism host (the tests check its imports).
 package main
 
 import "github.com/palyra/palyra-go/sdk/internal/probe"
@@ -28,3 +29,21 @@ func overwrite() int32 { return probe.Overwrite() }
 
 //go:wasmexport status
 func status() int32 { return probe.Status() }
+
+//go:wasmexport log_enabled
+func logEnabled() int32 { return probe.LogEnabled() }
+
+//go:wasmexport json
+func jsonExport() int32 { return probe.JSON() }
+
+//go:wasmexport json_unencodable
+func jsonUnencodable() int32 { return probe.JSONUnencodable() }
+
+//go:wasmexport vars
+func vars() int32 { return probe.Vars() }
+
+//go:wasmexport var_get
+func varGet() int32 { return probe.VarGet() }
+
+//go:wasmexport http
+func httpExport() int32 { return probe.HTTP() }

@@ -14,15 +14,31 @@ import (
 )
 
 // buildTypedSkill builds a copy of testdata/typedskill with Build, as
-// palyra-gen build would, and returns the module's path. Only
-// TestClientRoundTrip needs it, so it is built once per test process.
+// palyra-gen build would, once per test process, and returns the module's
+// path.
 func buildTypedSkill(t testing.TB) string {
 	t.Helper()
-	res, err := Build(context.Background(), skillModule(t, "testdata/typedskill"), BuildOptions{})
-	if err != nil {
-		t.Fatalf("building testdata/typedskill: %v", err)
+	typedWasm.once.Do(func() {
+		typedWasm.dir, typedWasm.err = os.MkdirTemp("", "palyra-gen-typed-")
+		if typedWasm.err != nil {
+			return
+		}
+		dst := filepath.Join(typedWasm.dir, "typedskill")
+		if typedWasm.err = copyTree("testdata/typedskill", dst); typedWasm.err != nil {
+			return
+		}
+		if typedWasm.err = pointAtCheckout(dst, repoRoot(t)); typedWasm.err != nil {
+			return
+		}
+		var res *BuildResult
+		if res, typedWasm.err = Build(context.Background(), dst, BuildOptions{}); typedWasm.err == nil {
+			typedWasm.file = res.File
+		}
+	})
+	if typedWasm.err != nil {
+		t.Fatalf("building testdata/typedskill: %v", typedWasm.err)
 	}
-	return res.File
+	return typedWasm.file
 }
 
 func TestClientGolden(t *testing.T) {
@@ -78,7 +94,7 @@ func TestClientRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(res.Methods, ",") != "PlanTrip,Shout" || res.SkillID != "acme.typed" || res.Version != "1.2.3" {
+	if strings.Join(res.Methods, ",") != "Inventory,PlanTrip,Shout,Tags" || res.SkillID != "acme.typed" || res.Version != "1.2.3" {
 		t.Errorf("result %+v", res)
 	}
 	test, err := os.ReadFile("testdata/clientcheck/roundtrip_test.go")

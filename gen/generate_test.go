@@ -34,21 +34,28 @@ func repoRoot(t testing.TB) string {
 func skillModule(t testing.TB, src string) string {
 	t.Helper()
 	dst := copySkill(t, src)
-	gomod := filepath.Join(dst, "go.mod")
-	data, err := os.ReadFile(gomod)
-	if err != nil {
+	if err := pointAtCheckout(dst, repoRoot(t)); err != nil {
 		t.Fatal(err)
-	}
-	data = bytes.ReplaceAll(data, []byte("=> ../../.."), []byte("=> "+repoRoot(t)))
-	if err := os.WriteFile(gomod, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if sum, err := os.ReadFile(filepath.Join(repoRoot(t), "go.sum")); err == nil {
-		if err := os.WriteFile(filepath.Join(dst, "go.sum"), sum, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return dst
+}
+
+// pointAtCheckout points the replace of palyra-go in dir/go.mod at root
+// and gives the module palyra-go's go.sum.
+func pointAtCheckout(dir, root string) error {
+	gomod := filepath.Join(dir, "go.mod")
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		return err
+	}
+	data = bytes.ReplaceAll(data, []byte("=> ../../.."), []byte("=> "+root))
+	if err := os.WriteFile(gomod, data, 0o644); err != nil {
+		return err
+	}
+	if sum, err := os.ReadFile(filepath.Join(root, "go.sum")); err == nil {
+		return os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644)
+	}
+	return nil
 }
 
 // TestGenerateGolden: the wrappers and skill.toml of testdata/typedskill
@@ -78,8 +85,8 @@ func TestGenerateGolden(t *testing.T) {
 	}
 	for _, want := range []string{
 		GeneratedHeader + "\n\n//go:build wasip1\n",
-		"//go:wasmexport plan_trip\nfunc palyraExportPlanTrip() int32 {\n\treturn palyraRun(PlanTrip)\n}",
-		"//go:wasmexport shout\nfunc palyraExportShout() int32 {\n\treturn palyraRun(palyraIgnoreContext(Shout))\n}",
+		"//go:wasmexport plan_trip\nfunc palyraExportPlanTrip() int32 {\n\treturn palyraRun(PlanTrip, ",
+		"//go:wasmexport shout\nfunc palyraExportShout() int32 {\n\treturn palyraRun(palyraIgnoreContext(Shout), ",
 		"dec.DisallowUnknownFields()",
 	} {
 		if !bytes.Contains(src, []byte(want)) {
@@ -94,10 +101,10 @@ func TestGenerateGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Entrypoints.Tools) != 2 {
+	if len(m.Entrypoints.Tools) != 4 {
 		t.Fatalf("%d tools", len(m.Entrypoints.Tools))
 	}
-	plan := m.Entrypoints.Tools[0]
+	plan := m.Entrypoints.Tools[1]
 	if plan.ID != "acme.plan_trip" || !plan.Risk.RequiresApproval || !plan.Risk.DefaultSensitive {
 		t.Errorf("plan_trip lost its id or the author's risk flags: %+v", plan)
 	}
@@ -136,7 +143,11 @@ func TestGenerateSchemaRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := res.Tools[0].Input
+	tools := map[string]GeneratedTool{}
+	for _, tool := range res.Tools {
+		tools[tool.Name] = tool
+	}
+	in := tools["plan_trip"].Input
 	props := in["properties"].(map[string]any)
 	defs := in["$defs"].(map[string]any)
 	prop := func(name string) map[string]any {
@@ -176,9 +187,9 @@ func TestGenerateSchemaRules(t *testing.T) {
 		{"recursive type → $ref to itself", fmt.Sprint(defs["Stop"].(map[string]any)["properties"].(map[string]any)["sub"]) == "map[description:Sub are stops within this stop. items:map[$ref:#/$defs/Stop] type:array]"},
 		{"string constants → enum", fmt.Sprint(defs["Mode"].(map[string]any)["enum"]) == "[walk train plane]"},
 		{"int constants → enum, each value once", fmt.Sprint(defs["Priority"].(map[string]any)["enum"]) == "[1 2 3]"},
-		{"non-object output", res.Tools[1].Output["type"] == "string"},
-		{"directive description", res.Tools[1].Description == `Upper-cases "text".`},
-		{"func doc → description", strings.HasPrefix(res.Tools[0].Description, "PlanTrip plans a trip from one place to another.\n\nIt echoes")},
+		{"non-object output", tools["shout"].Output["type"] == "string"},
+		{"directive description", tools["shout"].Description == `Upper-cases "text".`},
+		{"func doc → description", strings.HasPrefix(tools["plan_trip"].Description, "PlanTrip plans a trip from one place to another.\n\nIt echoes")},
 	}
 	for _, tt := range tests {
 		if !tt.ok {
@@ -288,17 +299,24 @@ func TestGenerateCheck(t *testing.T) {
 	if _, err := Generate(ctx, dir, GenerateOptions{Check: true}); err != nil {
 		t.Fatalf("fresh copy: %v", err)
 	}
-	edit(t, filepath.Join(dir, "main.go"), "`json:\"summary\"`", "`json:\"title\"`")
+	// A field's doc comment is only in the schema.
+	edit(t, filepath.Join(dir, "main.go"), "// Summary describes the plan.", "// Summary says what the plan is.")
 	before := snapshotTree(t, dir)
 	res, err := Generate(ctx, dir, GenerateOptions{Check: true})
 	if !errors.Is(err, ErrStale) || err.Error() != "skill.toml: "+ErrStale.Error() {
-		t.Fatalf("after renaming a field: err = %v, want skill.toml stale", err)
+		t.Fatalf("after changing a field's doc: err = %v, want skill.toml stale", err)
 	}
 	if strings.Join(res.Changed, ",") != "skill.toml" {
 		t.Errorf("Changed = %v", res.Changed)
 	}
 	if !equalTrees(before, snapshotTree(t, dir)) {
 		t.Error("--check wrote files")
+	}
+	// A required field's name is in the wrapper too, which enforces it.
+	edit(t, filepath.Join(dir, "main.go"), "`json:\"summary\"`", "`json:\"title\"`")
+	res, err = Generate(ctx, dir, GenerateOptions{Check: true})
+	if !errors.Is(err, ErrStale) || strings.Join(res.Changed, ",") != GeneratedFile+",skill.toml" {
+		t.Fatalf("after renaming a field: err = %v, changed %v, want both stale", err, res.Changed)
 	}
 
 	// A new tool makes both files stale.
@@ -311,14 +329,14 @@ func TestGenerateCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tools) != 3 || res.Tools[0].Name != "ping" {
+	if len(res.Tools) != 5 || res.Tools[1].Name != "ping" {
 		t.Errorf("tools after adding ping: %+v", res.Tools)
 	}
 	if _, err := Generate(ctx, dir, GenerateOptions{Check: true}); err != nil {
 		t.Errorf("--check after generate: %v", err)
 	}
 	doc, _ := os.ReadFile(filepath.Join(dir, "skill.toml"))
-	if !bytes.Contains(doc, []byte(`title = { description = "Summary describes the plan.", type = "string" }`)) {
+	if !bytes.Contains(doc, []byte(`title = { description = "Summary says what the plan is.", type = "string" }`)) {
 		t.Errorf("skill.toml lacks the renamed field:\n%s", doc)
 	}
 }

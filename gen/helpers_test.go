@@ -28,8 +28,10 @@ var shared struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.root != "" {
-		os.RemoveAll(shared.root)
+	for _, dir := range []string{shared.root, typedWasm.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }

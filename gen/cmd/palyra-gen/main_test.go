@@ -56,7 +56,7 @@ func TestBinary(t *testing.T) {
 	cmd = exec.Command(bin, "generate", "--check", filepath.Join("..", "..", "testdata", "typedskill"))
 	stdout.Reset()
 	cmd.Stdout = &stdout
-	if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), "up to date: palyra_tools.gen.go, skill.toml (tools: plan_trip, shout)") {
+	if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), "up to date: palyra_tools.gen.go, skill.toml (tools: inventory, plan_trip, shout, tags)") {
 		t.Errorf("generate --check: err %v, stdout %q", err, stdout.String())
 	}
 	cmd = exec.Command(bin, "generate", "--check", skill)

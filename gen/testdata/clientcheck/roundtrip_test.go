@@ -130,6 +130,7 @@ func TestStrictInput(t *testing.T) {
 		{``, "want a JSON object"},
 		{`null`, "want a JSON object"},
 		{`{"text":1}`, "cannot unmarshal number"},
+		{`{}`, `missing required field "text"`},
 	} {
 		_, err := caller.Call(ctx, typedclient.SkillID, typedclient.ToolShout, []byte(tt.input))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -150,3 +150,72 @@ func Shout(in ShoutInput) (string, error) {
 	}
 	return strings.ToUpper(in.Text) + "!", nil
 }
+
+// InventoryInput is the input of inventory.
+type InventoryInput struct {
+	// Fill fills every collection of the output; without it they are nil.
+	Fill bool `json:"fill,omitempty"`
+}
+
+// Group is a named list of members.
+type Group struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
+}
+
+// InventoryOutput holds every kind of collection Go may leave nil.
+type InventoryOutput struct {
+	Names    []string            `json:"names"`
+	Counts   map[string]int      `json:"counts"`
+	Blob     []byte              `json:"blob"`
+	Groups   []Group             `json:"groups"`
+	ByName   map[string][]string `json:"by_name"`
+	Maybe    *[]string           `json:"maybe"`
+	Skipped  []string            `json:"skipped,omitempty"`
+	Anything any                 `json:"anything"`
+	Raw      json.RawMessage     `json:"raw"`
+	Note     string              `json:"note"`
+}
+
+// Inventory returns nil collections unless asked to fill them: the
+// wrapper writes them as its output schema says, [] and {}, not null.
+//
+//palyra:tool
+func Inventory(in InventoryInput) (InventoryOutput, error) {
+	if !in.Fill {
+		// Nested nils too: in a slice element and as a map value.
+		return InventoryOutput{
+			Groups: []Group{{Name: "empty"}},
+			ByName: map[string][]string{"nobody": nil},
+			Note:   "null stays a string",
+		}, nil
+	}
+	return InventoryOutput{
+		Names:  []string{"a"},
+		Counts: map[string]int{"a": 1},
+		Blob:   []byte("hi"),
+		Groups: []Group{{Name: "g", Members: []string{"a"}}},
+		ByName: map[string][]string{"a": {"g"}},
+		Maybe:  &[]string{},
+		Raw:    json.RawMessage(`[null]`),
+	}, nil
+}
+
+// TagsInput is the input of tags.
+type TagsInput struct {
+	// Prefix every tag must start with.
+	Prefix string `json:"prefix"`
+}
+
+// Tags lists the tags with a prefix: none is a nil slice, written [].
+//
+//palyra:tool
+func Tags(in TagsInput) ([]string, error) {
+	var tags []string
+	for _, t := range []string{"go", "wasm", "palyra"} {
+		if strings.HasPrefix(t, in.Prefix) {
+			tags = append(tags, t)
+		}
+	}
+	return tags, nil
+}

@@ -142,7 +142,7 @@ func (h *Host) send(req memhost.HTTPRequest) (memhost.HTTPResponse, error) {
 func (h *Host) secret(scope, key string) ([]byte, error) {
 	v, ok := h.Secrets[scope+"/"+key]
 	if !ok {
-		return nil, errors.New("not in sdktest.Host.Secrets")
+		return nil, errors.New("secret not granted (not in sdktest.Host.Secrets)")
 	}
 	return []byte(v), nil
 }

@@ -239,13 +239,15 @@ func SecretFallback() int32 {
 }
 
 // SecretKeepsError sets an error, then asks for a secret: whatever the
-// outcome, the error set first is the call's error.
+// outcome, the error set first is the call's error. It returns 1 if Secret
+// failed, 2 if not.
 func SecretKeepsError() int32 {
 	sdk.SetErrorString("set before")
 	scope, key, _ := strings.Cut(sdk.InputString(), " ")
-	_, err := sdk.Secret(scope, key)
-	sdk.OutputString(fmt.Sprint(err != nil))
-	return 1
+	if _, err := sdk.Secret(scope, key); err != nil {
+		return 1
+	}
+	return 2
 }
 
 // BulkEcho outputs its input through package bulk.

@@ -2,9 +2,11 @@ package gen
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -52,32 +54,73 @@ func KeygenCommand() *cobra.Command {
 	return cmd
 }
 
-// BuildCommand is `build [DIR] [--name N] [--json]`.
+// BuildCommand is `build [DIR] [--name N] [--watch [--interval D]]
+// [--install STATE_DIR] [--json]`.
 func BuildCommand() *cobra.Command {
 	var opts BuildOptions
-	var asJSON bool
+	var asJSON, watch bool
+	var install string
+	var interval time.Duration
 	cmd := &cobra.Command{
 		Use:   "build [DIR]",
 		Short: "Compile the Go skill in DIR to modules/NAME.wasm (reproducibly)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: "Build compiles the Go skill in DIR to modules/NAME.wasm for wasip1/wasm, reproducibly,\n" +
+			"and records its inputs in " + BuildRecordPath + ".\n\n" +
+			"With --watch it builds, then rebuilds whenever DIR's Go files, go.mod, go.sum,\n" +
+			"skill.toml or assets change (polling every --interval), regenerating first when the\n" +
+			"skill uses palyra-gen generate; a failed build is printed and watching goes on.\n" +
+			"Interrupt to stop.\n\n" +
+			"With --install STATE_DIR each successful build is also packaged, signed with a\n" +
+			"development key kept in STATE_DIR/" + DevKeyFile + " (created once, mode 0600), and\n" +
+			"installed into STATE_DIR: the key's publisher is trusted on first use, the skill\n" +
+			"gets the capabilities it requests, and the same version may be reinstalled with\n" +
+			"new content. Use a state dir of its own for development.",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := Build(cmd.Context(), dirArg(args), opts)
+			dir := dirArg(args)
+			w := cmd.OutOrStdout()
+			if watch {
+				if asJSON {
+					return errors.New("--json does not go with --watch")
+				}
+				return Watch(cmd.Context(), dir, WatchOptions{Build: opts, StateDir: install, Interval: interval, Log: w})
+			}
+			res, err := Build(cmd.Context(), dir, opts)
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
+			var inst *DevInstall
+			if install != "" {
+				if inst, err = Install(cmd.Context(), dir, install); err != nil {
+					return err
+				}
+			}
 			if asJSON {
+				if install != "" {
+					return writeJSON(w, struct {
+						Build     *BuildResult `json:"build"`
+						Installed *DevInstall  `json:"installed"`
+					}{res, inst})
+				}
 				return writeJSON(w, res)
 			}
 			r := res.Record
 			fmt.Fprintf(w, "built %s (%s, sha256 %s) from %s with %s\n",
 				r.Path, humanSize(r.Size), r.SHA256, r.MainPackage, r.GoVersion)
 			fmt.Fprintf(w, "recorded %d Go modules in %s\n", len(r.GoModules), BuildRecordPath)
+			if inst != nil {
+				fmt.Fprintf(w, "installed %s %s into %s (%s, artifact sha256 %s)\n",
+					inst.SkillID, inst.Version, install, inst.TrustDecision, inst.ArtifactSHA256)
+			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&opts.Name, "name", "", "module name (default: the last dot-segment of skill_id)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f := cmd.Flags()
+	f.StringVar(&opts.Name, "name", "", "module name (default: the last dot-segment of skill_id)")
+	f.BoolVar(&watch, "watch", false, "rebuild whenever the sources change, until interrupted")
+	f.DurationVar(&interval, "interval", DefaultWatchInterval, "with --watch, how often to look for changes")
+	f.StringVar(&install, "install", "", "after each build, package with a dev key and install into this host state dir")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 

@@ -93,10 +93,15 @@ func TestScaffoldTemplates(t *testing.T) {
 				}
 			}
 			gitignore, _ := os.ReadFile(filepath.Join(dir, ".gitignore"))
-			for _, w := range []string{"/modules/", "/.palyra/", "*.palyra-skill"} {
+			for _, w := range []string{"/modules/", "/.palyra/", "*.palyra-skill", "*.key"} {
 				if !bytes.Contains(gitignore, []byte(w)) {
 					t.Errorf(".gitignore lacks %s", w)
 				}
+			}
+			// What build --install writes is ignored: its artifact and, should
+			// the state dir be inside the repository, its dev key.
+			if !strings.HasPrefix(DevArtifact, ".palyra/") || !strings.HasSuffix(DevKeyFile, ".key") {
+				t.Errorf("%s or %s escapes .gitignore", DevArtifact, DevKeyFile)
 			}
 
 			env := offlineEnv()

@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/palyra/palyra-go/internal/runtime/instrument"
 	"github.com/palyra/palyra-go/internal/runtime/kernel"
 )
 
@@ -45,15 +46,18 @@ type instance struct {
 	budget memoryBudget
 
 	// ctx is passed to every Wasm call on the instance, so host functions
-	// find the instance in it, and wazero (close on context done) stops
-	// the guest when cancel is called. It is made once per instance: a
-	// call allocates no context of its own.
+	// find the instance in it; kill cancels it, which ends sleeps and HTTP
+	// requests. It is made once per instance: a call allocates no context
+	// of its own.
 	ctx    context.Context
 	cancel context.CancelFunc
 	killed atomic.Int32
-	timer  *time.Timer // the plugin's Timeout; kills the instance
+	// stop is the guest's kill flag (instrument.KillGlobal): set, it makes
+	// the guest trap within a thousand loop iterations or calls.
+	stop  api.MutableGlobal
+	timer *time.Timer // the plugin's Timeout; kills the instance
 
-	fns         map[string]api.Function
+	fns         []api.Function // by export index, filled on first use
 	stack       [1]uint64
 	initialized bool
 
@@ -70,7 +74,7 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	inst := &instance{
 		p:      p,
 		budget: memoryBudget{limit: p.cfg.MaxMemoryBytes},
-		fns:    make(map[string]api.Function),
+		fns:    make([]api.Function, len(p.mod.exports)),
 		stdout: streamWriter{logger: p.logger, level: slog.LevelInfo, stream: "stdout"},
 		stderr: streamWriter{logger: p.logger, level: slog.LevelWarn, stream: "stderr", keep: true},
 	}
@@ -113,6 +117,10 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 		return nil, err
 	}
 	inst.gmem = inst.guest.Memory()
+	var ok bool
+	if inst.stop, ok = inst.guest.ExportedGlobal(instrument.KillGlobal).(api.MutableGlobal); !ok {
+		return nil, fmt.Errorf("runtime: module is not instrumented")
+	}
 
 	inst.timer = time.AfterFunc(time.Hour, func() { inst.kill(killTimeout) })
 	inst.timer.Stop()
@@ -146,6 +154,9 @@ func (inst *instance) instantiate(ctx context.Context, c wazero.CompiledModule, 
 // instance unusable. Safe from any goroutine.
 func (inst *instance) kill(why int32) {
 	if inst.killed.CompareAndSwap(killNone, why) {
+		if inst.stop != nil {
+			inst.stop.Set(1)
+		}
 		inst.cancel()
 	}
 }
@@ -179,12 +190,12 @@ func (inst *instance) close() {
 
 // call runs one guest call. keep reports whether the instance may serve
 // another.
-func (inst *instance) call(ctx context.Context, name string, hasResult bool, input []byte) (out []byte, keep bool, err error) {
+func (inst *instance) call(ctx context.Context, name string, fn export, input []byte) (out []byte, keep bool, err error) {
 	p := inst.p
-	f := inst.fns[name]
+	f := inst.fns[fn.index]
 	if f == nil {
 		f = inst.guest.ExportedFunction(name)
-		inst.fns[name] = f
+		inst.fns[fn.index] = f
 	}
 	if err := inst.k.SetInput(input); err != nil {
 		return nil, true, fmt.Errorf("runtime: %s: input of %d bytes: %w", name, len(input), ErrMemoryLimit)
@@ -197,8 +208,8 @@ func (inst *instance) call(ctx context.Context, name string, hasResult bool, inp
 	inst.stdout.begin(ctx)
 	inst.stderr.begin(ctx)
 
-	// Arm the timeout and the caller's cancellation; either cancels
-	// inst.ctx, and wazero then stops the guest at its next check.
+	// Arm the timeout and the caller's cancellation; either kills the
+	// instance, and the guest traps at its next check.
 	if p.cfg.Timeout > 0 {
 		inst.timer.Reset(p.cfg.Timeout)
 	}
@@ -243,7 +254,7 @@ func (inst *instance) call(ctx context.Context, name string, hasResult bool, inp
 	}
 
 	var rc int32
-	if hasResult {
+	if fn.hasResult {
 		rc = int32(uint32(inst.stack[0]))
 	}
 	if h := inst.k.Error(); h != 0 || rc != 0 {

@@ -46,6 +46,10 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		m.b.used -= old - size
 	}
 	if size <= uint64(cap(m.buf)) {
+		if m.buf == nil {
+			// wazero takes nil for a refusal, even of 0 bytes.
+			m.buf = []byte{}
+		}
 		m.buf = m.buf[:size]
 		return m.buf
 	}

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,16 +99,21 @@ type Plugin struct {
 	logger *slog.Logger // nil: guest logs dropped
 	mcfg   wazero.ModuleConfig
 
-	// sem holds a token per call in progress (PoolSize at most); idle
-	// holds the instances not in use, the most recently used last, so
-	// that sequential calls keep reusing one warm instance.
-	sem    chan struct{}
 	done   chan struct{} // closed by Close
 	closed atomic.Bool
 
-	mu   sync.Mutex
-	idle []*instance
-	live map[*instance]struct{} // every open instance, idle or busy
+	// mu guards the pool: busy counts the calls in progress (PoolSize at
+	// most); idle holds the instances not in use, the most recently used
+	// last, so that sequential calls keep reusing one warm instance;
+	// waiters are the calls waiting for a slot, first come first served.
+	// One mutex and no channel on the uncontended path: that is most of
+	// what taking and returning an instance costs.
+	mu      sync.Mutex
+	busy    int
+	idle    []*instance
+	waiters []chan struct{}
+	drained chan struct{}          // closed when busy drops to 0, for Close
+	live    map[*instance]struct{} // every open instance, idle or busy
 }
 
 // NewPlugin makes a plugin from mod. No instance is created until the
@@ -137,7 +143,6 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 		cfg:    cfg,
 		config: maps.Clone(cfg.Config),
 		logger: cfg.Logger,
-		sem:    make(chan struct{}, cfg.PoolSize),
 		done:   make(chan struct{}),
 		live:   make(map[*instance]struct{}),
 	}
@@ -190,7 +195,7 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 // Call is safe for concurrent use; when all PoolSize instances are busy it
 // waits for one, or for ctx to end.
 func (p *Plugin) Call(ctx context.Context, name string, input []byte) ([]byte, error) {
-	hasResult, ok := p.mod.exports[name]
+	fn, ok := p.mod.exports[name]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNoFunction, name)
 	}
@@ -201,7 +206,7 @@ func (p *Plugin) Call(ctx context.Context, name string, input []byte) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %s: %w", name, err)
 	}
-	out, keep, err := inst.call(ctx, name, hasResult, input)
+	out, keep, err := inst.call(ctx, name, fn, input)
 	p.release(inst, keep)
 	return out, err
 }
@@ -209,53 +214,89 @@ func (p *Plugin) Call(ctx context.Context, name string, input []byte) ([]byte, e
 // Var returns the current value of a var.
 func (p *Plugin) Var(name string) ([]byte, bool) { return p.vars.get(name) }
 
-// acquire takes a token and an instance, creating one if none is idle.
+// acquire takes a slot and an instance, creating one if none is idle.
 func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
-	select {
-	case p.sem <- struct{}{}:
-	default:
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-p.done:
-			return nil, ErrClosed
-		}
-	}
 	p.mu.Lock()
+	if p.closed.Load() {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if p.busy < p.cfg.PoolSize {
+		p.busy++
+	} else if err := p.wait(ctx); err != nil {
+		return nil, err // p.mu is unlocked
+	}
 	var inst *instance
 	if n := len(p.idle); n > 0 {
 		inst = p.idle[n-1]
 		p.idle = p.idle[:n-1]
 	}
 	p.mu.Unlock()
-	if p.closed.Load() {
-		p.release(inst, true) // for Close to close
-		return nil, ErrClosed
-	}
 	if inst == nil {
 		var err error
 		if inst, err = p.newInstance(ctx); err != nil {
-			<-p.sem
+			p.release(nil, false)
 			return nil, err
 		}
 	}
 	return inst, nil
 }
 
-// release returns the token, and the instance to the idle set if it is
-// still usable (inst may be nil).
+// wait queues for a slot, with p.mu held; it returns with p.mu held and
+// the slot taken, or unlocked with an error.
+func (p *Plugin) wait(ctx context.Context) error {
+	w := make(chan struct{}, 1)
+	p.waiters = append(p.waiters, w)
+	p.mu.Unlock()
+	var err error
+	select {
+	case <-w:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-p.done:
+		err = ErrClosed
+	}
+	p.mu.Lock()
+	if err == nil && p.closed.Load() {
+		err = ErrClosed
+	}
+	if err == nil {
+		return nil
+	}
+	if i := slices.Index(p.waiters, w); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+		p.mu.Unlock()
+		return err
+	}
+	// A slot was handed over as the wait ended: pass it on.
+	p.mu.Unlock()
+	p.release(nil, false)
+	return err
+}
+
+// release returns the slot, and the instance to the idle set if it is
+// still usable (inst may be nil). A waiting call gets the slot.
 func (p *Plugin) release(inst *instance, keep bool) {
+	if inst != nil && !keep {
+		p.discard(inst)
+		inst = nil
+	}
+	p.mu.Lock()
 	if inst != nil {
-		if keep {
-			p.mu.Lock()
-			p.idle = append(p.idle, inst)
-			p.mu.Unlock()
-		} else {
-			p.discard(inst)
+		p.idle = append(p.idle, inst)
+	}
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = slices.Delete(p.waiters, 0, 1)
+		w <- struct{}{} // the slot stays busy, now the waiter's
+	} else {
+		p.busy--
+		if p.busy == 0 && p.drained != nil {
+			close(p.drained)
+			p.drained = nil
 		}
 	}
-	<-p.sem
+	p.mu.Unlock()
 }
 
 func (p *Plugin) discard(inst *instance) {
@@ -277,26 +318,25 @@ func (p *Plugin) Close(ctx context.Context) error {
 		p.rt.mu.Unlock()
 	}
 	p.stopAll()
-	// Taking every token means no call is in progress.
-	for taken := 0; taken < cap(p.sem); taken++ {
+	p.mu.Lock()
+	for p.busy > 0 {
+		if p.drained == nil {
+			p.drained = make(chan struct{})
+		}
+		drained := p.drained
+		p.mu.Unlock()
 		select {
-		case p.sem <- struct{}{}:
+		case <-drained:
 		case <-ctx.Done():
-			for ; taken > 0; taken-- {
-				<-p.sem
-			}
 			return ctx.Err()
 		}
+		p.mu.Lock()
 	}
-	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
 	p.mu.Unlock()
 	for _, inst := range idle {
 		p.discard(inst)
-	}
-	for range cap(p.sem) {
-		<-p.sem
 	}
 	return nil
 }

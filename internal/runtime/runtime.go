@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/palyra/palyra-go/internal/runtime/instrument"
 	"github.com/palyra/palyra-go/internal/runtime/kernel"
 )
 
@@ -54,10 +55,11 @@ type Runtime struct {
 // New returns a Runtime. Close it to release its compiled code and
 // instances.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	// Close on context done compiles a termination check into every loop
-	// and function entry: it is what lets a timeout or a cancellation stop
-	// a guest that never calls out. It cannot be turned off.
-	rc := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
+	// Not wazero's close on context done, which makes each call start a
+	// goroutine and each loop iteration leave compiled code: guests are
+	// instrumented instead (see Compile), which costs a few instructions
+	// per iteration. The kernel is not: its loops are bounded.
+	rc := wazero.NewRuntimeConfigCompiler()
 	r := &Runtime{logger: cfg.Logger, plugins: make(map[*Plugin]struct{})}
 	if cfg.CompilationCacheDir != "" {
 		if err := os.MkdirAll(cfg.CompilationCacheDir, 0o700); err != nil {
@@ -131,9 +133,8 @@ func (r *Runtime) Close(ctx context.Context) error {
 type Module struct {
 	rt       *Runtime
 	compiled wazero.CompiledModule
-	// exports maps each exported function Extism can call to whether it
-	// returns a status.
-	exports map[string]bool
+	// exports holds the exported functions Extism can call.
+	exports map[string]export
 }
 
 // Compile compiles a guest module.
@@ -144,18 +145,40 @@ type Module struct {
 // the process (no recover helps). Give it only modules that passed
 // internal/audit, whose bounds guard rejects such counts, or that come
 // from a trusted source.
+//
+// The module is compiled instrumented (internal/runtime/instrument) so
+// that a timeout, a cancellation or Close can stop it wherever it is,
+// even in a loop that never calls out.
 func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
-	compiled, err := r.wz.CompileModule(ctx, wasm)
+	stoppable, err := instrument.Instrument(wasm)
+	if err != nil {
+		// wazero's error says more about a module it cannot read either.
+		c, cerr := r.wz.CompileModule(ctx, wasm)
+		if cerr != nil {
+			return nil, fmt.Errorf("runtime: compile: %w", cerr)
+		}
+		c.Close(ctx)
+		return nil, fmt.Errorf("runtime: compile: %w", err)
+	}
+	compiled, err := r.wz.CompileModule(ctx, stoppable)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: compile: %w", err)
 	}
-	m := &Module{rt: r, compiled: compiled, exports: make(map[string]bool)}
+	m := &Module{rt: r, compiled: compiled, exports: make(map[string]export)}
 	for name, def := range compiled.ExportedFunctions() {
 		if len(def.ParamTypes()) == 0 && len(def.ResultTypes()) <= 1 {
-			m.exports[name] = len(def.ResultTypes()) == 1
+			m.exports[name] = export{index: len(m.exports), hasResult: len(def.ResultTypes()) == 1}
 		}
 	}
 	return m, nil
+}
+
+// export is a function a plugin can call: its index among them (each
+// instance caches its api.Functions by index) and whether it returns a
+// status.
+type export struct {
+	index     int
+	hasResult bool
 }
 
 // Close releases the module's compiled code. Plugins made from it must be

@@ -142,22 +142,31 @@ func (k *Instance) Reset() {
 // SetInput resets the kernel and makes input the call's input: the first
 // block, as if the guest had allocated it. An empty input is no block at
 // all (offset 0, length 0), as in Extism.
+//
+// It is Reset and an alloc in one pass, each global set once: it runs
+// before every call.
 func (k *Instance) SetInput(input []byte) error {
-	k.Reset()
 	if len(input) == 0 {
+		k.Reset()
 		return nil
 	}
 	if uint64(len(input)) > 0xffff0000 {
+		k.Reset()
 		return ErrMemory
 	}
 	end := uint64(heapBase+headerSize) + uint64(len(input))
 	if size := uint64(k.mem.Size()); end > size {
 		if _, ok := k.mem.Grow(uint32((end - size + pageSize - 1) / pageSize)); !ok {
+			k.Reset()
 			return ErrMemory
 		}
 	}
-	buf, ok := k.mem.Read(heapBase, uint32(end-heapBase))
+	// Zero what the last call used beyond the input; the input block
+	// overwrites the rest.
+	hw := max(uint64(uint32(k.hw.Get())), end)
+	buf, ok := k.mem.Read(heapBase, uint32(hw-heapBase))
 	if !ok {
+		k.Reset()
 		return ErrMemory
 	}
 	n := uint32(len(input))
@@ -167,10 +176,15 @@ func (k *Instance) SetInput(input []byte) error {
 	binary.LittleEndian.PutUint32(buf[8:], statusActive)
 	binary.LittleEndian.PutUint32(buf[12:], h^tagMagic)
 	copy(buf[headerSize:], input)
+	clear(buf[end-heapBase:])
 	k.pos.Set(end)
 	k.hw.Set(end)
+	k.nfree.Set(0)
 	k.inOff.Set(uint64(h))
 	k.inLen.Set(uint64(n))
+	k.outOff.Set(0)
+	k.outLen.Set(0)
+	k.errBlock.Set(0)
 	return nil
 }
 

@@ -21,7 +21,14 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PALYRA_TEST_CHILD") == "install" {
 		os.Exit(childInstall())
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "palyra-host-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	sharedCacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // childInstall installs $PALYRA_TEST_ARTIFACT into $PALYRA_TEST_STATE,

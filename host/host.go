@@ -63,6 +63,11 @@ type Options struct {
 	// the journal); default "host".
 	Principal string
 
+	// CompilationCacheDir keeps skills' compiled machine code, so that a
+	// restart does not recompile them (default <state>/cache/wazero,
+	// created with mode 0700). Hosts may share one.
+	CompilationCacheDir string
+
 	// JournalPollInterval bounds how long a change another process makes
 	// to a skill (quarantine, removal, upgrade, grants) takes to reach
 	// this host's calls (0: DefaultJournalPollInterval). Changes made

@@ -475,8 +475,12 @@ func (h *Host) runtime(ctx context.Context) (*runtime.Runtime, error) {
 	if h.rt != nil {
 		return h.rt, nil
 	}
+	cacheDir := h.opts.CompilationCacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(h.dir, cacheDirName, "wazero")
+	}
 	rt, err := runtime.New(ctx, runtime.Config{
-		CompilationCacheDir: filepath.Join(h.dir, cacheDirName, "wazero"),
+		CompilationCacheDir: cacheDir,
 		Logger:              h.log,
 	})
 	if err != nil {

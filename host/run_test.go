@@ -36,11 +36,31 @@ func guestModule(t testing.TB) []byte {
 	return testguest.Build(t, "../internal/runtime/testdata/guest")
 }
 
+// sharedCacheDir is one compilation cache for every host of the test
+// binary (made by TestMain): compiling the Go guest costs seconds under
+// the race detector.
+var sharedCacheDir string
+
+// skipUnderRace skips a single-goroutine test under the race detector,
+// where the Go guest's audit and compilation take seconds: make test runs
+// it without -race, and the concurrent tests under both.
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sequential calls; covered without -race")
+	}
+}
+
+// runOpts are opts with the shared compilation cache.
+func runOpts(opts host.Options) host.Options {
+	opts.CompilationCacheDir = sharedCacheDir
+	return opts
+}
+
 // installGuest installs the test guest as acme.guest with everything it
 // requests granted, and returns the host.
 func installGuest(t testing.TB, dir string, opts host.Options, spec skillSpec) *host.Host {
 	t.Helper()
-	h := openHost(t, dir, opts)
+	h := openHost(t, dir, runOpts(opts))
 	spec.Name = "guest"
 	spec.Module = guestModule(t)
 	spec.Tools = guestTools
@@ -54,8 +74,11 @@ func installGuest(t testing.TB, dir string, opts host.Options, spec skillSpec) *
 }
 
 func TestCall(t *testing.T) {
+	skipUnderRace(t)
 	ctx := context.Background()
-	h := installGuest(t, t.TempDir(), host.Options{}, skillSpec{TimeoutMS: 300})
+	// hog needs the time to fill the quota with 1 MiB allocations (the
+	// guest's GC runs between them): some 150 ms for 32 MiB here.
+	h := installGuest(t, t.TempDir(), host.Options{}, skillSpec{TimeoutMS: 1000, Memory: 32 << 20})
 
 	in := bytes.Repeat([]byte("palyra "), 200)
 	for _, tool := range []string{"echo", "acme.echo", "echo_bulk"} {
@@ -160,7 +183,7 @@ func TestCallSeesOtherProcess(t *testing.T) {
 	if _, err := h.Call(ctx, "acme.guest", "echo", nil); err != nil {
 		t.Fatal(err)
 	}
-	other := openHost(t, dir, host.Options{})
+	other := openHost(t, dir, runOpts(host.Options{}))
 	if err := other.Quarantine(ctx, "acme.guest", "from elsewhere", "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +201,7 @@ func TestCallSeesOtherProcess(t *testing.T) {
 }
 
 func TestCallFiles(t *testing.T) {
+	skipUnderRace(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	h := installGuest(t, dir, host.Options{}, skillSpec{Capabilities: `
@@ -225,6 +249,7 @@ write_roots = ["out"]`})
 }
 
 func TestCallSecrets(t *testing.T) {
+	skipUnderRace(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	h := installGuest(t, dir, host.Options{}, skillSpec{Capabilities: `
@@ -269,6 +294,7 @@ func (loopbackResolver) LookupNetIP(context.Context, string, string) ([]netip.Ad
 }
 
 func TestCallHTTP(t *testing.T) {
+	skipUnderRace(t)
 	ctx := context.Background()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -293,7 +319,7 @@ func TestCallHTTP(t *testing.T) {
 	// IP literal works; names not granted are refused, also via redirect.
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "policy.json"), fmt.Appendf(nil, `{"allow_private_network": true, "http_ports": [%d]}`, portNum))
-	h := openHost(t, dir, host.Options{})
+	h := openHost(t, dir, runOpts(host.Options{}))
 	spec := skillSpec{Name: "guest", Module: guestModule(t), Tools: guestTools, Memory: 64 << 20, Capabilities: caps}
 	g := host.Grants{HTTPHosts: []string{"127.0.0.1", "localhost"}}
 	if _, err := h.Install(ctx, spec.File(t), host.InstallOptions{AllowTOFU: true, Grants: &g}); err != nil {
@@ -323,7 +349,7 @@ func TestCallHTTP(t *testing.T) {
 	writeFile(t, filepath.Join(dir2, "policy.json"), fmt.Appendf(nil, `{"http_ports": [%d]}`, portNum))
 	var opts host.Options
 	host.SetResolver(&opts, loopbackResolver{})
-	h2 := openHost(t, dir2, opts)
+	h2 := openHost(t, dir2, runOpts(opts))
 	if _, err := h2.Install(ctx, spec.File(t), host.InstallOptions{AllowTOFU: true, Grants: &g}); err != nil {
 		t.Fatal(err)
 	}
@@ -378,6 +404,7 @@ func TestCallConcurrent(t *testing.T) {
 }
 
 func TestRunCollectsLogs(t *testing.T) {
+	skipUnderRace(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "policy.json"), []byte(`{"log_level": "debug"}`))

@@ -13,7 +13,10 @@ build:
 	$(GO) build $(PKGS)
 	$(GO) build -o bin/ ./gen/cmd/palyra-gen ./host/cmd/palyra
 
+# mod download first: the scaffold tests run go mod tidy offline, which
+# needs the go.mod of every module in the graph, not only those built.
 test:
+	$(GO) mod download
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race $(RACE_PKGS)

@@ -9,18 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	extism "github.com/extism/go-sdk"
-
-	"github.com/palyra/palyra-go/internal/artifact"
 )
 
 // TestAuthorWorkflow is a skill author's day, end to end, with nothing
 // but the module cache: palyra-gen new skill → edit a tool's input type →
 // go generate (which runs `go tool palyra-gen generate` through the new
 // go.mod's tool directive) → go test → palyra-gen build → palyra-gen
-// package → load the Wasm module from the artifact into extism/go-sdk and
-// call the tool with typed JSON → palyra-gen client --artifact.
+// package → palyra skills install → palyra skills run with typed JSON
+// (the operator's binary, in a state dir of its own) → palyra-gen client
+// --artifact.
 func TestAuthorWorkflow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scaffolds, builds and runs a skill (~10 s warm)")
@@ -89,36 +86,33 @@ func TestAuthorWorkflow(t *testing.T) {
 	}
 	step("palyra-gen package", start)
 
-	// Run the tool from the artifact, as a host would: verified module,
-	// the manifest's memory limit, one instance for every call.
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
+	// The operator's side: palyra skills install, then palyra skills run
+	// with typed input, as the real binary in a state dir of its own.
+	start = time.Now()
+	palyra := filepath.Join(work, "bin", "palyra")
+	build := exec.Command("go", "build", "-o", palyra, "./host/cmd/palyra")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build palyra: %v\n%s", err, out)
 	}
-	a, err := artifact.OpenBytes(ctx, data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mods := a.Modules()
-	if len(mods) != 1 || mods[0].Path != "modules/hello.wasm" {
-		t.Fatalf("modules %v", mods)
+	step("go build palyra", start)
+	state := filepath.Join(work, "state")
+	operator := func(args ...string) (stdout, stderr string, err error) {
+		cmd := exec.Command(palyra, append([]string{"--state-dir", state}, args...)...)
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err = cmd.Run()
+		return o.String(), e.String(), err
 	}
 	start = time.Now()
-	p, err := extism.NewPlugin(ctx, extism.Manifest{
-		Wasm:   []extism.Wasm{extism.WasmData{Data: mods[0].Data, Name: "hello"}},
-		Memory: &extism.ManifestMemory{MaxPages: uint32(a.Manifest.Capabilities.Quotas.MaxMemoryBytes / 65536)},
-	}, extism.PluginConfig{EnableWasi: true}, nil)
-	if err != nil {
-		t.Fatal(err)
+	out, stderr, err := operator("skills", "install", "--allow-tofu", file)
+	if err != nil || !strings.HasPrefix(out, "installed acme.hello 0.1.0 (eligible)") || !strings.Contains(out, "tofu_newly_pinned") {
+		t.Fatalf("palyra skills install: %v\n%s%s", err, out, stderr)
 	}
-	defer p.Close(ctx)
-	step("extism load", start)
-	tool := a.Manifest.Entrypoints.Tools[0]
-	if tool.ID != "acme.greet" || tool.Name != "greet" || !p.FunctionExists(tool.Name) {
-		t.Fatalf("tool %+v not exported", tool)
-	}
+	step("palyra skills install", start)
+
 	type greetIn struct {
-		Name  string `json:"name"`
+		Name  string `json:"name,omitempty"`
 		Title string `json:"title,omitempty"`
 		Style string `json:"style,omitempty"`
 	}
@@ -131,21 +125,22 @@ func TestAuthorWorkflow(t *testing.T) {
 		{in: greetIn{Name: "Ada", Title: "Dr.", Style: "formal"}, want: `{"message":"Good day, Dr. Ada."}`},
 		{in: greetIn{Name: " "}, wantErr: "name is empty"},
 		{in: greetIn{Name: "Ada", Style: "rude"}, wantErr: `unknown style "rude"`},
+		{in: greetIn{Title: "Dr."}, wantErr: `invalid input: missing required field "name"`},
 		{in: map[string]string{"name": "Ada", "nickname": "A"}, wantErr: `invalid input: json: unknown field "nickname"`},
 	} {
 		input, _ := json.Marshal(tt.in)
 		start = time.Now()
-		rc, out, err := p.Call(tool.Name, input)
+		out, stderr, err := operator("skills", "run", "acme.hello", "greet", "--input", string(input))
 		if tt.wantErr != "" {
-			if rc != 1 || err == nil || err.Error() != tt.wantErr {
-				t.Errorf("greet %s: rc %d, err %v; want rc 1, %q", input, rc, err, tt.wantErr)
+			if err == nil || !strings.Contains(stderr, tt.wantErr) {
+				t.Errorf("greet %s: err %v, stderr %q; want it to fail with %q", input, err, stderr, tt.wantErr)
 			}
 			continue
 		}
-		if rc != 0 || err != nil || string(out) != tt.want {
-			t.Errorf("greet %s = %s (rc %d, err %v), want %s", input, out, rc, err, tt.want)
+		if err != nil || out != tt.want+"\n" {
+			t.Errorf("greet %s = %q (err %v, stderr %q), want %s", input, out, err, stderr, tt.want)
 		}
-		step("greet call", start)
+		step("palyra skills run greet", start)
 	}
 
 	// A typed client from the artifact compiles.
@@ -163,6 +158,10 @@ func TestAuthorWorkflow(t *testing.T) {
 	goIn(t, clientDir, env, "vet", "./...")
 
 	// The artifact's integrity is checked before its manifest is used.
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tampered := append([]byte{}, data...)
 	tampered[len(tampered)/2] ^= 0xff
 	bad := filepath.Join(work, "tampered.palyra-skill")

@@ -58,6 +58,15 @@ type CallResult struct {
 	CallID   uint64        `json:"call_id"`
 	Output   []byte        `json:"-"`
 	Duration time.Duration `json:"duration_ns"`
+	// Module is the artifact's module that exports the tool, like
+	// "modules/echo.wasm".
+	Module string `json:"module"`
+	// Instance numbers the module's instances in this Host from 1: calls
+	// with the same Instance ran in the same warm instance. InstanceCalls
+	// is how many calls that instance has run, this one included (1: the
+	// call started it).
+	Instance      uint64 `json:"instance"`
+	InstanceCalls uint64 `json:"instance_calls"`
 	// Logs are the guest's log records and stdout/stderr lines, at the
 	// skill's log level and within the per-call bounds.
 	Logs []GuestLog `json:"logs"`
@@ -126,8 +135,9 @@ func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*Ca
 	res := &CallResult{SkillID: ls.skillID, Version: ls.version, Tool: t.id, CallID: h.callSeq.Add(1), Logs: []GuestLog{}}
 	rec := &callRecorder{id: res.CallID, record: true}
 	start := time.Now()
-	out, err := t.plugin.Call(context.WithValue(ctx, callKey{}, rec), t.export, input)
+	out, info, err := t.plugin.CallInfo(context.WithValue(ctx, callKey{}, rec), t.export, input)
 	res.Duration = time.Since(start)
+	res.Module, res.Instance, res.InstanceCalls = t.module, info.Instance, info.Calls
 	rec.mu.Lock()
 	res.Logs = append(res.Logs, rec.logs...)
 	rec.mu.Unlock()
@@ -159,6 +169,7 @@ type loadedSkill struct {
 
 type loadedTool struct {
 	id, export string
+	module     string // its path in the artifact
 	plugin     *runtime.Plugin
 }
 
@@ -399,7 +410,7 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 		ls.plugins = append(ls.plugins, plugin)
 		for _, t := range m.Entrypoints.Tools {
 			if mod.Exports(t.Name) {
-				lt := &loadedTool{id: t.ID, export: t.Name, plugin: plugin}
+				lt := &loadedTool{id: t.ID, export: t.Name, module: f.Path, plugin: plugin}
 				ls.tools[t.ID] = lt
 				ls.tools[t.Name] = lt
 			}

@@ -428,3 +428,27 @@ func TestRunCollectsLogs(t *testing.T) {
 		t.Errorf("logs %+v", res.Logs)
 	}
 }
+
+// Run says which instance ran: the warm one again, a new one after a trap.
+func TestRunReportsInstance(t *testing.T) {
+	ctx := context.Background()
+	h := installGuest(t, t.TempDir(), host.Options{}, skillSpec{})
+	for i, want := range []struct {
+		tool            string
+		instance, calls uint64
+	}{
+		{"echo", 1, 1},
+		{"echo", 1, 2},
+		{"panic", 1, 3},
+		{"echo", 2, 1},
+	} {
+		res, err := h.Run(ctx, "acme.guest", want.tool, nil)
+		if (err != nil) != (want.tool == "panic") || res == nil {
+			t.Fatalf("run %d (%s): %v", i, want.tool, err)
+		}
+		if res.Module != "modules/echo.wasm" || res.Instance != want.instance || res.InstanceCalls != want.calls {
+			t.Errorf("run %d (%s): module %q, instance %d, calls %d; want instance %d, calls %d",
+				i, want.tool, res.Module, res.Instance, res.InstanceCalls, want.instance, want.calls)
+		}
+	}
+}

@@ -39,6 +39,8 @@ type instanceKey struct{}
 // a time; only kill may be called from others.
 type instance struct {
 	p      *Plugin
+	id     uint64 // 1 for the plugin's first instance, and so on
+	calls  uint64 // calls started, counted by the goroutine holding the instance
 	guest  api.Module
 	kmod   api.Module
 	k      *kernel.Instance
@@ -73,6 +75,7 @@ type instance struct {
 func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	inst := &instance{
 		p:      p,
+		id:     p.instances.Add(1),
 		budget: memoryBudget{limit: p.cfg.MaxMemoryBytes},
 		fns:    make([]api.Function, len(p.mod.exports)),
 		stdout: streamWriter{logger: p.logger, level: slog.LevelInfo, stream: "stdout"},

@@ -101,6 +101,8 @@ type Plugin struct {
 
 	done   chan struct{} // closed by Close
 	closed atomic.Bool
+	// instances counts the instances ever created, to number them.
+	instances atomic.Uint64
 
 	// mu guards the pool: busy counts the calls in progress (PoolSize at
 	// most); idle holds the instances not in use, the most recently used
@@ -195,20 +197,39 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 // Call is safe for concurrent use; when all PoolSize instances are busy it
 // waits for one, or for ctx to end.
 func (p *Plugin) Call(ctx context.Context, name string, input []byte) ([]byte, error) {
+	out, _, err := p.CallInfo(ctx, name, input)
+	return out, err
+}
+
+// CallInfo describes where a call ran.
+type CallInfo struct {
+	// Instance numbers the plugin's instances from 1, in the order they
+	// were created: calls with the same number ran in the same instance.
+	// 0 means no instance ran the call.
+	Instance uint64
+	// Calls is how many calls the instance has run, this one included: 1
+	// is a call that started a new instance (a cold start).
+	Calls uint64
+}
+
+// CallInfo is Call that also reports which instance ran the call.
+func (p *Plugin) CallInfo(ctx context.Context, name string, input []byte) ([]byte, CallInfo, error) {
 	fn, ok := p.mod.exports[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNoFunction, name)
+		return nil, CallInfo{}, fmt.Errorf("%w: %q", ErrNoFunction, name)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("runtime: %s: %w", name, err)
+		return nil, CallInfo{}, fmt.Errorf("runtime: %s: %w", name, err)
 	}
 	inst, err := p.acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %s: %w", name, err)
+		return nil, CallInfo{}, fmt.Errorf("runtime: %s: %w", name, err)
 	}
+	inst.calls++
+	info := CallInfo{Instance: inst.id, Calls: inst.calls}
 	out, keep, err := inst.call(ctx, name, fn, input)
 	p.release(inst, keep)
-	return out, err
+	return out, info, err
 }
 
 // Var returns the current value of a var.

@@ -334,3 +334,32 @@ func TestOutputBoundedByQuota(t *testing.T) {
 		t.Errorf("echo after = %q, %v", out, err)
 	}
 }
+
+// CallInfo numbers instances: sequential calls reuse the warm one, a
+// trap discards it and the next call starts instance 2.
+func TestCallInfo(t *testing.T) {
+	ctx := context.Background()
+	p := newPlugin(t, PluginConfig{PoolSize: 2})
+	want := []struct {
+		fn   string
+		info CallInfo
+	}{
+		{"echo", CallInfo{Instance: 1, Calls: 1}},
+		{"echo", CallInfo{Instance: 1, Calls: 2}},
+		{"panic", CallInfo{Instance: 1, Calls: 3}},
+		{"echo", CallInfo{Instance: 2, Calls: 1}},
+		{"echo", CallInfo{Instance: 2, Calls: 2}},
+	}
+	for i, w := range want {
+		_, info, err := p.CallInfo(ctx, w.fn, []byte("x"))
+		if (err != nil) != (w.fn == "panic") {
+			t.Fatalf("call %d (%s): %v", i, w.fn, err)
+		}
+		if info != w.info {
+			t.Errorf("call %d (%s): %+v, want %+v", i, w.fn, info, w.info)
+		}
+	}
+	if _, info, err := p.CallInfo(ctx, "nope", nil); !errors.Is(err, ErrNoFunction) || info != (CallInfo{}) {
+		t.Errorf("unknown function: %+v, %v", info, err)
+	}
+}

@@ -125,7 +125,12 @@ type runJSON struct {
 	OutputText   *string         `json:"output_text,omitempty"`
 	OutputBase64 []byte          `json:"output_base64,omitempty"`
 	DurationMS   float64         `json:"duration_ms"`
-	Logs         []host.GuestLog `json:"logs"`
+	// Which instance ran the call: in one palyra process every call
+	// starts instance 1 of its module.
+	Module        string          `json:"module,omitempty"`
+	Instance      uint64          `json:"instance,omitempty"`
+	InstanceCalls uint64          `json:"instance_calls,omitempty"`
+	Logs          []host.GuestLog `json:"logs"`
 }
 
 func printRunJSON(w io.Writer, res *host.CallResult, callErr error) error {
@@ -135,6 +140,7 @@ func printRunJSON(w io.Writer, res *host.CallResult, callErr error) error {
 	out := runJSON{
 		SkillID: res.SkillID, Version: res.Version, Tool: res.Tool, CallID: res.CallID,
 		OK: callErr == nil, DurationMS: float64(res.Duration.Microseconds()) / 1000, Logs: res.Logs,
+		Module: res.Module, Instance: res.Instance, InstanceCalls: res.InstanceCalls,
 	}
 	switch o := res.Output; {
 	case callErr != nil:

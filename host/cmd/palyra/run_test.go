@@ -60,7 +60,8 @@ key_names = ["token"]`,
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !res.OK || res.Tool != "acme.print" || res.Version != "1.0.0" || res.DurationMS <= 0 || len(res.Logs) != 2 || res.Logs[0].Message != "out: hello" {
+	if !res.OK || res.Tool != "acme.print" || res.Version != "1.0.0" || res.DurationMS <= 0 || len(res.Logs) != 2 || res.Logs[0].Message != "out: hello" ||
+		res.Module != "modules/echo.wasm" || res.Instance != 1 || res.InstanceCalls != 1 {
 		t.Errorf("--json: %+v", res)
 	}
 

@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -88,4 +89,41 @@ func ExampleHost_Install() {
 	// Output:
 	// acme.echo 1.0.0 eligible tofu_newly_pinned
 	// acme.echo quarantined true
+}
+
+// An application installs a skill, accepting the capabilities it requests,
+// and calls one of its tools.
+func ExampleHost_Call() {
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "palyra-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	// A signed skill whose echo tool returns its input.
+	path, err := testskill.Spec{Publisher: "acme", Name: "echo", Version: "1.0.0", Module: testskill.EchoModule("echo")}.Write(tmp)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	h, err := host.Open(ctx, filepath.Join(tmp, "state"), host.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+	if _, err := h.Install(ctx, path, host.InstallOptions{AllowTOFU: true, GrantRequested: true}); err != nil {
+		log.Fatal(err)
+	}
+
+	// By tool name or id; safe from many goroutines.
+	out, err := h.Call(ctx, "acme.echo", "echo", []byte(`{"text":"hello"}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(out))
+	_, err = h.Call(ctx, "acme.echo", "translate", nil)
+	fmt.Println(errors.Is(err, host.ErrNoTool))
+	// Output:
+	// {"text":"hello"}
+	// true
 }

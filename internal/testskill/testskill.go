@@ -65,6 +65,40 @@ func ModuleWith(tools []string, imports ...*wasm.Import) []byte {
 	return binary.EncodeModule(m)
 }
 
+// EchoModule returns a module whose tools each return their input as
+// their output, through the Extism kernel ABI (output_set(input_offset(),
+// input_length())): the smallest skill that does something observable.
+func EchoModule(tools ...string) []byte {
+	i64 := []wasm.ValueType{wasm.ValueTypeI64}
+	m := &wasm.Module{
+		TypeSection: []*wasm.FunctionType{
+			{Results: []wasm.ValueType{wasm.ValueTypeI32}}, // a tool
+			{Results: i64}, // input_offset, input_length
+			{Params: []wasm.ValueType{wasm.ValueTypeI64, wasm.ValueTypeI64}}, // output_set
+		},
+		ImportSection: []*wasm.Import{
+			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "input_offset", DescFunc: 1},
+			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "input_length", DescFunc: 1},
+			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "output_set", DescFunc: 2},
+		},
+		MemorySection: &wasm.Memory{Min: 1, Max: 16, IsMaxEncoded: true},
+	}
+	body := []byte{
+		wasm.OpcodeCall, 0, // input_offset
+		wasm.OpcodeCall, 1, // input_length
+		wasm.OpcodeCall, 2, // output_set
+		wasm.OpcodeI32Const, 0,
+		wasm.OpcodeEnd,
+	}
+	for i, name := range tools {
+		m.FunctionSection = append(m.FunctionSection, 0)
+		m.CodeSection = append(m.CodeSection, &wasm.Code{Body: body})
+		m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: name, Index: 3 + uint32(i)})
+	}
+	m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeMemory, Name: "memory"})
+	return binary.EncodeModule(m)
+}
+
 // withDefaults fills the zero fields.
 func (s Spec) withDefaults() (Spec, error) {
 	if s.Publisher == "" {

@@ -42,8 +42,11 @@ const (
 )
 
 // dataDir is where the roots are: "/" in the sandbox, where the host
-// mounts each root at "/" + root. Tests run natively point it at a
-// temporary directory laid out as the skill's data directory on the host.
+// mounts each root at "/" + root. Paths are absolute on purpose: under
+// WASI, Go's working directory is the first root mounted, not "/", so a
+// relative "library/intro.txt" is not found. Tests run natively point
+// dataDir at a temporary directory laid out as the skill's data directory
+// on the host.
 var dataDir = "/"
 
 // Limits: a document read whole, a note appended at once, and the

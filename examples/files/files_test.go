@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	extism "github.com/extism/go-sdk"
-
 	"github.com/palyra/palyra-go/gen"
 	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/manifest"
@@ -57,15 +55,19 @@ func checkLibrary(t *testing.T, dir string) {
 	}
 }
 
-// tools are the skill's tools by the names skill.toml gives them, with
-// the Go types of their input and output.
-var tools = map[string]struct {
+type goTool struct {
 	fn      func() int32
 	in, out reflect.Type
-}{
-	"list":        {list, reflect.TypeFor[struct{}](), reflect.TypeFor[listOutput]()},
-	"read":        {read, reflect.TypeFor[readInput](), reflect.TypeFor[readOutput]()},
-	"append_note": {appendNote, reflect.TypeFor[appendInput](), reflect.TypeFor[appendOutput]()},
+}
+
+// tools returns the skill's tools by the names skill.toml gives them,
+// with the Go types of their input and output.
+func tools() map[string]goTool {
+	return map[string]goTool{
+		"list":        {list, reflect.TypeFor[struct{}](), reflect.TypeFor[listOutput]()},
+		"read":        {read, reflect.TypeFor[readInput](), reflect.TypeFor[readOutput]()},
+		"append_note": {appendNote, reflect.TypeFor[appendInput](), reflect.TypeFor[appendOutput]()},
+	}
 }
 
 type fileTest struct {
@@ -137,7 +139,8 @@ func check(t *testing.T, tt fileTest, out []byte, err error) {
 }
 
 // useDataDir points the tools at dir, laid out as the skill's data
-// directory on the host, for the rest of the test.
+// directory on the host, for the rest of the test, which therefore cannot
+// run in parallel with another that calls the tools natively.
 func useDataDir(t *testing.T, dir string) {
 	old := dataDir
 	dataDir = dir
@@ -156,7 +159,7 @@ func TestFilesNative(t *testing.T) {
 	var h sdktest.Host
 	for _, tt := range tests() {
 		t.Run(tt.name, func(t *testing.T) {
-			rc, out, err := h.Call(tools[tt.tool].fn, []byte(tt.input))
+			rc, out, err := h.Call(tools()[tt.tool].fn, []byte(tt.input))
 			if (rc != 0) != (tt.want == "") {
 				t.Errorf("rc = %d", rc)
 			}
@@ -175,7 +178,7 @@ func TestFilesNative(t *testing.T) {
 	// Roots the operator did not grant are not there.
 	useDataDir(t, t.TempDir())
 	for _, tc := range notGranted() {
-		_, _, err := h.Call(tools[tc.tool].fn, []byte(tc.input))
+		_, _, err := h.Call(tools()[tc.tool].fn, []byte(tc.input))
 		if want := unavailable(tc.root); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s without its root: %v, want %q", tc.tool, err, want)
 		}
@@ -297,38 +300,6 @@ func TestFilesViaHost(t *testing.T) {
 	}
 }
 
-// TestFilesExtism runs the skill in Extism's reference host, which mounts
-// directories as Palyra does: the skill is portable.
-func TestFilesExtism(t *testing.T) {
-	dir := t.TempDir()
-	lib, notes := filepath.Join(dir, readRoot), filepath.Join(dir, writeRoot)
-	writeLibrary(t, lib)
-	if err := os.Mkdir(notes, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	p, err := extism.NewPlugin(ctx, extism.Manifest{
-		Wasm:         []extism.Wasm{extism.WasmData{Data: testguest.Build(t, "."), Name: "files"}},
-		AllowedPaths: map[string]string{"ro:" + lib: "/" + readRoot, notes: "/" + writeRoot},
-	}, extism.PluginConfig{EnableWasi: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(ctx)
-	for _, tt := range tests() {
-		if strings.Contains(tt.name, "/") && !strings.HasPrefix(tt.name, "read/missing") {
-			continue // the tools' own checks: once is enough
-		}
-		t.Run(tt.name, func(t *testing.T) {
-			_, out, err := p.Call(tt.tool, []byte(tt.input))
-			check(t, tt, out, err)
-		})
-	}
-	if b, err := os.ReadFile(filepath.Join(notes, "journal.md")); string(b) != "first\n" {
-		t.Errorf("journal.md = %q, %v", b, err)
-	}
-}
-
 // TestManifest checks that skill.toml describes the tools as they are:
 // its schemas match the Go types, and it asks for the roots they use.
 func TestManifest(t *testing.T) {
@@ -343,6 +314,7 @@ func TestManifest(t *testing.T) {
 	if m.SkillID != "palyra.files" || m.Publisher != "palyra" || m.ManifestVersion != 2 {
 		t.Errorf("manifest %d %q by %q", m.ManifestVersion, m.SkillID, m.Publisher)
 	}
+	tools := tools()
 	var names []string
 	for _, tool := range m.Entrypoints.Tools {
 		names = append(names, tool.Name)

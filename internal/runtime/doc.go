@@ -115,7 +115,9 @@
 // KiB per stream per call, lines cut at 4 KiB); the start of stderr is
 // kept in TrapError.Stderr. Clocks are the host's and randomness is
 // crypto/rand (wazero's defaults are deterministic fakes). Mounts are WASI
-// preopens, read-only when asked.
+// preopens, read-only when asked, in which the guest cannot make symbolic
+// or hard links: the host's kernel would follow a guest's symbolic link
+// out of the mount (wazero's directory mounts do not stop that).
 //
 // Compatibility with Extism is tested against extism/go-sdk on the test
 // plugins it ships; the differences are listed in CONFORMANCE.md.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 )
 
 // Defaults for zero PluginConfig fields.
@@ -165,11 +167,11 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 	if len(cfg.Mounts) > 0 {
 		fsc := wazero.NewFSConfig()
 		for _, m := range cfg.Mounts {
+			var dir experimentalsys.FS = noLinks{sysfs.DirFS(m.HostPath)}
 			if m.ReadOnly {
-				fsc = fsc.WithReadOnlyDirMount(m.HostPath, m.GuestPath)
-			} else {
-				fsc = fsc.WithDirMount(m.HostPath, m.GuestPath)
+				dir = &sysfs.ReadFS{FS: dir}
 			}
+			fsc = fsc.(sysfs.FSConfig).WithSysFSMount(dir, m.GuestPath)
 		}
 		mc = mc.WithFSConfig(fsc)
 	}
@@ -424,3 +426,14 @@ func (s *varStore) set(name string, value []byte) error {
 	s.size = size
 	return nil
 }
+
+// noLinks is a mounted host directory in which the guest cannot make
+// links. The host's kernel resolves symbolic links, so a link the guest
+// made could lead out of the mount to anywhere on the host, or from a
+// writable mount into a read-only one; a hard link could give a second,
+// writable name to a file. Links already in the directory (the operator's)
+// are followed.
+type noLinks struct{ experimentalsys.FS }
+
+func (noLinks) Symlink(_, _ string) experimentalsys.Errno { return experimentalsys.EPERM }
+func (noLinks) Link(_, _ string) experimentalsys.Errno    { return experimentalsys.EPERM }

@@ -282,6 +282,33 @@ func TestMounts(t *testing.T) {
 	if _, err := p.Call(ctx, "read_file", []byte("/etc/passwd")); err == nil {
 		t.Error("read outside the mounts succeeded")
 	}
+
+	// The host's kernel resolves symbolic links, so one the guest made
+	// could lead anywhere on the host: out of the mounts, or from a
+	// writable mount into a read-only one. The guest cannot make links.
+	secret := filepath.Join(t.TempDir(), "secret.txt")
+	if err := os.WriteFile(secret, []byte("host only"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := strings.Repeat("../", strings.Count(rw, "/")+2)
+	for _, link := range []string{
+		"symlink\n" + up + secret[1:] + "\n/out/escape",
+		"symlink\n" + secret + "\n/out/escape",
+		"symlink\n" + up + ro[1:] + "/in.txt\n/out/ro",
+		"hard\n/out/new.txt\n/out/hard",
+		"hard\n/in/in.txt\n/out/hard",
+	} {
+		if _, err := p.Call(ctx, "link", []byte(link)); err == nil {
+			t.Errorf("link %q succeeded", link)
+		}
+	}
+	entries, _ := os.ReadDir(rw)
+	if len(entries) != 1 {
+		t.Errorf("the writable mount holds %v, want only new.txt", entries)
+	}
+	if out, err := p.Call(ctx, "read_file", []byte("/out/escape")); err == nil {
+		t.Errorf("read through a link: %q", out)
+	}
 }
 
 func TestExit(t *testing.T) {

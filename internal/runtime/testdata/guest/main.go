@@ -364,6 +364,25 @@ func writeFile() int32 {
 	return 0
 }
 
+// link makes "kind\ntarget\nname": a symbolic link (kind "symlink") or
+// a hard link ("hard") named name to target.
+//
+//go:wasmexport link
+func link() int32 {
+	parts := strings.SplitN(string(input()), "\n", 3)
+	if len(parts) != 3 {
+		return fail("want kind\\ntarget\\nname")
+	}
+	mk := os.Symlink
+	if parts[0] == "hard" {
+		mk = os.Link
+	}
+	if err := mk(parts[1], parts[2]); err != nil {
+		return fail(err.Error())
+	}
+	return 0
+}
+
 //go:wasmexport exit
 func exit() int32 {
 	n, _ := strconv.Atoi(string(input()))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/manifest"
 	"github.com/palyra/palyra-go/templates"
 )
@@ -113,7 +114,52 @@ func TestScaffoldTemplates(t *testing.T) {
 			if out := goIn(t, dir, env, "mod", "tidy", "-diff"); out != "" {
 				t.Errorf("go.mod/go.sum not tidy:\n%s", out)
 			}
+			if tmpl.Name == "files" {
+				filesInHost(t, dir)
+			}
 		})
+	}
+}
+
+// filesInHost builds the files template's skill, installs it with what it
+// requests and calls its tools in a real host: the roots are mounted where
+// the tools look for them.
+func filesInHost(t *testing.T, dir string) {
+	ctx := context.Background()
+	if _, err := Build(ctx, dir, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	if _, err := Install(ctx, dir, state); err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.Open(ctx, state, host.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	data := filepath.Join(state, "skills", "data", "acme.hello", "data")
+	if err := os.MkdirAll(filepath.Join(data, "in"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "in", "hello.txt"), []byte("hi from the host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ tool, in, want string }{
+		{"read_note", `{"name":"hello"}`, `{"text":"hi from the host"}`},
+		{"save_note", `{"name":"todo","text":"buy milk"}`, `{"path":"data/out/todo.txt","bytes":8}`},
+	} {
+		out, err := h.Call(ctx, "acme.hello", c.tool, []byte(c.in))
+		if err != nil || string(out) != c.want {
+			t.Errorf("%s %s = %s, %v; want %s", c.tool, c.in, out, err, c.want)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "out", "todo.txt")); err != nil || string(b) != "buy milk" {
+		t.Errorf("the host sees %q, %v", b, err)
+	}
+	_, err = h.Call(ctx, "acme.hello", "read_note", []byte(`{"name":"missing"}`))
+	if err == nil || !strings.Contains(err.Error(), "data/in/missing.txt: ") || strings.Contains(err.Error(), state) {
+		t.Errorf("read_note of a missing note: %v", err)
 	}
 }
 

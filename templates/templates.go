@@ -36,7 +36,7 @@ const Default = "basic"
 func List() []Template {
 	return []Template{
 		{Name: "basic", Description: "one typed tool (greet) and no capabilities", Capabilities: []string{}},
-		{Name: "http", Description: "a tool that prepares requests to one allowlisted host", Capabilities: []string{"http_egress_allowlist"}},
+		{Name: "http", Description: "a tool that GETs from one allowlisted API host (sdk.Send)", Capabilities: []string{"http_egress_allowlist"}},
 		{Name: "files", Description: "tools that read and write files under declared filesystem roots (os over WASI)", Capabilities: []string{"filesystem.read_roots", "filesystem.write_roots"}},
 	}
 }

@@ -153,14 +153,19 @@ func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*Ca
 type loadedSkill struct {
 	h                *Host
 	skillID, version string
-	seq              int64        // the journal's last event for the skill when loaded
-	checkedAt        atomic.Int64 // unix ns of the last journal check
-	tools            map[string]*loadedTool
-	toolNames        []string
-	plugins          []*runtime.Plugin
-	modules          []*runtime.Module
-	egress           *egress.Client
-	logs             bool // the host's logger takes guest records at the skill's level
+	seq              int64 // the journal's last event for the skill when loaded
+	// stale is set by staleTimer once the journal poll interval has
+	// passed since the last check: the next call re-reads the journal.
+	// A flag set by a timer costs a call nothing; reading the clock on
+	// every call cost a tenth of a no-op call.
+	stale      atomic.Bool
+	staleTimer *time.Timer
+	tools      map[string]*loadedTool
+	toolNames  []string
+	plugins    []*runtime.Plugin
+	modules    []*runtime.Module
+	egress     *egress.Client
+	logs       bool // the host's logger takes guest records at the skill's level
 
 	users   atomic.Int64
 	retired atomic.Bool
@@ -207,6 +212,9 @@ func (ls *loadedSkill) retire() {
 func (ls *loadedSkill) close() {
 	ls.closing.Do(func() {
 		ctx := context.Background()
+		if ls.staleTimer != nil {
+			ls.staleTimer.Stop()
+		}
 		for _, p := range ls.plugins {
 			p.Close(ctx)
 		}
@@ -237,18 +245,18 @@ func (h *Host) loaded(ctx context.Context, skillID string) (*loadedSkill, error)
 		return nil, ErrClosed
 	}
 	if ls != nil {
-		last := ls.checkedAt.Load()
-		now := time.Now().UnixNano()
-		if now-last < int64(h.pollInterval()) || !ls.checkedAt.CompareAndSwap(last, now) {
+		if !ls.stale.Load() || !ls.stale.CompareAndSwap(true, false) {
 			return ls, nil
 		}
 		// This call re-reads the journal for everyone.
 		seq, err := h.journal.LastEventSeq(ctx, skillID)
 		if err != nil {
+			ls.stale.Store(true) // the next call tries again
 			ls.release()
 			return nil, err
 		}
 		if seq == ls.seq {
+			ls.staleTimer.Reset(h.pollInterval())
 			return ls, nil
 		}
 		ls.release()
@@ -303,7 +311,7 @@ func (h *Host) load(ctx context.Context, skillID string) (*loadedSkill, error) {
 		return nil, fmt.Errorf("%s %s: load: %w", skillID, st.Version, err)
 	}
 	ls.seq = seq
-	ls.checkedAt.Store(time.Now().UnixNano())
+	ls.staleTimer = time.AfterFunc(h.pollInterval(), func() { ls.stale.Store(true) })
 	ls.users.Add(1)
 
 	h.runMu.Lock()

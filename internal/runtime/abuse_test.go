@@ -35,6 +35,38 @@ func TestTimeoutStopsGuest(t *testing.T) {
 	}
 }
 
+// The watchdog that enforces timeouts sleeps when no call is made, and a
+// call wakes it; calls that end in time are never killed, even when the
+// next one starts on the same instance at once.
+func TestTimeoutWatchdog(t *testing.T) {
+	timeout, calls := 50*time.Millisecond, 2000
+	if raceEnabled {
+		timeout, calls = 2*time.Second, 100 // the first call starts Go's runtime
+	}
+	p := newPlugin(t, PluginConfig{PoolSize: 1, Timeout: timeout})
+	for i := range calls {
+		if out, err := p.Call(context.Background(), "echo", []byte("x")); err != nil || string(out) != "x" {
+			t.Fatalf("call %d: %q, %v", i, out, err)
+		}
+	}
+	if _, info, _ := p.CallInfo(context.Background(), "echo", nil); info.Instance != 1 {
+		t.Errorf("calls in time were killed: instance %d", info.Instance)
+	}
+	// Asleep after watchdogIdleTicks without a call.
+	time.Sleep(2 * watchdogIdleTicks * watchdogTick)
+	if !p.rt.watch.sleeping.Load() {
+		t.Error("the watchdog does not sleep")
+	}
+	start := time.Now()
+	if _, err := p.Call(context.Background(), "spin", nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("spin after the watchdog slept: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("spin stopped after %v", d)
+	}
+	callAfter(t, p, "spin timed out")
+}
+
 func TestCancelStopsGuest(t *testing.T) {
 	p := newPlugin(t, PluginConfig{PoolSize: 1})
 	for _, fn := range []string{"spin", "sleep"} {

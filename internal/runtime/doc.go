@@ -98,15 +98,18 @@
 // to instantiate with ErrMemoryLimit; an input that does not fit is
 // refused before the call.
 //
-// Timeout and the caller's ctx stop the guest: the runtime compiles every
-// module with wazero's close-on-context-done, which checks at function
-// entries and loop headers whether the instance has been closed, and a
-// per-instance timer or context.AfterFunc closes it. WASI sleeps are real
-// but cut short the same way; HTTP requests end with the caller's ctx or
-// the timeout. These checks cost what wazero makes them cost: a goroutine
-// per call (about 0.6 µs) and an exit to Go at each loop iteration, which
-// is most of a call's time for loop-heavy guests such as Go's; see the
-// benchmarks.
+// Timeout and the caller's ctx stop the guest, wherever it is: every
+// module is compiled instrumented (package instrument: a countdown at loop
+// headers and function entries that, every thousand, checks a kill flag
+// and leaves compiled code so the goroutine can be preempted), and killing
+// an instance sets the flag. The runtime's watchdog goroutine kills an
+// instance whose call is past its Timeout (within a couple of
+// milliseconds), context.AfterFunc one whose caller's ctx ended. WASI
+// sleeps are real but cut short the same way; HTTP requests end with the
+// caller's ctx or the timeout. This costs a few instructions per loop
+// iteration; wazero's own close-on-context-done, which it replaces, costs
+// a goroutine per call and an exit to Go at every loop iteration, most of a
+// call's time for loop-heavy guests such as Go's (see the benchmarks).
 //
 // Fuel is not metered: wazero has no instruction counting, and the runtime
 // does not pretend to have it.

@@ -56,8 +56,10 @@ type instance struct {
 	killed atomic.Int32
 	// stop is the guest's kill flag (instrument.KillGlobal): set, it makes
 	// the guest trap within a thousand loop iterations or calls.
-	stop  api.MutableGlobal
-	timer *time.Timer // the plugin's Timeout; kills the instance
+	stop api.MutableGlobal
+	// deadline is when the call in progress must end (unix ns), 0 when
+	// none is armed: the runtime's watchdog kills the instance past it.
+	deadline atomic.Int64
 
 	fns         []api.Function // by export index, filled on first use
 	stack       [1]uint64
@@ -125,8 +127,9 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 		return nil, fmt.Errorf("runtime: module is not instrumented")
 	}
 
-	inst.timer = time.AfterFunc(time.Hour, func() { inst.kill(killTimeout) })
-	inst.timer.Stop()
+	if p.cfg.Timeout > 0 {
+		p.rt.watch.add(inst)
+	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -179,8 +182,8 @@ func (inst *instance) sleep(ns int64) {
 
 func (inst *instance) close() {
 	inst.kill(killClosed)
-	if inst.timer != nil {
-		inst.timer.Stop()
+	if inst.p.cfg.Timeout > 0 {
+		inst.p.rt.watch.remove(inst)
 	}
 	ctx := context.Background()
 	if inst.guest != nil {
@@ -214,7 +217,7 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	// Arm the timeout and the caller's cancellation; either kills the
 	// instance, and the guest traps at its next check.
 	if p.cfg.Timeout > 0 {
-		inst.timer.Reset(p.cfg.Timeout)
+		p.rt.watch.begin(inst, p.cfg.Timeout)
 	}
 	var stop func() bool
 	if ctx.Done() != nil {
@@ -231,8 +234,8 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	}
 
 	keep = true
-	if p.cfg.Timeout > 0 && !inst.timer.Stop() {
-		keep = false // fired, or firing: the instance is being killed
+	if p.cfg.Timeout > 0 && !p.rt.watch.end(inst) {
+		keep = false // fired: the instance is being killed
 	}
 	if stop != nil && !stop() {
 		keep = false

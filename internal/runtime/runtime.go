@@ -47,6 +47,8 @@ type Runtime struct {
 	host   api.Module // the Go host functions, anonymous
 	logger *slog.Logger
 
+	watch *watchdog
+
 	mu      sync.Mutex
 	plugins map[*Plugin]struct{}
 	closed  bool
@@ -60,7 +62,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	// instrumented instead (see Compile), which costs a few instructions
 	// per iteration. The kernel is not: its loops are bounded.
 	rc := wazero.NewRuntimeConfigCompiler()
-	r := &Runtime{logger: cfg.Logger, plugins: make(map[*Plugin]struct{})}
+	r := &Runtime{logger: cfg.Logger, plugins: make(map[*Plugin]struct{}), watch: newWatchdog()}
 	if cfg.CompilationCacheDir != "" {
 		if err := os.MkdirAll(cfg.CompilationCacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("runtime: compilation cache: %w", err)
@@ -120,6 +122,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 			return fmt.Errorf("runtime: close: %w", err)
 		}
 	}
+	r.watch.stop()
 	err := r.wz.Close(ctx)
 	if r.cache != nil {
 		if cerr := r.cache.Close(ctx); err == nil {

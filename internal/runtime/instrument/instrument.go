@@ -45,6 +45,11 @@ import (
 // kill flag, an i32 global: the host sets it to 1 to stop the guest.
 const KillGlobal = "palyra.kill"
 
+// Version identifies what Instrument writes, so that a cache of its output
+// can be keyed by it: change it with any change to the output.
+// TestVersion pins the output for testdata/ops.wasm to it.
+const Version = 1
+
 // Interval is the number of loop iterations and function entries between
 // two checks of the kill flag. A check costs a round trip to Go (some
 // 50 ns); Interval of them cost about as much in countdowns.

@@ -3,6 +3,8 @@ package instrument
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -333,4 +335,19 @@ func goSDKDir(t testing.TB) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// TestVersion pins Instrument's output for ops.wasm to Version: hosts
+// cache instrumented modules keyed by Version, so a change to the output
+// must come with a new Version (and a new digest here).
+func TestVersion(t *testing.T) {
+	const want = "cce1701bb0c8ce59559a7cc36241c1f9fa9f4b82dbad1422569a40f96d884851"
+	out, err := Instrument(opsWasm(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(out)
+	if got := hex.EncodeToString(sum[:]); Version != 1 || got != want {
+		t.Errorf("Instrument's output for ops.wasm has sha256 %s at Version %d; want %s at Version 1: if the output changed on purpose, increment Version and update both", got, Version, want)
+	}
 }

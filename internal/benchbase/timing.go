@@ -15,8 +15,13 @@ func Input1KiB() []byte { return bytes.Repeat([]byte("0123456789abcdef"), 64) }
 // baseline's mean time per call. Running the baselines among the measured
 // calls, rather than in a separate benchmark, keeps a ratio honest on a
 // machine whose speed drifts (other work, frequency scaling).
+//
+// The baselines run at most 256 times per b.N: a slow baseline among very
+// fast operations (a new instance among pooled ones) would otherwise make
+// the benchmark run for many minutes off the clock.
 func Interleaved(b *testing.B, every int, op func(), baselines ...func()) []time.Duration {
 	b.Helper()
+	every = max(every, b.N/256)
 	sums := make([]time.Duration, len(baselines))
 	var n int
 	b.ResetTimer()

@@ -139,7 +139,7 @@ func BenchmarkHostCall(b *testing.B) {
 	b.Run("echo1KiB/bulk", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(in)))
-		base := benchbase.Interleaved(b, 4, func() { hostCall(h, "echo_bulk", in) },
+		base := benchbase.Interleaved(b, 64, func() { hostCall(h, "echo_bulk", in) },
 			func() { raw.Echo(in) }, func() { rawNoChecks.Echo(in) })
 		b.ReportMetric(float64(benchbase.PerOp(b))/float64(base[0]), "x-of-raw")
 		b.ReportMetric(float64(base[0].Nanoseconds()), "raw-ns/op")

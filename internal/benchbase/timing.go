@@ -10,18 +10,21 @@ import (
 // Input1KiB returns the 1 KiB input of the echo benchmarks.
 func Input1KiB() []byte { return bytes.Repeat([]byte("0123456789abcdef"), 64) }
 
+// baselineBatch is how many calls of a fast baseline are timed together.
+const baselineBatch = 16
+
 // Interleaved runs op b.N times on the clock and, every `every`
 // iterations, each baseline in turn off the clock; it returns each
 // baseline's mean time per call. Running the baselines among the measured
 // calls, rather than in a separate benchmark, keeps a ratio honest on a
 // machine whose speed drifts (other work, frequency scaling).
 //
-// The baselines run at most 256 times per b.N: a slow baseline among very
-// fast operations (a new instance among pooled ones) would otherwise make
-// the benchmark run for many minutes off the clock.
+// A baseline faster than 5 µs is timed as a batch of baselineBatch calls
+// after a first one: a single call right after the timer stops runs on
+// cold caches. Slower ones are timed alone (a batch of go-sdk calls would
+// time its garbage collections).
 func Interleaved(b *testing.B, every int, op func(), baselines ...func()) []time.Duration {
 	b.Helper()
-	every = max(every, b.N/256)
 	sums := make([]time.Duration, len(baselines))
 	var n int
 	b.ResetTimer()
@@ -32,7 +35,15 @@ func Interleaved(b *testing.B, every int, op func(), baselines ...func()) []time
 			for j, f := range baselines {
 				t0 := time.Now()
 				f()
-				sums[j] += time.Since(t0)
+				d := time.Since(t0)
+				if d < 5*time.Microsecond {
+					t0 = time.Now()
+					for range baselineBatch {
+						f()
+					}
+					d = time.Since(t0) / baselineBatch
+				}
+				sums[j] += d
 			}
 			n++
 			b.StartTimer()

@@ -125,26 +125,22 @@ func BenchmarkHostCall(b *testing.B) {
 		b.ReportAllocs()
 		sdkTime := benchbase.Interleaved(b, 64, func() { hostCall(h, "noop", nil) },
 			func() { benchbase.SDKCall(sdk, "noop", nil) })[0]
-		b.ReportMetric(float64(sdkTime)/float64(benchbase.PerOp(b)), "x-faster-than-gosdk")
-		b.ReportMetric(float64(sdkTime.Nanoseconds()), "gosdk-ns/op")
+		benchbase.ReportFaster(b, "gosdk", sdkTime)
 	})
 	b.Run("echo1KiB/u64", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(in)))
 		sdkTime := benchbase.Interleaved(b, 16, func() { hostCall(h, "echo", in) },
 			func() { benchbase.SDKCall(sdk, "echo", in) })[0]
-		b.ReportMetric(float64(sdkTime)/float64(benchbase.PerOp(b)), "x-faster-than-gosdk")
-		b.ReportMetric(float64(sdkTime.Nanoseconds()), "gosdk-ns/op")
+		benchbase.ReportFaster(b, "gosdk", sdkTime)
 	})
 	b.Run("echo1KiB/bulk", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(in)))
 		base := benchbase.Interleaved(b, 64, func() { hostCall(h, "echo_bulk", in) },
 			func() { raw.Echo(in) }, func() { rawNoChecks.Echo(in) })
-		b.ReportMetric(float64(benchbase.PerOp(b))/float64(base[0]), "x-of-raw")
-		b.ReportMetric(float64(base[0].Nanoseconds()), "raw-ns/op")
-		b.ReportMetric(float64(benchbase.PerOp(b))/float64(base[1]), "x-of-raw-without-checks")
-		b.ReportMetric(float64(base[1].Nanoseconds()), "raw-without-checks-ns/op")
+		benchbase.ReportOf(b, "raw", base[0])
+		benchbase.ReportOf(b, "raw-without-checks", base[1])
 	})
 }
 
@@ -159,8 +155,7 @@ func BenchmarkHostInstanceFromPool(b *testing.B) {
 	b.ReportAllocs()
 	base := benchbase.Interleaved(b, 1024, func() { hostCall(h, "noop", nil) },
 		func() { hostCall(h, "exit", []byte("0")) }, func() { hostCall(h, "noop", nil) })
-	b.ReportMetric(float64(base[1].Nanoseconds()), "new-instance-call-ns")
-	b.ReportMetric(float64(base[1])/float64(benchbase.PerOp(b)), "x-faster-than-new-instance")
+	benchbase.ReportFaster(b, "new-instance-call", base[1])
 }
 
 // BenchmarkHostColdStart measures a host's cold start, host.Open and the
@@ -186,8 +181,7 @@ func BenchmarkHostColdStart(b *testing.B) {
 	// the uncached start's time.
 	base := benchbase.Interleaved(b, 4, func() { start(warm) },
 		func() { start(empty) }, func() { os.RemoveAll(empty) })
-	b.ReportMetric(float64(base[0].Nanoseconds()), "no-cache-ns")
-	b.ReportMetric(float64(base[0])/float64(benchbase.PerOp(b)), "x-faster-than-no-cache")
+	benchbase.ReportFaster(b, "no-cache", base[0])
 }
 
 // BenchmarkHostCallParallel measures bulk 1 KiB echo throughput through

@@ -76,3 +76,19 @@ func Split(goroutines, calls int, op func()) {
 	}
 	wg.Wait()
 }
+
+// ReportFaster reports how many times faster than a baseline the
+// benchmark's operation is, and the baseline's time per call: the metrics
+// "x-faster-than-NAME" and "NAME-ns/op".
+func ReportFaster(b *testing.B, name string, baseline time.Duration) {
+	b.ReportMetric(float64(baseline)/float64(PerOp(b)), "x-faster-than-"+name)
+	b.ReportMetric(float64(baseline.Nanoseconds()), name+"-ns/op")
+}
+
+// ReportOf reports the benchmark's operation's time as a multiple of a
+// baseline's, and the baseline's time per call: the metrics "x-of-NAME"
+// and "NAME-ns/op".
+func ReportOf(b *testing.B, name string, baseline time.Duration) {
+	b.ReportMetric(float64(PerOp(b))/float64(baseline), "x-of-"+name)
+	b.ReportMetric(float64(baseline.Nanoseconds()), name+"-ns/op")
+}

@@ -53,8 +53,7 @@ func BenchmarkCall(b *testing.B) {
 	b.Run("noop/palyra", func(b *testing.B) {
 		b.ReportAllocs()
 		sdkTime := benchbase.Interleaved(b, 64, func() { mustCall(p, "noop", nil) }, func() { benchbase.SDKCall(sdk, "noop", nil) })[0]
-		b.ReportMetric(float64(sdkTime)/float64(benchbase.PerOp(b)), "x-faster-than-gosdk")
-		b.ReportMetric(float64(sdkTime.Nanoseconds()), "gosdk-ns/op")
+		benchbase.ReportFaster(b, "gosdk", sdkTime)
 	})
 	b.Run("noop/gosdk", func(b *testing.B) {
 		b.ReportAllocs()
@@ -78,18 +77,15 @@ func BenchmarkCall(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(echoInput)))
 		sdkTime := benchbase.Interleaved(b, 16, func() { mustCall(p, "echo", echoInput) }, func() { benchbase.SDKCall(sdk, "echo", echoInput) })[0]
-		b.ReportMetric(float64(sdkTime)/float64(benchbase.PerOp(b)), "x-faster-than-gosdk")
-		b.ReportMetric(float64(sdkTime.Nanoseconds()), "gosdk-ns/op")
+		benchbase.ReportFaster(b, "gosdk", sdkTime)
 	})
 	b.Run("echo1KiB/palyra-bulk", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(echoInput)))
 		base := benchbase.Interleaved(b, 64, func() { mustCall(p, "echo_bulk", echoInput) },
 			func() { raw.Echo(echoInput) }, func() { rawNoTerm.Echo(echoInput) })
-		b.ReportMetric(float64(benchbase.PerOp(b))/float64(base[0]), "x-of-raw")
-		b.ReportMetric(float64(base[0].Nanoseconds()), "raw-ns/op")
-		b.ReportMetric(float64(benchbase.PerOp(b))/float64(base[1]), "x-of-raw-without-checks")
-		b.ReportMetric(float64(base[1].Nanoseconds()), "raw-without-checks-ns/op")
+		benchbase.ReportOf(b, "raw", base[0])
+		benchbase.ReportOf(b, "raw-without-checks", base[1])
 	})
 	b.Run("echo1KiB/gosdk", func(b *testing.B) {
 		b.ReportAllocs()
@@ -136,8 +132,7 @@ func BenchmarkInstanceFromPool(b *testing.B) {
 		}
 		p.discard(inst)
 	})[0]
-	b.ReportMetric(float64(create.Nanoseconds()), "new-instance-ns")
-	b.ReportMetric(float64(create)/float64(benchbase.PerOp(b)), "x-faster-than-new-instance")
+	benchbase.ReportFaster(b, "new-instance", create)
 }
 
 // BenchmarkColdStart measures a new Runtime, Compile, NewPlugin and a first
@@ -166,8 +161,7 @@ func BenchmarkColdStart(b *testing.B) {
 	start(dir) // fill the cache
 	b.ReportAllocs()
 	uncached := benchbase.Interleaved(b, 4, func() { start(dir) }, func() { start("") })[0]
-	b.ReportMetric(float64(uncached.Nanoseconds()), "no-cache-ns")
-	b.ReportMetric(float64(uncached)/float64(benchbase.PerOp(b)), "x-faster-than-no-cache")
+	benchbase.ReportFaster(b, "no-cache", uncached)
 }
 
 // BenchmarkCallParallel measures echo throughput with 1 and 2 goroutines
@@ -219,6 +213,5 @@ func BenchmarkCallExtismPlugin(b *testing.B) {
 			panic(err)
 		}
 	}, func() { benchbase.SDKCall(sdk, "count_vowels", in) })[0]
-	b.ReportMetric(float64(sdkTime)/float64(benchbase.PerOp(b)), "x-faster-than-gosdk")
-	b.ReportMetric(float64(sdkTime.Nanoseconds()), "gosdk-ns/op")
+	benchbase.ReportFaster(b, "gosdk", sdkTime)
 }

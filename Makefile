@@ -13,10 +13,12 @@ build:
 	$(GO) build $(PKGS)
 	$(GO) build -o bin/ ./gen/cmd/palyra-gen ./host/cmd/palyra
 
-# mod download first: the scaffold tests run go mod tidy offline, which
-# needs the go.mod of every module in the graph, not only those built.
+# mod download all first: the scaffold tests run go mod tidy offline in
+# the new skill, and tidy loads the tests of every dependency too (go-cmp
+# for x/tools', testify for cyclonedx-go's…), so it needs every module of
+# the graph, not only those the build uses.
 test:
-	$(GO) mod download
+	$(GO) mod download all
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race $(RACE_PKGS)

@@ -1,7 +1,21 @@
 // Package host is the part of palyra-go an application embeds: it opens a
-// state directory, verifies signed .palyra-skill artifacts against the
-// publisher trust store, and (in later releases) installs, audits and runs
-// skills in a sandbox.
+// state directory (Open), verifies signed .palyra-skill artifacts against
+// the publisher trust store (VerifyFile), installs and audits them
+// (Install), keeps each skill's state in a journal (installed → verified →
+// eligible, or quarantined: List, Info, Check, CheckEvery, Quarantine,
+// Enable, Remove), and runs the tools of eligible skills in a sandbox with
+// only the capabilities the operator granted (Call, Run; Grants,
+// SetGrants, the secrets store).
+//
+// A call runs the skill's Wasm module on palyra's implementation of the
+// Extism kernel ABI (internal/runtime) with the quotas min(manifest,
+// policy.json): the wall-clock timeout and the caller's ctx stop the guest
+// wherever it is, memory past the quota traps, HTTP goes only to granted
+// hosts (every redirect and the resolved address checked), files only
+// under the granted roots, secrets only those granted. A trap or timeout
+// fails that call alone; the next call gets a fresh instance. Call is
+// safe for concurrent use and, on a warm instance, costs a few hundred
+// nanoseconds (BENCHMARKS.md).
 //
 // Verification trusts nothing in an artifact before it has checked it. It
 // runs every check of package internal/artifact (ZIP structure, entry set,

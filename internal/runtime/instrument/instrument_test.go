@@ -317,6 +317,17 @@ func FuzzInstrument(f *testing.F) {
 	f.Add(opsWasm(f))
 	f.Add(kernel.Wasm)
 	f.Add(noMemoryModule)
+	// A module wazero accepts must stay one it accepts once instrumented.
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { r.Close(ctx) })
+	valid := func(wasm []byte) error {
+		c, err := r.CompileModule(ctx, wasm)
+		if err == nil {
+			c.Close(ctx)
+		}
+		return err
+	}
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		out, err := Instrument(wasm)
 		if err != nil {
@@ -324,6 +335,11 @@ func FuzzInstrument(f *testing.F) {
 		}
 		if len(out) < len(header) {
 			t.Fatal("short output")
+		}
+		if valid(wasm) == nil {
+			if err := valid(out); err != nil {
+				t.Fatalf("a valid module became invalid: %v", err)
+			}
 		}
 	})
 }

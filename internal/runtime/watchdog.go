@@ -16,12 +16,11 @@ const watchdogTick = 2 * time.Millisecond
 //
 // A time.Timer per instance, reset and stopped around every call, costs
 // about 100 ns a call — most of a no-op call. A call instead stores its
-// deadline in an atomic and counts itself active. The goroutine ticks
-// while calls are made and goes to sleep after watchdogIdleTicks without
-// one; a call wakes it only then, so that back-to-back calls do not each
-// wake a goroutine.
+// deadline in an atomic of its instance: nothing shared is written, so
+// calls on other cores do not contend. The goroutine ticks while calls are
+// made and goes to sleep after watchdogIdleTicks without one; a call wakes
+// it only then, so that back-to-back calls do not each wake a goroutine.
 type watchdog struct {
-	active   atomic.Int64  // calls in progress with a deadline
 	sleeping atomic.Bool   // the goroutine waits for wake
 	wake     chan struct{} // a call began while the goroutine slept
 	done     chan struct{} // closed by stop
@@ -60,7 +59,6 @@ func (w *watchdog) remove(inst *instance) {
 // begin arms inst's deadline for a call of at most timeout.
 func (w *watchdog) begin(inst *instance, timeout time.Duration) {
 	inst.deadline.Store(time.Now().Add(timeout).UnixNano())
-	w.active.Add(1)
 	if w.sleeping.Load() && w.sleeping.CompareAndSwap(true, false) {
 		w.wake <- struct{}{} // buffered: the one wake-up
 	}
@@ -69,9 +67,7 @@ func (w *watchdog) begin(inst *instance, timeout time.Duration) {
 // end disarms inst's deadline. It reports false if the deadline had
 // passed and the watchdog is killing the instance.
 func (w *watchdog) end(inst *instance) bool {
-	fired := inst.deadline.Swap(0) == 0
-	w.active.Add(-1)
-	return !fired
+	return inst.deadline.Swap(0) != 0
 }
 
 // stop ends the goroutine.
@@ -93,24 +89,26 @@ func (w *watchdog) run() {
 	defer t.Stop()
 	idle := 0
 	for {
+		var active bool
 		select {
 		case now := <-t.C:
-			w.expire(now.UnixNano())
+			active = w.expire(now.UnixNano())
 		case <-w.done:
 			return
 		}
-		if w.active.Load() != 0 {
+		if active {
 			idle = 0
 			continue
 		}
 		if idle++; idle < watchdogIdleTicks {
 			continue
 		}
-		// Sleep. A call that begins after sleeping is set sees it and
-		// wakes the goroutine; one that began before is seen here.
+		// Sleep. A call that stores its deadline after sleeping is set
+		// sees it and wakes the goroutine; one that stored it before is
+		// seen by this last look.
 		idle = 0
 		w.sleeping.Store(true)
-		if w.active.Load() != 0 && w.sleeping.CompareAndSwap(true, false) {
+		if w.expire(time.Now().UnixNano()) && w.sleeping.CompareAndSwap(true, false) {
 			continue
 		}
 		t.Stop()
@@ -123,15 +121,22 @@ func (w *watchdog) run() {
 	}
 }
 
-// expire kills the instances whose deadline is before now. Taking the
-// deadline with a compare-and-swap means a call that has just ended (and
-// may be starting another) is never killed for the old one.
-func (w *watchdog) expire(now int64) {
+// expire kills the instances whose deadline is before now, and reports
+// whether any call was in progress. Taking the deadline with a
+// compare-and-swap means a call that has just ended (and may be starting
+// another) is never killed for the old one.
+func (w *watchdog) expire(now int64) (active bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for inst := range w.instances {
-		if d := inst.deadline.Load(); d != 0 && d <= now && inst.deadline.CompareAndSwap(d, 0) {
+		d := inst.deadline.Load()
+		if d == 0 {
+			continue
+		}
+		active = true
+		if d <= now && inst.deadline.CompareAndSwap(d, 0) {
 			inst.kill(killTimeout)
 		}
 	}
+	return active
 }

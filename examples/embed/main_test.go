@@ -3,44 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/palyra/palyra-go/gen"
-	"github.com/palyra/palyra-go/internal/testguest"
+	"github.com/palyra/palyra-go/internal/testartifact"
 )
 
-// echoArtifact signs the echo example, built for Wasm, with a fresh key.
-func echoArtifact(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	manifest, err := os.ReadFile("../echo/skill.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "modules"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "skill.toml"), manifest, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "modules", "echo.wasm"), testguest.Build(t, "../echo"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	res, err := gen.Package(context.Background(), dir, gen.PackageOptions{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.File
-}
-
 func TestEmbed(t *testing.T) {
-	art := echoArtifact(t)
+	art := testartifact.FromDir(t, "../echo", "echo")
 	state := t.TempDir()
 	var out bytes.Buffer
 	if err := run(context.Background(), &out, []string{"-state", state, "-text", "über embedded", art}); err != nil {

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,10 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/palyra/palyra-go/gen"
 	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/manifest"
-	"github.com/palyra/palyra-go/internal/testguest"
+	"github.com/palyra/palyra-go/internal/testartifact"
 	"github.com/palyra/palyra-go/sdk"
 	"github.com/palyra/palyra-go/sdk/sdktest"
 )
@@ -199,32 +196,6 @@ func unavailable(root string) string {
 	return fmt.Sprintf("filesystem root %q is not available to the skill (not granted by the operator?)", root)
 }
 
-// signedArtifact packages the skill as its author would: skill.toml as it
-// is, the module built for Wasm, signed with a fresh key.
-func signedArtifact(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	toml, err := os.ReadFile("skill.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "skill.toml"), toml, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "modules"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "modules", "files.wasm"), testguest.Build(t, "."), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	res, err := gen.Package(context.Background(), dir, gen.PackageOptions{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.File
-}
-
 // installed opens a host on a fresh state directory, puts library() in
 // the skill's read root on disk, and installs art with grants. It returns
 // the host and the skill's data directory. Hosts share cache, so that the
@@ -251,7 +222,7 @@ func installed(t *testing.T, art, cache string, grants host.Grants) (*host.Host,
 // and .../notes at /notes, and calls it.
 func TestFilesViaHost(t *testing.T) {
 	ctx := context.Background()
-	art := signedArtifact(t)
+	art := testartifact.FromDir(t, ".", "files")
 	cache := t.TempDir()
 
 	h, data := installed(t, art, cache, host.Grants{ReadRoots: []string{readRoot}, WriteRoots: []string{writeRoot}})

@@ -129,11 +129,18 @@ func (k *Instance) Reset() {
 			clear(used)
 		}
 	}
-	k.pos.Set(heapBase)
-	k.hw.Set(heapBase)
+	k.setState(heapBase, 0, 0)
+}
+
+// setState sets every global of a kernel whose blocks end at end and
+// whose input is the block at inOff (0: none) of inLen bytes: nothing
+// freed, no output, no error.
+func (k *Instance) setState(end, inOff, inLen uint64) {
+	k.pos.Set(end)
+	k.hw.Set(end)
 	k.nfree.Set(0)
-	k.inOff.Set(0)
-	k.inLen.Set(0)
+	k.inOff.Set(inOff)
+	k.inLen.Set(inLen)
 	k.outOff.Set(0)
 	k.outLen.Set(0)
 	k.errBlock.Set(0)
@@ -144,21 +151,30 @@ func (k *Instance) Reset() {
 // all (offset 0, length 0), as in Extism.
 //
 // It is Reset and an alloc in one pass, each global set once: it runs
-// before every call.
+// before every call. An input that does not fit resets the kernel and
+// returns ErrMemory.
 func (k *Instance) SetInput(input []byte) error {
 	if len(input) == 0 {
 		k.Reset()
 		return nil
 	}
-	if uint64(len(input)) > 0xffff0000 {
+	if !k.setInput(input) {
 		k.Reset()
 		return ErrMemory
+	}
+	return nil
+}
+
+// setInput is SetInput for a non-empty input; it reports false if the
+// input does not fit in the kernel's memory.
+func (k *Instance) setInput(input []byte) bool {
+	if uint64(len(input)) > 0xffff0000 {
+		return false
 	}
 	end := uint64(heapBase+headerSize) + uint64(len(input))
 	if size := uint64(k.mem.Size()); end > size {
 		if _, ok := k.mem.Grow(uint32((end - size + pageSize - 1) / pageSize)); !ok {
-			k.Reset()
-			return ErrMemory
+			return false
 		}
 	}
 	// Zero what the last call used beyond the input; the input block
@@ -166,8 +182,7 @@ func (k *Instance) SetInput(input []byte) error {
 	hw := max(uint64(uint32(k.hw.Get())), end)
 	buf, ok := k.mem.Read(heapBase, uint32(hw-heapBase))
 	if !ok {
-		k.Reset()
-		return ErrMemory
+		return false
 	}
 	n := uint32(len(input))
 	h := uint32(heapBase + headerSize)
@@ -177,15 +192,8 @@ func (k *Instance) SetInput(input []byte) error {
 	binary.LittleEndian.PutUint32(buf[12:], h^tagMagic)
 	copy(buf[headerSize:], input)
 	clear(buf[end-heapBase:])
-	k.pos.Set(end)
-	k.hw.Set(end)
-	k.nfree.Set(0)
-	k.inOff.Set(uint64(h))
-	k.inLen.Set(uint64(n))
-	k.outOff.Set(0)
-	k.outLen.Set(0)
-	k.errBlock.Set(0)
-	return nil
+	k.setState(end, uint64(h), uint64(n))
+	return true
 }
 
 // Input returns the current input as the guest sees it (input_offset,

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
 
 	extism "github.com/extism/go-sdk"
 
-	"github.com/palyra/palyra-go/internal/manifest"
+	"github.com/palyra/palyra-go/internal/testartifact"
 	"github.com/palyra/palyra-go/internal/testguest"
 	"github.com/palyra/palyra-go/sdk/sdktest"
 )
@@ -66,7 +65,7 @@ func TestEchoNative(t *testing.T) {
 // TestEchoWasm builds the skill as palyra-gen does and runs it in Extism's
 // reference host, confined to the memory its skill.toml asks for.
 func TestEchoWasm(t *testing.T) {
-	m := readManifest(t)
+	m := testartifact.Manifest(t, ".")
 	wasm := testguest.Build(t, ".")
 
 	ctx := context.Background()
@@ -100,22 +99,9 @@ func TestEchoWasm(t *testing.T) {
 	}
 }
 
-func readManifest(t *testing.T) *manifest.Manifest {
-	t.Helper()
-	data, err := os.ReadFile("skill.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // TestManifest pins what the rest of the repository relies on.
 func TestManifest(t *testing.T) {
-	m := readManifest(t)
+	m := testartifact.Manifest(t, ".")
 	if m.ManifestVersion != 2 || m.SkillID != "palyra.echo" || m.Publisher != "palyra" {
 		t.Errorf("manifest %d %q by %q, want version 2 palyra.echo by palyra", m.ManifestVersion, m.SkillID, m.Publisher)
 	}

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/palyra/palyra-go/host"
-	"github.com/palyra/palyra-go/internal/manifest"
 	"github.com/palyra/palyra-go/internal/testartifact"
 	"github.com/palyra/palyra-go/sdk"
 	"github.com/palyra/palyra-go/sdk/sdktest"
@@ -274,14 +273,7 @@ func TestFilesViaHost(t *testing.T) {
 // TestManifest checks that skill.toml describes the tools as they are:
 // its schemas match the Go types, and it asks for the roots they use.
 func TestManifest(t *testing.T) {
-	data, err := os.ReadFile("skill.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testartifact.Manifest(t, ".")
 	if m.SkillID != "palyra.files" || m.Publisher != "palyra" || m.ManifestVersion != 2 {
 		t.Errorf("manifest %d %q by %q", m.ManifestVersion, m.SkillID, m.Publisher)
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +18,8 @@ import (
 	extism "github.com/extism/go-sdk"
 
 	"github.com/palyra/palyra-go/host"
-	"github.com/palyra/palyra-go/internal/manifest"
 	"github.com/palyra/palyra-go/internal/runtime"
+	"github.com/palyra/palyra-go/internal/testartifact"
 	"github.com/palyra/palyra-go/internal/testguest"
 	"github.com/palyra/palyra-go/internal/testskill"
 	"github.com/palyra/palyra-go/sdk/sdktest"
@@ -152,7 +151,7 @@ func TestFetchWasm(t *testing.T) {
 // its skill.toml asks for; client sends its requests (nil: none allowed).
 func newPlugin(t *testing.T, client runtime.HTTPClient) *runtime.Plugin {
 	t.Helper()
-	m := readManifest(t)
+	m := testartifact.Manifest(t, ".")
 	ctx := context.Background()
 	rt, mod := compiled(t)
 	for _, tool := range m.Entrypoints.Tools {
@@ -262,7 +261,7 @@ func TestFetchViaHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	m := readManifest(t)
+	m := testartifact.Manifest(t, ".")
 	spec := testskill.Spec{
 		Publisher:    "palyra",
 		Name:         "http-fetch",
@@ -291,22 +290,9 @@ func TestFetchViaHost(t *testing.T) {
 	}
 }
 
-func readManifest(t *testing.T) *manifest.Manifest {
-	t.Helper()
-	data, err := os.ReadFile("skill.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // TestManifest pins what the example shows.
 func TestManifest(t *testing.T) {
-	m := readManifest(t)
+	m := testartifact.Manifest(t, ".")
 	if m.SkillID != "palyra.http-fetch" || m.Publisher != "palyra" || m.ManifestVersion != 2 {
 		t.Errorf("manifest %d %q by %q", m.ManifestVersion, m.SkillID, m.Publisher)
 	}

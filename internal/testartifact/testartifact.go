@@ -1,6 +1,7 @@
-// Package testartifact packages example skills for tests, as their authors
-// would: the skill.toml beside the Go package, the package built for Wasm,
-// signed with a fresh key.
+// Package testartifact serves the tests of example skills: it reads their
+// skill.toml and packages them as their authors would (the skill.toml
+// beside the Go package, the package built for Wasm, signed with a fresh
+// key).
 package testartifact
 
 import (
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/palyra/palyra-go/gen"
+	"github.com/palyra/palyra-go/internal/manifest"
 	"github.com/palyra/palyra-go/internal/testguest"
 )
 
@@ -43,4 +45,18 @@ func FromDir(t testing.TB, dir, module string) string {
 		t.Fatal(err)
 	}
 	return res.File
+}
+
+// Manifest reads and parses the skill.toml in dir.
+func Manifest(t testing.TB, dir string) *manifest.Manifest {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "skill.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

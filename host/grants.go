@@ -185,6 +185,22 @@ type Policy struct {
 	// LogLevel is the most verbose guest log level passed on: trace,
 	// debug, info (default), warn, error.
 	LogLevel string `json:"log_level,omitempty"`
+	// FuelBudget caps the fuel of any call, in wasmtime fuel units
+	// (default 10,000,000, Palyra's).
+	FuelBudget uint64 `json:"fuel_budget,omitempty"`
+	// MaxTableElements caps the table elements of an instance, summed over
+	// its tables (default 100,000, Palyra's); they count in the memory
+	// quota too.
+	MaxTableElements int64 `json:"max_table_elements,omitempty"`
+	// MaxOpenFiles caps the files an instance holds open (default 256).
+	MaxOpenFiles int `json:"max_open_files,omitempty"`
+	// MaxLogRecordsPerCall and MaxLogBytesPerCall cap what one call may
+	// log (defaults 1000 records, 256 KiB).
+	MaxLogRecordsPerCall int   `json:"max_log_records_per_call,omitempty"`
+	MaxLogBytesPerCall   int64 `json:"max_log_bytes_per_call,omitempty"`
+	// MaxWriteRootBytes caps the bytes a skill's write roots may hold,
+	// summed (default 64 MiB).
+	MaxWriteRootBytes int64 `json:"max_write_root_bytes,omitempty"`
 	// Audit limits the static audit.
 	Audit *AuditPolicy `json:"audit,omitempty"`
 }

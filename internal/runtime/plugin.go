@@ -27,6 +27,13 @@ const (
 	// DefaultMaxHTTPResponseBytes is Extism's default limit on an HTTP
 	// response body (the memory quota usually bounds it first).
 	DefaultMaxHTTPResponseBytes = 50 << 20
+	// DefaultMaxTableElements is Palyra's max_table_elements.
+	DefaultMaxTableElements = 100_000
+	// DefaultMaxOpenFiles is the open-file cap of an instance.
+	DefaultMaxOpenFiles = 256
+	// DefaultMaxLogRecords and DefaultMaxLogBytes bound one call's logs.
+	DefaultMaxLogRecords = 1000
+	DefaultMaxLogBytes   = 256 << 10
 )
 
 // HTTPClient sends the guest's HTTP requests (http_request). It is where
@@ -67,6 +74,28 @@ type PluginConfig struct {
 	MaxMemoryBytes uint64
 	// Timeout bounds each call's wall-clock time (0: only ctx bounds it).
 	Timeout time.Duration
+	// FuelBudget is the fuel each call may consume, counted as wasmtime
+	// counts it with consume_fuel (0: unmetered, only the timeout bounds
+	// CPU). Instantiation and language-runtime initialisation get a budget
+	// of their own, of the same size. Running out traps with ErrFuelExhausted.
+	FuelBudget uint64
+	// MaxTableElements bounds the elements of each instance's tables,
+	// summed (0: DefaultMaxTableElements); table elements count in
+	// MaxMemoryBytes too, 8 bytes each.
+	MaxTableElements int64
+	// MaxOpenFiles bounds the files and directories an instance holds
+	// open at once through WASI, preopens excluded (0: DefaultMaxOpenFiles);
+	// past it the guest gets EMFILE.
+	MaxOpenFiles int
+	// MaxLogRecords and MaxLogBytes bound what one call may log through
+	// log_* and stdout/stderr together (0: DefaultMaxLogRecords,
+	// DefaultMaxLogBytes); the rest is dropped, with one record saying so.
+	MaxLogRecords int
+	MaxLogBytes   int64
+	// WriteQuotaBytes bounds the bytes the files under the writable
+	// mounts may hold, summed (0: no quota); a write past it fails with
+	// ENOSPC.
+	WriteQuotaBytes int64
 	// PoolSize is the number of instances, hence of concurrent calls
 	// (0: GOMAXPROCS). Instances are created on demand and reused.
 	PoolSize int

@@ -12,6 +12,7 @@ import (
 
 	"github.com/palyra/palyra-go/internal/journal"
 	"github.com/palyra/palyra-go/internal/manifest"
+	"github.com/palyra/palyra-go/internal/runtime"
 )
 
 // Grants are what the operator lets one installed skill version do: a
@@ -205,6 +206,9 @@ type Policy struct {
 	Audit *AuditPolicy `json:"audit,omitempty"`
 }
 
+// DefaultMaxWriteRootBytes is the default of Policy.MaxWriteRootBytes.
+const DefaultMaxWriteRootBytes = 64 << 20
+
 // policyFileName is the operator policy's file in the state dir.
 const policyFileName = "policy.json"
 
@@ -223,6 +227,24 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.LogLevel == "" {
 		p.LogLevel = "info"
+	}
+	if p.FuelBudget == 0 {
+		p.FuelBudget = manifest.DefaultFuelBudget
+	}
+	if p.MaxTableElements <= 0 {
+		p.MaxTableElements = runtime.DefaultMaxTableElements
+	}
+	if p.MaxOpenFiles <= 0 {
+		p.MaxOpenFiles = runtime.DefaultMaxOpenFiles
+	}
+	if p.MaxLogRecordsPerCall <= 0 {
+		p.MaxLogRecordsPerCall = runtime.DefaultMaxLogRecords
+	}
+	if p.MaxLogBytesPerCall <= 0 {
+		p.MaxLogBytesPerCall = runtime.DefaultMaxLogBytes
+	}
+	if p.MaxWriteRootBytes <= 0 {
+		p.MaxWriteRootBytes = DefaultMaxWriteRootBytes
 	}
 	return p
 }
@@ -258,15 +280,11 @@ type GrantReport struct {
 	// Effective quotas: the lower of the manifest's and the policy's.
 	WallClockTimeoutMS uint64 `json:"wall_clock_timeout_ms"`
 	MaxMemoryBytes     uint64 `json:"max_memory_bytes"`
-	// FuelBudget is what the manifest asks; Fuel says it is not enforced:
-	// wazero has no instruction metering, so the wall-clock timeout bounds
-	// CPU instead.
+	// FuelBudget is the fuel each call may consume, in wasmtime's units.
 	FuelBudget uint64 `json:"fuel_budget"`
-	Fuel       string `json:"fuel"`
+	// MaxTableElements bounds an instance's table elements.
+	MaxTableElements int64 `json:"max_table_elements"`
 }
-
-// FuelNotEnforced is how grants and audits describe fuel budgets.
-const FuelNotEnforced = "not enforced (wazero has no instruction metering; the wall-clock timeout bounds CPU)"
 
 // Grants reports the grants of the current version of an installed skill.
 func (h *Host) Grants(ctx context.Context, skillID string) (*GrantReport, error) {
@@ -297,7 +315,8 @@ func (h *Host) grantReport(st journal.Status, m *Manifest, g Grants) *GrantRepor
 		SkillID: st.SkillID, Version: st.Version, Requested: req, Granted: g, Denied: denied,
 		WallClockTimeoutMS: min(q.WallClockTimeoutMS, p.MaxWallClockTimeoutMS),
 		MaxMemoryBytes:     min(q.MaxMemoryBytes, p.MaxMemoryBytes),
-		FuelBudget:         q.FuelBudget, Fuel: FuelNotEnforced,
+		FuelBudget:         min(q.FuelBudget, p.FuelBudget),
+		MaxTableElements:   p.MaxTableElements,
 	}
 }
 

@@ -56,7 +56,7 @@ func TestGrantsAtInstall(t *testing.T) {
 		}
 	})
 	t.Run("subset, upgrade carries over, SetGrants replaces", func(t *testing.T) {
-		h := openHost(t, t.TempDir(), host.Options{Policy: &host.Policy{MaxMemoryBytes: 1 << 19, MaxWallClockTimeoutMS: 60_000}})
+		h := openHost(t, t.TempDir(), host.Options{Policy: &host.Policy{MaxMemoryBytes: 1 << 19, MaxWallClockTimeoutMS: 60_000, FuelBudget: 123_456}})
 		_, err := h.Install(ctx, spec.File(t), host.InstallOptions{AllowTOFU: true,
 			Grants: &host.Grants{HTTPHosts: []string{"cdn.example.com", "api.example.com"}, Secrets: []host.SecretGrant{{Scope: "skill:acme.echo", KeyNames: []string{"token"}}}}})
 		if err != nil {
@@ -77,8 +77,9 @@ func TestGrantsAtInstall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Quotas: the lower of manifest (1 MiB, 30 s) and policy (512 KiB, 60 s).
-		if rep.MaxMemoryBytes != 1<<19 || rep.WallClockTimeoutMS != 30_000 || !strings.Contains(rep.Fuel, "not enforced") {
+		// Quotas: the lower of manifest (1 MiB, 30 s, 10 M fuel) and policy
+		// (512 KiB, 60 s, 123,456 fuel); tables: the policy's default.
+		if rep.MaxMemoryBytes != 1<<19 || rep.WallClockTimeoutMS != 30_000 || rep.FuelBudget != 123_456 || rep.MaxTableElements != 100_000 {
 			t.Fatalf("report: %+v", rep)
 		}
 		if _, err := h.SetGrants(ctx, "acme.echo", host.Grants{WriteRoots: []string{"elsewhere"}}, ""); !errors.Is(err, host.ErrNotRequested) {

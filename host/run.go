@@ -67,6 +67,9 @@ type CallResult struct {
 	// call started it).
 	Instance      uint64 `json:"instance"`
 	InstanceCalls uint64 `json:"instance_calls"`
+	// FuelConsumed is the fuel the call consumed, in wasmtime's units: the
+	// same call on the same input reports the same number every time.
+	FuelConsumed uint64 `json:"fuel_consumed"`
 	// Logs are the guest's log records and stdout/stderr lines, at the
 	// skill's log level and within the per-call bounds.
 	Logs []GuestLog `json:"logs"`
@@ -138,6 +141,7 @@ func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*Ca
 	out, info, err := t.plugin.CallInfo(context.WithValue(ctx, callKey{}, rec), t.export, input)
 	res.Duration = time.Since(start)
 	res.Module, res.Instance, res.InstanceCalls = t.module, info.Instance, info.Calls
+	res.FuelConsumed = info.Fuel
 	rec.mu.Lock()
 	res.Logs = append(res.Logs, rec.logs...)
 	rec.mu.Unlock()
@@ -359,10 +363,16 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 		}
 	}()
 	cfg := runtime.PluginConfig{
-		Config:         operatorConfig(m),
-		MaxMemoryBytes: min(q.MaxMemoryBytes, p.MaxMemoryBytes),
-		Timeout:        time.Duration(min(q.WallClockTimeoutMS, p.MaxWallClockTimeoutMS)) * time.Millisecond,
-		PoolSize:       p.InstancesPerSkill,
+		Config:           operatorConfig(m),
+		MaxMemoryBytes:   min(q.MaxMemoryBytes, p.MaxMemoryBytes),
+		Timeout:          time.Duration(min(q.WallClockTimeoutMS, p.MaxWallClockTimeoutMS)) * time.Millisecond,
+		FuelBudget:       min(q.FuelBudget, p.FuelBudget),
+		PoolSize:         p.InstancesPerSkill,
+		MaxTableElements: p.MaxTableElements,
+		MaxOpenFiles:     p.MaxOpenFiles,
+		MaxLogRecords:    p.MaxLogRecordsPerCall,
+		MaxLogBytes:      p.MaxLogBytesPerCall,
+		WriteQuotaBytes:  p.MaxWriteRootBytes,
 		Logger: slog.New(&guestLogHandler{
 			next:  h.log.Handler(),
 			attrs: []slog.Attr{slog.String("skill", st.SkillID), slog.String("version", st.Version)},

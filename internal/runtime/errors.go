@@ -17,6 +17,9 @@ var (
 	// instantiation that needed more linear memory than the plugin's
 	// MaxMemoryBytes allows.
 	ErrMemoryLimit = errors.New("runtime: memory quota exceeded")
+	// ErrFuelExhausted is matched by the error of a call (or of an
+	// instance's start and initialisation) that used up its fuel budget.
+	ErrFuelExhausted = errors.New("runtime: fuel budget exhausted")
 )
 
 // GuestError is a failure the guest reported itself: it set an error
@@ -59,6 +62,21 @@ type TrapError struct {
 
 	memoryLimit bool // a memory.grow was refused during the call
 }
+
+// fuelError is the Err of a TrapError for a guest that ran out of fuel.
+type fuelError struct {
+	budget uint64
+	init   bool // in the instance's start or initialisation, not the call
+}
+
+func (e *fuelError) Error() string {
+	if e.init {
+		return fmt.Sprintf("%v: %d units used in the instance's start and initialisation", ErrFuelExhausted, e.budget)
+	}
+	return fmt.Sprintf("%v: %d units used", ErrFuelExhausted, e.budget)
+}
+
+func (e *fuelError) Unwrap() error { return ErrFuelExhausted }
 
 func (e *TrapError) Error() string {
 	var b strings.Builder

@@ -55,18 +55,26 @@ type instance struct {
 	cancel context.CancelFunc
 	killed atomic.Int32
 	// stop is the guest's kill flag (instrument.KillGlobal): set, it makes
-	// the guest trap within a thousand loop iterations or calls.
+	// the guest trap at its next fuel refill (every instrument.FuelSlice
+	// units) or after its next bulk memory or table operation.
 	stop api.MutableGlobal
+	// fuel and reserve are the guest's fuel counter and what is left of
+	// its budget beyond the current slice (see package instrument).
+	fuel, reserve api.MutableGlobal
+	// fuelBudget is the budget of every call and of the start.
+	fuelBudget uint64
 	// deadline is when the call in progress must end (unix ns), 0 when
 	// none is armed: the runtime's watchdog kills the instance past it.
 	deadline atomic.Int64
 
 	fns         []api.Function // by export index, filled on first use
 	stack       [1]uint64
-	initialized bool
+	started     bool // palyra.start ran
+	initialized bool // the language runtime's initialisation ran
 
 	// State of the call in progress.
 	callCtx     context.Context
+	lastFuel    uint64 // fuel the last call consumed
 	bulkOut     []byte
 	httpStatus  int32
 	httpHeaders map[string]string
@@ -76,12 +84,13 @@ type instance struct {
 
 func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	inst := &instance{
-		p:      p,
-		id:     p.instances.Add(1),
-		budget: memoryBudget{limit: p.cfg.MaxMemoryBytes},
-		fns:    make([]api.Function, len(p.mod.exports)),
-		stdout: streamWriter{logger: p.logger, level: slog.LevelInfo, stream: "stdout"},
-		stderr: streamWriter{logger: p.logger, level: slog.LevelWarn, stream: "stderr", keep: true},
+		p:          p,
+		id:         p.instances.Add(1),
+		budget:     memoryBudget{limit: p.cfg.MaxMemoryBytes, maxTable: p.cfg.MaxTableElements},
+		fuelBudget: p.cfg.FuelBudget,
+		fns:        make([]api.Function, len(p.mod.exports)),
+		stdout:     streamWriter{logger: p.logger, level: slog.LevelInfo, stream: "stdout"},
+		stderr:     streamWriter{logger: p.logger, level: slog.LevelWarn, stream: "stderr", keep: true},
 	}
 	base, cancel := context.WithCancel(context.Background())
 	inst.ctx = context.WithValue(base, instanceKey{}, inst)
@@ -122,9 +131,8 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 		return nil, err
 	}
 	inst.gmem = inst.guest.Memory()
-	var ok bool
-	if inst.stop, ok = inst.guest.ExportedGlobal(instrument.KillGlobal).(api.MutableGlobal); !ok {
-		return nil, fmt.Errorf("runtime: module is not instrumented")
+	if err := inst.bindGlobals(); err != nil {
+		return nil, err
 	}
 
 	if p.cfg.Timeout > 0 {
@@ -138,6 +146,51 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	}
 	p.live[inst] = struct{}{}
 	return inst, nil
+}
+
+// bindGlobals finds the globals the instrumenter added, and charges the
+// guest's initial tables to the memory budget.
+func (inst *instance) bindGlobals() error {
+	globals := make([]api.MutableGlobal, 5)
+	for i, name := range []string{instrument.KillGlobal, instrument.FuelGlobal, instrument.ReserveGlobal,
+		instrument.TableElemsGlobal, instrument.TableLimitGlobal} {
+		g, ok := inst.guest.ExportedGlobal(name).(api.MutableGlobal)
+		if !ok {
+			return fmt.Errorf("runtime: module is not instrumented (no global %s)", name)
+		}
+		globals[i] = g
+	}
+	inst.stop, inst.fuel, inst.reserve = globals[0], globals[1], globals[2]
+	if inst.fuelBudget == 0 {
+		inst.fuelBudget = unmetered
+	}
+	if err := inst.budget.bindTables(globals[3], globals[4]); err != nil {
+		return fmt.Errorf("initial tables: %w", err)
+	}
+	return nil
+}
+
+// unmetered is the fuel budget of calls without one: the guest still
+// gets its fuel in slices, which is when it checks the kill flag.
+const unmetered = 1 << 62
+
+// setFuel gives the guest a full budget, its first slice in the counter.
+func (inst *instance) setFuel() {
+	take := min(inst.fuelBudget, instrument.FuelSlice)
+	inst.fuel.Set(api.EncodeI64(-int64(take)))
+	inst.reserve.Set(inst.fuelBudget - take)
+}
+
+// fuelUsed returns the fuel consumed since setFuel.
+func (inst *instance) fuelUsed() uint64 {
+	remaining := int64(inst.reserve.Get()) - int64(inst.fuel.Get())
+	return inst.fuelBudget - uint64(max(remaining, 0))
+}
+
+// outOfFuel reports whether the guest trapped for want of fuel: its
+// budget is all in the counter and the counter is spent.
+func (inst *instance) outOfFuel() bool {
+	return inst.reserve.Get() == 0 && int64(inst.fuel.Get()) >= 0
 }
 
 // instantiate instantiates a module within the instance's memory budget.
@@ -224,13 +277,23 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 		stop = context.AfterFunc(ctx, inst.killByCaller)
 	}
 
-	if !inst.initialized && name != "_start" && name != "_initialize" {
-		err = inst.initRuntime()
-		inst.initialized = err == nil
+	// A new instance runs its start function and its language runtime's
+	// initialisation first, under this call's deadline and a fuel budget
+	// of their own.
+	var initFailed bool
+	if !inst.started || (!inst.initialized && name != "_start" && name != "_initialize") {
+		inst.setFuel()
+		if err = inst.start(); err == nil && !inst.initialized && name != "_start" && name != "_initialize" {
+			err = inst.initRuntime()
+			inst.initialized = err == nil
+		}
+		initFailed = err != nil
 	}
 	if err == nil {
+		inst.setFuel()
 		inst.stack[0] = 0
 		err = f.CallWithStack(inst.ctx, inst.stack[:])
+		inst.lastFuel = inst.fuelUsed()
 	}
 
 	keep = true
@@ -251,6 +314,9 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	}
 
 	if err != nil {
+		if inst.outOfFuel() {
+			err = &fuelError{budget: inst.fuelBudget, init: initFailed}
+		}
 		var exit *sys.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 0 {
 			return nil, false, inst.trapError(name, err)
@@ -282,6 +348,19 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 		return nil, false, &TrapError{Function: name, Err: errors.New("output range outside kernel memory")}
 	}
 	return bytes.Clone(view), keep, nil
+}
+
+// start runs the module's start function, which the instrumenter turned
+// into an export so that it runs here, stoppable, rather than inside
+// wazero's instantiation, where nothing could stop it.
+func (inst *instance) start() error {
+	if f := inst.guest.ExportedFunction(instrument.StartExport); f != nil {
+		if _, err := f.Call(inst.ctx); err != nil {
+			return err
+		}
+	}
+	inst.started = true
+	return nil
 }
 
 // initRuntime initializes the guest's language runtime before its first

@@ -1,8 +1,15 @@
 package runtime
 
 import (
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 )
+
+// tableElementBytes is what a table element counts for in the memory
+// budget: wazero keeps each as a pointer.
+const tableElementBytes = 8
 
 // memoryBudget is one instance's memory quota, shared by the linear
 // memories of its guest and its kernel. It is the wazero memory allocator
@@ -14,12 +21,64 @@ import (
 // and per memory; a budget is per instance and counts both memories, so
 // a plugin's quota holds whatever the split between them.
 //
-// A budget is used by one goroutine at a time: memories grow only during
-// a call, and are freed only when the instance is closed.
+// The guest's tables count too, tableElementBytes an element: the
+// instrumented guest keeps their total in a global (table_elems) and
+// refuses a table.grow past another (table_limit), which the budget keeps
+// at what the quota has room for, and at most maxTable elements.
+//
+// A budget is used by one goroutine at a time: memories and tables grow
+// only during a call, and are freed only when the instance is closed.
 type memoryBudget struct {
-	limit, used uint64
+	limit, used uint64 // used: by linear memories
+	maxTable    int64
+	// The guest's table globals; nil until it is instantiated.
+	tableElems, tableLimit api.MutableGlobal
 	// refused records that a growth was refused since the last call began.
 	refused bool
+}
+
+// tableBytes is what the guest's tables take.
+func (b *memoryBudget) tableBytes() uint64 {
+	if b.tableElems == nil {
+		return 0
+	}
+	return uint64(max(int64(b.tableElems.Get()), 0)) * tableElementBytes
+}
+
+// free is what the quota has room for.
+func (b *memoryBudget) free() uint64 {
+	taken := b.used + b.tableBytes()
+	if taken >= b.limit {
+		return 0
+	}
+	return b.limit - taken
+}
+
+// bindTables starts counting the guest's tables, whose initial size must
+// fit in the quota.
+func (b *memoryBudget) bindTables(elems, limit api.MutableGlobal) error {
+	b.tableElems, b.tableLimit = elems, limit
+	n := int64(elems.Get())
+	if n > b.maxTable {
+		return fmt.Errorf("%d table elements, more than the %d allowed", n, b.maxTable)
+	}
+	if b.used+uint64(n)*tableElementBytes > b.limit {
+		b.refused = true
+		return fmt.Errorf("%w (%d bytes, %d of them for %d table elements)", ErrMemoryLimit, b.limit, uint64(n)*tableElementBytes, n)
+	}
+	b.updateTableLimit()
+	return nil
+}
+
+// updateTableLimit lets the guest's tables grow into what the quota has
+// room for now.
+func (b *memoryBudget) updateTableLimit() {
+	if b.tableLimit == nil {
+		return
+	}
+	elems := int64(b.tableElems.Get())
+	room := int64(b.free() / tableElementBytes)
+	b.tableLimit.Set(api.EncodeI64(min(b.maxTable, elems+room)))
 }
 
 func (b *memoryBudget) Allocate(_, max uint64) experimental.LinearMemory {
@@ -37,7 +96,7 @@ type linearMemory struct {
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	old := uint64(len(m.buf))
 	if size > old {
-		if size-old > m.b.limit-m.b.used {
+		if size-old > m.b.free() {
 			m.b.refused = true
 			return nil
 		}
@@ -45,6 +104,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	} else {
 		m.b.used -= old - size
 	}
+	m.b.updateTableLimit()
 	if size <= uint64(cap(m.buf)) {
 		if m.buf == nil {
 			// wazero takes nil for a refusal, even of 0 bytes.
@@ -56,7 +116,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	// Double, but never reserve more than the memory or the budget could
 	// ever use.
 	c := max(size, 2*uint64(cap(m.buf)))
-	c = min(c, m.max, size+(m.b.limit-m.b.used))
+	c = min(c, m.max, size+m.b.free())
 	buf := make([]byte, size, max(c, size))
 	copy(buf, m.buf)
 	m.buf = buf

@@ -164,6 +164,12 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 	if cfg.MaxHTTPResponseBytes <= 0 {
 		cfg.MaxHTTPResponseBytes = DefaultMaxHTTPResponseBytes
 	}
+	if cfg.MaxTableElements <= 0 {
+		cfg.MaxTableElements = DefaultMaxTableElements
+	}
+	if cfg.FuelBudget > unmetered {
+		cfg.FuelBudget = unmetered
+	}
 	if cfg.PoolSize <= 0 {
 		cfg.PoolSize = runtime.GOMAXPROCS(0)
 	}
@@ -241,6 +247,12 @@ type CallInfo struct {
 	// Calls is how many calls the instance has run, this one included: 1
 	// is a call that started a new instance (a cold start).
 	Calls uint64
+	// Fuel is the fuel the call consumed, in wasmtime's units (see
+	// PluginConfig.FuelBudget), counted whether or not the plugin has a
+	// budget. The instance's start and initialisation are not included:
+	// the same call on the same input costs the same on a new instance as
+	// on a warm one.
+	Fuel uint64
 }
 
 // CallInfo is Call that also reports which instance ran the call.
@@ -258,7 +270,9 @@ func (p *Plugin) CallInfo(ctx context.Context, name string, input []byte) ([]byt
 	}
 	inst.calls++
 	info := CallInfo{Instance: inst.id, Calls: inst.calls}
+	inst.lastFuel = 0
 	out, keep, err := inst.call(ctx, name, fn, input)
+	info.Fuel = inst.lastFuel
 	p.release(inst, keep)
 	return out, info, err
 }

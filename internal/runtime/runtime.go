@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -174,6 +175,9 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	}
 	m := &Module{rt: r, compiled: compiled, exports: make(map[string]export)}
 	for name, def := range compiled.ExportedFunctions() {
+		if strings.HasPrefix(name, instrument.ReservedPrefix) {
+			continue // the instrumenter's, such as the start function
+		}
 		if len(def.ParamTypes()) == 0 && len(def.ResultTypes()) <= 1 {
 			m.exports[name] = export{index: len(m.exports), hasResult: len(def.ResultTypes()) == 1}
 		}

@@ -129,6 +129,6 @@ func printGrants(out io.Writer, r *host.GrantReport) error {
 		}
 		line("secret "+s.Scope, s.KeyNames, got)
 	}
-	fmt.Fprintf(w, "  timeout\t%d ms\n  memory\t%d bytes\n  fuel\t%d: %s\n", r.WallClockTimeoutMS, r.MaxMemoryBytes, r.FuelBudget, r.Fuel)
+	fmt.Fprintf(w, "  timeout\t%d ms\n  memory\t%d bytes\n  fuel\t%d per call\n  tables\t%d elements\n", r.WallClockTimeoutMS, r.MaxMemoryBytes, r.FuelBudget, r.MaxTableElements)
 	return w.Flush()
 }

@@ -130,6 +130,7 @@ type runJSON struct {
 	Module        string          `json:"module,omitempty"`
 	Instance      uint64          `json:"instance,omitempty"`
 	InstanceCalls uint64          `json:"instance_calls,omitempty"`
+	FuelConsumed  uint64          `json:"fuel_consumed"`
 	Logs          []host.GuestLog `json:"logs"`
 }
 
@@ -140,7 +141,7 @@ func printRunJSON(w io.Writer, res *host.CallResult, callErr error) error {
 	out := runJSON{
 		SkillID: res.SkillID, Version: res.Version, Tool: res.Tool, CallID: res.CallID,
 		OK: callErr == nil, DurationMS: float64(res.Duration.Microseconds()) / 1000, Logs: res.Logs,
-		Module: res.Module, Instance: res.Instance, InstanceCalls: res.InstanceCalls,
+		Module: res.Module, Instance: res.Instance, InstanceCalls: res.InstanceCalls, FuelConsumed: res.FuelConsumed,
 	}
 	switch o := res.Output; {
 	case callErr != nil:

@@ -99,20 +99,40 @@
 // refused before the call.
 //
 // Timeout and the caller's ctx stop the guest, wherever it is: every
-// module is compiled instrumented (package instrument: a countdown at loop
-// headers and function entries that, every thousand, checks a kill flag
-// and leaves compiled code so the goroutine can be preempted), and killing
-// an instance sets the flag. The runtime's watchdog goroutine kills an
-// instance whose call is past its Timeout (within a couple of
-// milliseconds), context.AfterFunc one whose caller's ctx ended. WASI
-// sleeps are real but cut short the same way; HTTP requests end with the
-// caller's ctx or the timeout. This costs a few instructions per loop
-// iteration; wazero's own close-on-context-done, which it replaces, costs
-// a goroutine per call and an exit to Go at every loop iteration, most of a
-// call's time for loop-heavy guests such as Go's (see the benchmarks).
+// module is compiled instrumented (package instrument), and killing an
+// instance sets its kill flag, which the guest checks each time it draws
+// a slice of fuel (every instrument.FuelSlice units, a millisecond or so,
+// when it also leaves compiled code so the goroutine can be preempted)
+// and after every bulk memory or table operation (memory.copy of 60 MB is
+// one unit of fuel but takes milliseconds). The runtime's watchdog
+// goroutine kills an instance whose call is past its Timeout (within a
+// couple of milliseconds), context.AfterFunc one whose caller's ctx
+// ended. WASI sleeps are real but cut short the same way; HTTP requests
+// end with the caller's ctx or the timeout. wazero's own
+// close-on-context-done, which this replaces, costs a goroutine per call
+// and an exit to Go at every loop iteration, most of a call's time for
+// loop-heavy guests such as Go's (see the benchmarks).
 //
-// Fuel is not metered: wazero has no instruction counting, and the runtime
-// does not pretend to have it.
+// The module's start function does not run inside instantiation, where
+// nothing could stop it: the instrumenter exports it instead, and the
+// first call on a new instance runs it, then the language runtime's
+// initialisation, under the call's deadline and ctx and a fuel budget of
+// their own.
+//
+// Fuel is metered as wasmtime meters it with consume_fuel and its default
+// operator costs (Palyra runs skills on wasmtime; a manifest's
+// fuel_budget is in its units): every operator costs 1 except nop, drop,
+// block, loop, unreachable, return, else and end, which cost 0; entering
+// a function costs 1; code after an unconditional branch costs nothing;
+// the budget is checked on function entry and at loop headers, and a call
+// whose fuel used reaches its budget there traps with ErrFuelExhausted.
+// Host functions cost only the call instruction, and the kernel is a host
+// function in this sense: its instructions are not counted. CallInfo.Fuel
+// reports what a call consumed, the same on every run of the same call on
+// the same input. PluginConfig.FuelBudget is per call, refilled each call.
+//
+// Tables count in MaxMemoryBytes, 8 bytes an element, and are capped at
+// MaxTableElements: a table.grow past either returns -1 to the guest.
 //
 // Guest stdout and stderr become log records (one per line, at most 64
 // KiB per stream per call, lines cut at 4 KiB); the start of stderr is

@@ -546,6 +546,9 @@ func (h *Host) invalidate(skillID string) {
 	}
 }
 
+// closeTimeout bounds how long Close waits for the calls it stopped.
+const closeTimeout = 10 * time.Second
+
 // closeRuntime stops every call in progress and releases the runtime.
 func (h *Host) closeRuntime() error {
 	h.runMu.Lock()
@@ -561,8 +564,13 @@ func (h *Host) closeRuntime() error {
 	if h.rt == nil {
 		return nil
 	}
-	// Closing the runtime stops calls in progress and waits for them.
-	err := h.rt.Close(context.Background())
+	// Closing the runtime stops calls in progress and waits for them: a
+	// guest stops within milliseconds wherever it is, but a host function
+	// it called (an embedder's log handler, say) might not, and Close must
+	// return all the same.
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	err := h.rt.Close(ctx)
 	for _, ls := range skills {
 		if ls.egress != nil {
 			ls.egress.CloseIdleConnections()

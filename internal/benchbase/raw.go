@@ -83,6 +83,17 @@ func (g *RawGuest) Noop() {
 	}
 }
 
+// Call calls the guest's export fn, which takes no parameters.
+func (g *RawGuest) Call(fn string) {
+	f := g.mod.ExportedFunction(fn)
+	if f == nil {
+		panic("benchbase: the guest exports no " + fn)
+	}
+	if err := f.CallWithStack(g.ctx, g.noopStack[:]); err != nil {
+		panic(err)
+	}
+}
+
 // Echo writes in into guest memory, calls raw_echo(ptr, len), and copies
 // the output out, as a host must to return it.
 func (g *RawGuest) Echo(in []byte) []byte {

@@ -110,6 +110,23 @@ func BenchmarkCall(b *testing.B) {
 	})
 }
 
+// BenchmarkComputeMetered measures a compute-bound guest function (work:
+// a heapsort of 20,000 numbers and a hash, no host call) metered in fuel,
+// against the same module uninstrumented in plain wazero. Goal: at most
+// 1.3× (wasmtime's own fuel metering costs about that much).
+func BenchmarkComputeMetered(b *testing.B) {
+	wasm := guestWasm(b)
+	p := newPlugin(b, PluginConfig{PoolSize: 1, FuelBudget: 1 << 40})
+	raw := benchbase.NewRawGuest(b, wasm, cacheDir, false, 16)
+	_, info, err := p.CallInfo(context.Background(), "work", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(info.Fuel), "fuel/op")
+	base := benchbase.Interleaved(b, 8, func() { mustCall(p, "work", nil) }, func() { raw.Call("work") })
+	benchbase.ReportOf(b, "raw-uninstrumented", base[0])
+}
+
 // BenchmarkInstanceFromPool measures taking a warm instance from the pool
 // and putting it back, against creating and closing one.
 func BenchmarkInstanceFromPool(b *testing.B) {

@@ -274,3 +274,33 @@ func TestFuel(t *testing.T) {
 		t.Errorf("loop after running out: %d, %v", info.Fuel, err)
 	}
 }
+
+// TestFuelGoGuest: a Go guest's compute-bound function costs the same
+// fuel on every call and on every instance; the Go runtime's
+// initialisation is not part of any call's count.
+func TestFuelGoGuest(t *testing.T) {
+	r := newRuntime(t)
+	var first uint64
+	for i := range 2 {
+		p := pluginOf(t, r, guestWasm(t), PluginConfig{PoolSize: 1, FuelBudget: 1 << 40})
+		for j := range 3 {
+			_, info, err := p.CallInfo(context.Background(), "work", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == 0 {
+				first = info.Fuel
+				t.Logf("work: %d fuel", first)
+			}
+			if info.Fuel != first || info.Fuel < 1_000_000 {
+				t.Errorf("plugin %d call %d: %d fuel, first call %d", i, j, info.Fuel, first)
+			}
+		}
+	}
+	// A budget too small for the Go runtime's initialisation fails the
+	// first call, saying so.
+	p := pluginOf(t, r, guestWasm(t), PluginConfig{PoolSize: 1, FuelBudget: 1000})
+	if _, err := p.Call(context.Background(), "noop", nil); !errors.Is(err, ErrFuelExhausted) || !strings.Contains(err.Error(), "initialisation") {
+		t.Errorf("noop with 1,000 fuel: %v", err)
+	}
+}

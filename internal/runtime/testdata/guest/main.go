@@ -296,6 +296,59 @@ func httpExport() int32 {
 	return 0
 }
 
+// workData and workSum are work's: package-level, so that a call
+// allocates nothing and its cost does not depend on the heap's state.
+var (
+	workData [20000]uint32
+	workSum  uint32
+)
+
+// work is compute-bound and calls no host function: it fills workData
+// with pseudo-random numbers, sorts them (heapsort) and hashes them
+// (FNV-1a). Its instruction count is the same on every call.
+//
+//go:wasmexport work
+func work() int32 {
+	x := uint32(2463534242)
+	for i := range workData {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		workData[i] = x
+	}
+	a := workData[:]
+	for i := len(a)/2 - 1; i >= 0; i-- {
+		siftDown(a, i, len(a))
+	}
+	for end := len(a) - 1; end > 0; end-- {
+		a[0], a[end] = a[end], a[0]
+		siftDown(a, 0, end)
+	}
+	h := uint32(2166136261)
+	for _, v := range a {
+		h = (h ^ v) * 16777619
+	}
+	workSum = h
+	return 0
+}
+
+func siftDown(a []uint32, root, end int) {
+	for {
+		child := 2*root + 1
+		if child >= end {
+			return
+		}
+		if child+1 < end && a[child] < a[child+1] {
+			child++
+		}
+		if a[root] >= a[child] {
+			return
+		}
+		a[root], a[child] = a[child], a[root]
+		root = child
+	}
+}
+
 var spinCount uint64
 
 //go:wasmexport spin

@@ -35,6 +35,8 @@ var (
 	ErrClosed = errors.New("host closed")
 	// ErrMemoryLimit: the guest tried to grow its memory past the quota.
 	ErrMemoryLimit = runtime.ErrMemoryLimit
+	// ErrFuelExhausted: the guest used up its fuel budget.
+	ErrFuelExhausted = runtime.ErrFuelExhausted
 )
 
 // GuestError is a call the guest itself failed: it returned a non-zero

@@ -99,6 +99,33 @@ func EchoModule(tools ...string) []byte {
 	return binary.EncodeModule(m)
 }
 
+// SpinModule returns a hostile module: tool "spin" loops forever, tool
+// "ok" returns at once (2 units of fuel), and with startLoop the module's
+// start function loops forever, which a host must stop like a call.
+func SpinModule(startLoop bool) []byte {
+	spin := []byte{wasm.OpcodeLoop, 0x40, wasm.OpcodeBr, 0, wasm.OpcodeEnd, wasm.OpcodeI32Const, 0, wasm.OpcodeEnd}
+	m := &wasm.Module{
+		TypeSection:     []*wasm.FunctionType{{Results: []wasm.ValueType{wasm.ValueTypeI32}}, {}},
+		MemorySection:   &wasm.Memory{Min: 1, Max: 16, IsMaxEncoded: true},
+		FunctionSection: []wasm.Index{0, 0, 1},
+		CodeSection: []*wasm.Code{
+			{Body: spin},
+			{Body: []byte{wasm.OpcodeI32Const, 0, wasm.OpcodeEnd}},
+			{Body: []byte{wasm.OpcodeLoop, 0x40, wasm.OpcodeBr, 0, wasm.OpcodeEnd, wasm.OpcodeEnd}},
+		},
+		ExportSection: []*wasm.Export{
+			{Type: wasm.ExternTypeFunc, Name: "spin", Index: 0},
+			{Type: wasm.ExternTypeFunc, Name: "ok", Index: 1},
+			{Type: wasm.ExternTypeMemory, Name: "memory"},
+		},
+	}
+	if startLoop {
+		start := wasm.Index(2)
+		m.StartSection = &start
+	}
+	return binary.EncodeModule(m)
+}
+
 // withDefaults fills the zero fields.
 func (s Spec) withDefaults() (Spec, error) {
 	if s.Publisher == "" {

@@ -61,8 +61,14 @@ key_names = ["token"]`,
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if !res.OK || res.Tool != "acme.print" || res.Version != "1.0.0" || res.DurationMS <= 0 || len(res.Logs) != 2 || res.Logs[0].Message != "out: hello" ||
-		res.Module != "modules/echo.wasm" || res.Instance != 1 || res.InstanceCalls != 1 {
+		res.Module != "modules/echo.wasm" || res.Instance != 1 || res.InstanceCalls != 1 || res.FuelConsumed == 0 {
 		t.Errorf("--json: %+v", res)
+	}
+	// The same call, the same fuel.
+	out2, err := cli("", "skills", "run", "--json", "acme.guest", "acme.print", "--input", "hello")
+	var res2 runJSON
+	if err != nil || json.Unmarshal([]byte(out2), &res2) != nil || res2.FuelConsumed != res.FuelConsumed {
+		t.Errorf("second run: fuel %d, first %d (%v)", res2.FuelConsumed, res.FuelConsumed, err)
 	}
 
 	// A failing tool: non-zero exit, the guest's message; with --json, ok false.

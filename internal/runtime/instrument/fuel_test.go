@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -170,3 +171,110 @@ func TestConsumedSplit(t *testing.T) {
 // runtimeOnly is a compile-time check that the config used here is what
 // the package tests use everywhere: no close on context done.
 var _ = wazero.NewRuntimeConfig
+
+// assembleUnchecked assembles src without validating it, for modules
+// that are invalid on purpose.
+func assembleUnchecked(t testing.TB, src string) []byte {
+	t.Helper()
+	wat2wasm, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		t.Skip("wat2wasm (Debian package wabt) is not installed; CI installs it")
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
+	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(wat2wasm, "--no-check", "--enable-tail-call", "--enable-function-references", in, "-o", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s\n%s", err, msg, src)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestOutOfRange refuses modules that refer to indices past their own:
+// they would reach the locals, globals and functions Instrument adds (the
+// fuel counter, $refill).
+func TestOutOfRange(t *testing.T) {
+	if _, err := Instrument(assembleUnchecked(t, `(module (func (param i32) (local i64) (local.set 1 (i64.const 0))))`)); err != nil {
+		t.Fatalf("valid module refused: %v", err)
+	}
+	for name, src := range map[string]string{
+		"local.get":       `(module (func (param i32) (local i64) (drop (local.get 2))))`,
+		"local.set":       `(module (func (param i32) (local.set 1 (i64.const -5))))`,
+		"local.tee":       `(module (func (drop (local.tee 0 (i64.const -5)))))`,
+		"global.get":      `(module (global i32 (i32.const 0)) (func (drop (global.get 1))))`,
+		"global.set":      `(module (func (global.set 1 (i64.const -5))))`,
+		"call":            `(module (func (call 1 (i64.const 0)) (drop)))`,
+		"return_call":     `(module (func (return_call 1)))`,
+		"ref.func":        `(module (func (drop (ref.func 1))))`,
+		"table.grow":      `(module (func (drop (table.grow 0 (ref.null func) (i32.const 1)))))`,
+		"export func":     `(module (func) (export "f" (func 1)))`,
+		"export global":   `(module (func) (export "g" (global 0)))`,
+		"export memory":   `(module (func) (export "m" (memory 0)))`,
+		"export table":    `(module (func) (export "t" (table 0)))`,
+		"start":           `(module (func) (start 1))`,
+		"elem":            `(module (table 2 funcref) (func) (elem (i32.const 0) func 0 1))`,
+		"elem expr":       `(module (table 2 funcref) (func) (elem (i32.const 0) funcref (ref.func 1)))`,
+		"declared elem":   `(module (func) (elem declare func 1))`,
+		"global init":     `(module (func) (global funcref (ref.func 1)))`,
+		"data offset":     `(module (memory 1) (func) (data (offset (global.get 0)) "x"))`,
+		"reserved export": `(module (func) (export "palyra.start" (func 0)))`,
+		"reserved prefix": `(module (func) (export "palyra.anything" (func 0)))`,
+		"kill export":     `(module (func) (export "palyra.kill" (func 0)))`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Instrument(assembleUnchecked(t, src)); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+// budgetCase is a call of testdata/budget.wat with a budget, and what
+// wasmtime makes of it.
+type budgetCase struct {
+	Func      string   `json:"func"`
+	Params    []uint64 `json:"params"`
+	Budget    uint64   `json:"budget"`
+	Consumed  uint64   `json:"consumed"`
+	OutOfFuel bool     `json:"out_of_fuel"`
+	Trap      bool     `json:"trap"` // another trap than running out of fuel
+}
+
+// TestBudget runs the calls of testdata/budget.json, each on a fresh
+// instance, and checks the fuel consumed and whether it ran out.
+func TestBudget(t *testing.T) {
+	b, err := os.ReadFile("testdata/budget.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []budgetCase
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	wasm := mustInstrument(t, assemble(t, readFile(t, "testdata/budget.wat")))
+	r := newRuntime(t)
+	for _, c := range cases {
+		mod := instantiate(t, r, wasm)
+		res := meter(t, mod, c.Budget, c.Func, c.Params...)
+		if res.consumed != c.Consumed || res.exhausted != c.OutOfFuel || (res.err != nil) != (c.OutOfFuel || c.Trap) {
+			t.Errorf("%s%v with budget %d: consumed %d, out of fuel %v, err %v; want %d, %v, trap %v",
+				c.Func, c.Params, c.Budget, res.consumed, res.exhausted, res.err, c.Consumed, c.OutOfFuel, c.Trap)
+		}
+		mod.Close(context.Background())
+	}
+}
+
+func readFile(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

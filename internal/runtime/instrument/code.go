@@ -1,41 +1,109 @@
 package instrument
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Opcodes and prefixes the walk treats specially.
 const (
-	opLoop      = 0x03
-	opEnd       = 0x0b
-	prefixMisc  = 0xfc
-	prefixSIMD  = 0xfd
-	prefixAtoms = 0xfe
+	opUnreachable = 0x00
+	opNop         = 0x01
+	opBlock       = 0x02
+	opLoop        = 0x03
+	opIf          = 0x04
+	opElse        = 0x05
+	opTry         = 0x06 // legacy exception handling
+	opCatch       = 0x07 // legacy
+	opThrow       = 0x08
+	opRethrow     = 0x09 // legacy
+	opThrowRef    = 0x0a
+	opEnd         = 0x0b
+	opBr          = 0x0c
+	opBrIf        = 0x0d
+	opBrTable     = 0x0e
+	opReturn      = 0x0f
+	opCall        = 0x10
+	opCallInd     = 0x11
+	opRetCall     = 0x12
+	opRetCallInd  = 0x13
+	opCallRef     = 0x14
+	opRetCallRef  = 0x15
+	opDelegate    = 0x18 // legacy
+	opCatchAll    = 0x19 // legacy
+	opDrop        = 0x1a
+	opTryTable    = 0x1f
+	opLocalGet    = 0x20
+	opLocalTee    = 0x22
+	opGlobalGet   = 0x23
+	opGlobalSet   = 0x24
+	opMemoryGrow  = 0x40
+	opRefFunc     = 0xd2
+	opBrOnNull    = 0xd5
+	opBrOnNonNull = 0xd6
+	prefixMisc    = 0xfc
+	prefixSIMD    = 0xfd
+	prefixAtoms   = 0xfe
 )
 
-// checkSeq is the countdown inserted at loop headers and function
-// entries: decrement $budget, call $check when it reaches 0.
-func checkSeq(budget, check uint32) []byte {
-	var b []byte
-	b = append(b, 0x23) // global.get $budget
-	b = appendU32(b, budget)
-	b = append(b, 0x41, 0x01, 0x6b) // i32.const 1; i32.sub
-	b = append(b, 0x24)             // global.set $budget
-	b = appendU32(b, budget)
-	b = append(b, 0x23) // global.get $budget
-	b = appendU32(b, budget)
-	b = append(b, 0x45, 0x04, 0x40) // i32.eqz; if
-	b = append(b, 0x10)             // call $check
-	b = appendU32(b, check)
-	return append(b, opEnd)
+// Sub-opcodes of prefixMisc that may take long: each is followed by a
+// check of the kill flag.
+const (
+	miscMemoryInit = 0x08
+	miscMemoryCopy = 0x0a
+	miscMemoryFill = 0x0b
+	miscTableInit  = 0x0c
+	miscTableCopy  = 0x0e
+	miscTableGrow  = 0x0f
+	miscTableFill  = 0x11
+)
+
+// cost is wasmtime's default fuel cost of an operator (its
+// default_operator_cost): nothing for those that compile to no code or
+// only to control flow, 1 for every other.
+func cost(op byte) int64 {
+	switch op {
+	case opNop, opDrop, opBlock, opLoop, opUnreachable, opReturn, opElse, opEnd:
+		return 0
+	}
+	return 1
 }
 
-// rewriteCode rewrites the code section payload, adding the countdown to
+// frame is a block on the control stack, with what wasmtime's translator
+// knows of its reachability.
+type frame struct {
+	op           byte // opBlock, opLoop, opIf, opTry, opTryTable; opBlock for the function
+	branchedTo   bool // a reachable branch targets its end
+	headReached  bool // if: the if itself was reachable
+	hasElse      bool // if: its else was seen
+	consequentOK bool // if with else: the consequent ended reachable
+}
+
+// body rewrites one function.
+type body struct {
+	m       *module
+	out     []byte
+	fuel    uint32 // the local holding the counter
+	tmp     uint32 // a local for call_ref, declared if used
+	usesTmp bool
+	wrapped bool // the body is in a block, for branches to the function's label
+	frames  []frame
+	// reachable and pending are wasmtime's: whether the code being read
+	// can run, and the cost of the operators read since the last flush.
+	reachable bool
+	pending   int64
+}
+
+// rewriteCode rewrites the code section payload, adding fuel metering to
 // every function.
-func rewriteCode(payload []byte, budget, check uint32) ([]byte, error) {
-	seq := checkSeq(budget, check)
+func (m *module) rewriteCode(payload []byte) ([]byte, error) {
 	r := &reader{b: payload}
 	n := r.u32()
-	out := appendU32(make([]byte, 0, len(payload)+len(payload)/8), n)
-	var body []byte
+	if r.err == nil && n != m.funcs()-m.importedFuncs {
+		return nil, fmt.Errorf("%w: %d function bodies for %d functions", ErrInvalid, n, m.funcs()-m.importedFuncs)
+	}
+	out := appendU32(make([]byte, 0, len(payload)+len(payload)/4), n)
+	var fb []byte
 	for i := uint32(0); i < n; i++ {
 		size := r.u32()
 		b := r.bytes(int(size))
@@ -43,11 +111,11 @@ func rewriteCode(payload []byte, budget, check uint32) ([]byte, error) {
 			return nil, r.fail("code section")
 		}
 		var err error
-		if body, err = rewriteBody(body[:0], b, seq); err != nil {
+		fb, err = m.rewriteBody(fb[:0], b, m.types[m.funcTypes[m.importedFuncs+i]])
+		if err != nil {
 			return nil, fmt.Errorf("%w (function %d of the code section)", err, i)
 		}
-		out = appendU32(out, uint32(len(body)))
-		out = append(out, body...)
+		out = appendBody(out, fb)
 	}
 	if r.more() {
 		return nil, fmt.Errorf("%w: bytes after the code section's functions", ErrInvalid)
@@ -55,71 +123,378 @@ func rewriteCode(payload []byte, budget, check uint32) ([]byte, error) {
 	return out, nil
 }
 
-// rewriteBody appends to out the function body b with seq inserted at its
-// entry and after every loop instruction.
-func rewriteBody(out, b, seq []byte) ([]byte, error) {
+// rewriteBody appends to out the function body b, of type t, metered.
+func (m *module) rewriteBody(out, b []byte, t funcType) ([]byte, error) {
 	r := &reader{b: b}
-	for n := r.u32(); n > 0 && r.err == nil; n-- {
-		r.u32()
+	entries := r.u32()
+	locals := uint64(t.params)
+	for n := entries; n > 0 && r.err == nil; n-- {
+		locals += uint64(r.u32())
 		r.valType()
 	}
 	if r.err != nil {
 		return nil, r.fail("locals")
 	}
-	out = append(out, b[:r.pos]...)
-	// A body that starts with a loop gets the loop's check only.
-	if !r.more() || b[r.pos] != opLoop {
-		out = append(out, seq...)
+	if locals > math.MaxUint32-2 {
+		return nil, fmt.Errorf("%w: %d locals", ErrInvalid, locals)
 	}
-	copied := r.pos
-	depth := 1 // the function's own block
-	for depth > 0 {
-		if !r.more() {
-			return nil, fmt.Errorf("%w: function body ends inside a block", ErrInvalid)
+	declared := b[:r.pos]
+
+	f := &body{
+		m:         m,
+		fuel:      uint32(locals),
+		tmp:       uint32(locals) + 1,
+		frames:    []frame{{op: opBlock}},
+		reachable: true,
+		pending:   1, // wasmtime's fuel_consumed starts at 1
+	}
+	// Entry: load the counter, add the call's cost, check.
+	f.reload()
+	f.flush()
+	f.check()
+	entry := len(f.out)
+
+	if err := f.walk(r, uint32(locals)); err != nil {
+		return nil, err
+	}
+	if r.more() {
+		return nil, fmt.Errorf("%w: bytes after a function's end", ErrInvalid)
+	}
+
+	// Locals: the function's, then the counter (and call_ref's).
+	lr := &reader{b: declared}
+	lr.u32()
+	out = appendU32(out, entries+1)
+	out = append(out, declared[lr.pos:]...)
+	if f.usesTmp {
+		out = append(out, 0x02, 0x7e)
+	} else {
+		out = append(out, 0x01, 0x7e)
+	}
+	out = append(out, f.out[:entry]...)
+	if f.wrapped {
+		// A branch to the function's label leaves it without passing its
+		// end, where wasmtime's branch lands (and stores the counter):
+		// the body goes into a block of the function's results, for the
+		// branch to land after it.
+		out = append(out, opBlock)
+		switch t.nresults {
+		case 0:
+			out = append(out, 0x40)
+		case 1:
+			out = append(out, t.results...)
+		default:
+			out = appendS32(out, int32(m.addType(append(append([]byte{0x00}, appendU32(nil, uint32(t.nresults))...), t.results...))))
 		}
+	}
+	return append(out, f.out[entry:]...), nil
+}
+
+// emit helpers: each appends instructions Instrument adds.
+
+func (f *body) op(op byte, idx uint32) {
+	f.out = append(f.out, op)
+	f.out = appendU32(f.out, idx)
+}
+
+// flush adds the pending cost to the counter.
+func (f *body) flush() {
+	if f.pending == 0 {
+		return
+	}
+	f.op(opLocalGet, f.fuel)
+	f.out = append(f.out, 0x42)
+	f.out = appendS64(f.out, f.pending)
+	f.out = append(f.out, 0x7c) // i64.add
+	f.op(0x21, f.fuel)          // local.set
+	f.pending = 0
+}
+
+// save stores the counter in FuelGlobal.
+func (f *body) save() {
+	f.op(opLocalGet, f.fuel)
+	f.op(opGlobalSet, f.m.fuel)
+}
+
+// reload loads the counter from FuelGlobal.
+func (f *body) reload() {
+	f.op(opGlobalGet, f.m.fuel)
+	f.op(0x21, f.fuel)
+}
+
+// check calls $refill when the counter is >= 0 (the pending cost was
+// flushed).
+func (f *body) check() {
+	f.op(opLocalGet, f.fuel)
+	f.out = append(f.out, 0x42, 0x00, 0x59, opIf, 0x40) // i64.const 0; i64.ge_s; if
+	f.op(opLocalGet, f.fuel)
+	f.op(opCall, f.m.refill)
+	f.op(0x21, f.fuel)
+	f.out = append(f.out, opEnd)
+}
+
+// killCheck traps when KillGlobal is set, storing the counter first.
+func (f *body) killCheck() {
+	f.op(opGlobalGet, f.m.kill)
+	f.out = append(f.out, opIf, 0x40)
+	f.save()
+	f.out = append(f.out, opUnreachable, opEnd)
+}
+
+// target marks the block a branch of the given depth targets as branched
+// to, as wasmtime does for reachable branches.
+func (f *body) target(depth uint32) error {
+	if uint64(depth) >= uint64(len(f.frames)) {
+		return fmt.Errorf("%w: branch depth %d out of range", ErrInvalid, depth)
+	}
+	if f.reachable {
+		f.frames[len(f.frames)-1-int(depth)].branchedTo = true
+	}
+	return nil
+}
+
+// walk copies the instructions of a function body from r to f.out, with
+// the metering added, up to and including the function's end.
+func (f *body) walk(r *reader, locals uint32) error {
+	m := f.m
+	copied := r.pos
+	// copy appends the instruction read since copied.
+	copyOp := func() {
+		f.out = append(f.out, r.b[copied:r.pos]...)
+		copied = r.pos
+	}
+	for len(f.frames) > 0 {
+		if !r.more() {
+			if r.err != nil {
+				return r.fail("function body")
+			}
+			return fmt.Errorf("%w: function body ends inside a block", ErrInvalid)
+		}
+		copied = r.pos
 		op := r.byte()
+		live := f.reachable
+		if live {
+			f.pending += cost(op)
+		}
 		switch op {
-		case 0x02, 0x04, 0x06: // block, if, try (legacy)
+		case opBlock, opTry:
 			r.blockType()
-			depth++
+			f.frames = append(f.frames, frame{op: op})
+			copyOp()
 		case opLoop:
 			r.blockType()
-			depth++
-			out = append(out, b[copied:r.pos]...)
-			out = append(out, seq...)
-			copied = r.pos
-		case 0x1f: // try_table
+			f.frames = append(f.frames, frame{op: op})
+			if live {
+				f.flush()
+			}
+			copyOp()
+			if live {
+				f.check()
+			}
+		case opIf:
+			r.blockType()
+			f.frames = append(f.frames, frame{op: op, headReached: live})
+			if live {
+				f.flush()
+			}
+			copyOp()
+		case opTryTable:
 			r.blockType()
 			for n := r.u32(); n > 0 && r.err == nil; n-- {
 				switch kind := r.byte(); kind {
 				case 0x00, 0x01: // catch, catch_ref: tag, label
 					r.u32()
-					r.u32()
+					fallthrough
 				case 0x02, 0x03: // catch_all, catch_all_ref: label
-					r.u32()
+					if err := f.target(r.u32()); r.err == nil && err != nil {
+						return err
+					}
 				default:
-					return nil, fmt.Errorf("%w: catch kind %#x", ErrInvalid, kind)
+					return fmt.Errorf("%w: catch kind %#x", ErrInvalid, kind)
 				}
 			}
-			depth++
-		case opEnd:
-			depth--
-		case 0x18: // delegate (legacy): ends a try
+			f.frames = append(f.frames, frame{op: op})
+			copyOp()
+		case opElse:
+			top := &f.frames[len(f.frames)-1]
+			if top.op != opIf || top.hasElse {
+				return fmt.Errorf("%w: else outside an if", ErrInvalid)
+			}
+			if live {
+				f.flush()
+			}
+			top.hasElse, top.consequentOK = true, live
+			f.reachable = top.headReached
+			copyOp()
+		case opCatch, opCatchAll: // legacy: as else
+			if op == opCatch {
+				r.u32()
+			}
+			if f.frames[len(f.frames)-1].op != opTry {
+				return fmt.Errorf("%w: catch outside a try", ErrInvalid)
+			}
+			if live {
+				f.flush()
+			}
+			f.reachable = true
+			copyOp()
+		case opEnd, opDelegate:
+			if op == opDelegate {
+				r.u32()
+			}
+			if live {
+				f.flush()
+			}
+			top := f.frames[len(f.frames)-1]
+			f.frames = f.frames[:len(f.frames)-1]
+			if !live {
+				switch {
+				case top.op == opLoop:
+				case top.op == opTry:
+					f.reachable = true
+				case top.branchedTo:
+					f.reachable = true
+				case top.op == opIf && !top.hasElse:
+					f.reachable = top.headReached
+				case top.op == opIf:
+					f.reachable = top.headReached && top.consequentOK
+				}
+			}
+			if len(f.frames) == 0 {
+				// The function's end: wasmtime stores the counter after it,
+				// where branches to the function's label land too.
+				if top.branchedTo {
+					f.wrapped = true
+					f.out = append(f.out, opEnd) // of the block rewriteBody adds
+				}
+				if f.reachable {
+					f.save()
+				}
+			}
+			copyOp()
+		case opBr, opBrIf, opBrOnNull, opBrOnNonNull:
+			if err := f.target(r.u32()); r.err == nil && err != nil {
+				return err
+			}
+			if live {
+				f.flush()
+			}
+			copyOp()
+			if op == opBr {
+				f.reachable = false
+			}
+		case opBrTable:
+			for n := r.u32() + 1; n > 0 && r.err == nil; n-- { // targets and default
+				if err := f.target(r.u32()); r.err == nil && err != nil {
+					return err
+				}
+			}
+			if live {
+				f.flush()
+			}
+			copyOp()
+			f.reachable = false
+		case opUnreachable, opReturn, opThrow, opRethrow, opThrowRef,
+			opRetCall, opRetCallInd, opRetCallRef, opCall, opCallInd:
+			switch op {
+			case opThrow, opRethrow, opRetCallRef:
+				r.u32()
+			case opCall, opRetCall:
+				if err := m.checkFunc(r.u32()); r.err == nil && err != nil {
+					return err
+				}
+			case opCallInd, opRetCallInd:
+				r.u32()
+				r.u32()
+			}
+			if live {
+				f.flush()
+				f.save()
+			}
+			copyOp()
+			if op == opCall || op == opCallInd {
+				if live {
+					f.reload()
+				}
+			} else {
+				f.reachable = false
+			}
+		case opCallRef:
+			// wasmtime neither stores nor reloads the counter around
+			// call_ref: the callee's fuel is not counted. The callee may
+			// move fuel from the reserve to the slice, though, which
+			// wasmtime, with no slices, would not: the counter is moved
+			// by as much, to keep the fuel left.
 			r.u32()
-			depth--
+			if live {
+				f.usesTmp = true
+				f.op(opGlobalGet, m.reserve)
+				f.op(0x21, f.tmp)
+			}
+			copyOp()
+			if live {
+				f.op(opLocalGet, f.fuel)
+				f.op(opGlobalGet, m.reserve)
+				f.out = append(f.out, 0x7c) // i64.add
+				f.op(opLocalGet, f.tmp)
+				f.out = append(f.out, 0x7d) // i64.sub
+				f.op(0x21, f.fuel)
+			}
+		case opLocalGet, 0x21, opLocalTee:
+			if idx := r.u32(); r.err == nil && idx >= locals {
+				return fmt.Errorf("%w: local index %d out of range", ErrInvalid, idx)
+			}
+			copyOp()
+		case opGlobalGet, opGlobalSet:
+			if err := m.checkGlobal(r.u32()); r.err == nil && err != nil {
+				return err
+			}
+			copyOp()
+		case opRefFunc:
+			if err := m.checkFunc(r.u32()); r.err == nil && err != nil {
+				return err
+			}
+			copyOp()
+		case opMemoryGrow:
+			r.u32()
+			copyOp()
+			if live {
+				f.killCheck()
+			}
+		case prefixMisc:
+			sub := r.u32()
+			if sub == miscTableGrow {
+				// Replaced by a call to the table's grow function.
+				table := r.u32()
+				if r.err == nil && table >= uint32(len(m.tables)) {
+					return fmt.Errorf("%w: table index %d out of range", ErrInvalid, table)
+				}
+				f.op(opCall, m.refill+1+table)
+				copied = r.pos
+			} else {
+				if err := skipMisc(r, sub); err != nil {
+					return err
+				}
+				copyOp()
+			}
+			switch sub {
+			case miscMemoryInit, miscMemoryCopy, miscMemoryFill,
+				miscTableInit, miscTableCopy, miscTableGrow, miscTableFill:
+				if live {
+					f.killCheck()
+				}
+			}
 		default:
 			if err := skipImmediates(r, op); err != nil {
-				return nil, err
+				return err
 			}
+			copyOp()
 		}
 		if r.err != nil {
-			return nil, r.fail(fmt.Sprintf("instruction %#x", op))
+			return r.fail(fmt.Sprintf("instruction %#x", op))
 		}
 	}
-	if r.more() {
-		return nil, fmt.Errorf("%w: bytes after a function's end", ErrInvalid)
-	}
-	return append(out, b[copied:]...), nil
+	return nil
 }
 
 // skipImmediates reads the immediates of op, a non-block instruction.
@@ -164,7 +539,7 @@ func skipImmediates(r *reader, op byte) error {
 	case op == 0xd0: // ref.null
 		r.heapType()
 	case op == prefixMisc:
-		return skipMisc(r)
+		return skipMisc(r, r.u32())
 	case op == prefixSIMD:
 		return skipSIMD(r)
 	case op == prefixAtoms:
@@ -175,8 +550,9 @@ func skipImmediates(r *reader, op byte) error {
 	return nil
 }
 
-func skipMisc(r *reader) error {
-	switch op := r.u32(); {
+// skipMisc reads the immediates of op, the sub-opcode of prefixMisc.
+func skipMisc(r *reader, op uint32) error {
+	switch {
 	case op <= 0x07: // saturating truncations
 	case op == 0x08: // memory.init data mem
 		r.u32()
@@ -370,4 +746,39 @@ func appendS32(b []byte, v int32) []byte {
 func appendName(b []byte, s string) []byte {
 	b = appendU32(b, uint32(len(s)))
 	return append(b, s...)
+}
+
+func appendS64(b []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// refType reads a reference type and returns its bytes.
+func (r *reader) refType() []byte {
+	from := r.pos
+	r.valType()
+	if r.err != nil {
+		return nil
+	}
+	return r.b[from:r.pos]
+}
+
+// tableLimits reads the limits of a table and returns its minimum. A
+// 64-bit table (memory64), which wazero does not support, is refused.
+func (r *reader) tableLimits() (uint32, error) {
+	flags := r.byte()
+	if flags&^0x01 != 0 {
+		return 0, fmt.Errorf("%w: table limits flags %#x", ErrInvalid, flags)
+	}
+	min := r.u32()
+	if flags&0x01 != 0 {
+		r.u32()
+	}
+	return min, nil
 }

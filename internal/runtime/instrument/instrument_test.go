@@ -125,6 +125,7 @@ func TestSameResults(t *testing.T) {
 	inst := mustInstrument(t, orig)
 	r := newRuntime(t)
 	a, b := instantiate(t, r, orig), instantiate(t, r, inst)
+	b.ExportedGlobal(TableLimitGlobal).(api.MutableGlobal).Set(1 << 20)
 	for _, tc := range []struct {
 		fn    string
 		param uint64
@@ -134,8 +135,12 @@ func TestSameResults(t *testing.T) {
 		{"count", 3}, {"count", 100000},
 		{"ops", 0}, {"ops", 1}, {"ops", 2}, {"ops", 3}, {"ops", 999},
 	} {
-		want, got := call(t, a, tc.fn, tc.param), call(t, b, tc.fn, tc.param)
-		if got != want {
+		want := call(t, a, tc.fn, tc.param)
+		res := meter(t, b, unmetered, tc.fn, tc.param)
+		if res.err != nil {
+			t.Fatalf("%s(%d) instrumented: %v", tc.fn, tc.param, res.err)
+		}
+		if got := res.results[0]; got != want {
 			t.Errorf("%s(%d) = %d instrumented, %d before", tc.fn, tc.param, got, want)
 		}
 	}
@@ -149,7 +154,7 @@ func TestSameResults(t *testing.T) {
 func TestKill(t *testing.T) {
 	r := newRuntime(t)
 	mod := instantiate(t, r, mustInstrument(t, opsWasm(t)))
-	kill := mod.ExportedGlobal(KillGlobal).(api.MutableGlobal)
+	fuel, reserve, kill := fuelGlobals(t, mod)
 	for _, tc := range []struct {
 		fn    string
 		param uint64
@@ -162,6 +167,9 @@ func TestKill(t *testing.T) {
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			kill.Set(0)
+			f, r := Split(unmetered)
+			fuel.Set(uint64(f))
+			reserve.Set(uint64(r))
 			timer := time.AfterFunc(20*time.Millisecond, func() { kill.Set(1) })
 			defer timer.Stop()
 			start := time.Now()
@@ -186,12 +194,9 @@ func TestKill(t *testing.T) {
 func TestGarbageCollectorRuns(t *testing.T) {
 	r := newRuntime(t)
 	mod := instantiate(t, r, mustInstrument(t, opsWasm(t)))
-	kill := mod.ExportedGlobal(KillGlobal).(api.MutableGlobal)
+	_, _, kill := fuelGlobals(t, mod)
 	done := make(chan error, 1)
-	go func() {
-		_, err := mod.ExportedFunction("spin").Call(context.Background())
-		done <- err
-	}()
+	go func() { done <- meter(t, mod, unmetered, "spin").err }()
 	time.Sleep(10 * time.Millisecond)
 	for range 5 {
 		runtime.GC()
@@ -206,7 +211,6 @@ func TestGarbageCollectorRuns(t *testing.T) {
 // toolchains, and checks wazero accepts the result with the same exports.
 func TestModules(t *testing.T) {
 	mods := map[string][]byte{
-		"kernel":     kernel.Wasm,
 		"ops":        opsWasm(t),
 		"testguest":  testguest.Build(t, "../testdata/guest"),
 		"empty":      {0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
@@ -270,7 +274,7 @@ var noMemoryModule = []byte{
 func TestNoMemoryRuns(t *testing.T) {
 	r := newRuntime(t)
 	mod := instantiate(t, r, mustInstrument(t, noMemoryModule))
-	if got := call(t, mod, "f"); got != 1 {
+	if got := meter(t, mod, unmetered, "f").results[0]; got != 1 {
 		t.Fatalf("f() = %d", got)
 	}
 }
@@ -357,13 +361,13 @@ func goSDKDir(t testing.TB) string {
 // cache instrumented modules keyed by Version, so a change to the output
 // must come with a new Version (and a new digest here).
 func TestVersion(t *testing.T) {
-	const want = "cce1701bb0c8ce59559a7cc36241c1f9fa9f4b82dbad1422569a40f96d884851"
+	const want = "cccf67a24c8e93d80104916c67160a34b22a31fb8814972a34dd013f5395aebe"
 	out, err := Instrument(opsWasm(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(out)
-	if got := hex.EncodeToString(sum[:]); Version != 1 || got != want {
-		t.Errorf("Instrument's output for ops.wasm has sha256 %s at Version %d; want %s at Version 1: if the output changed on purpose, increment Version and update both", got, Version, want)
+	if got := hex.EncodeToString(sum[:]); Version != 2 || got != want {
+		t.Errorf("Instrument's output for ops.wasm has sha256 %s at Version %d; want %s at Version 2: if the output changed on purpose, increment Version and update both", got, Version, want)
 	}
 }

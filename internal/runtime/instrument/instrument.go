@@ -149,7 +149,9 @@ func Consumed(budget uint64, fuel, reserve int64) uint64 {
 }
 
 // Exhausted reports whether FuelGlobal and ReserveGlobal after a trap
-// show the guest ran out of fuel.
+// show the guest ran out of fuel. (Another trap, after a call or return
+// that stored a counter past the budget but before the next check, looks
+// the same: wasmtime would report that trap, not running out of fuel.)
 func Exhausted(fuel, reserve int64) bool { return reserve == 0 && fuel >= 0 }
 
 // Section ids.

@@ -316,21 +316,19 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
-// FuzzInstrument checks that no input makes Instrument panic.
+// FuzzInstrument checks that no input makes Instrument panic, that a
+// module wazero accepts stays one it accepts once instrumented, and that
+// running its exports with a small budget consumes no more than the
+// budget, never less than nothing.
 func FuzzInstrument(f *testing.F) {
 	f.Add(opsWasm(f))
 	f.Add(kernel.Wasm)
 	f.Add(noMemoryModule)
-	// A module wazero accepts must stay one it accepts once instrumented.
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	f.Cleanup(func() { r.Close(ctx) })
-	valid := func(wasm []byte) error {
-		c, err := r.CompileModule(ctx, wasm)
-		if err == nil {
-			c.Close(ctx)
-		}
-		return err
+	compile := func(wasm []byte) (wazero.CompiledModule, error) {
+		return r.CompileModule(ctx, wasm)
 	}
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		out, err := Instrument(wasm)
@@ -340,9 +338,36 @@ func FuzzInstrument(f *testing.F) {
 		if len(out) < len(header) {
 			t.Fatal("short output")
 		}
-		if valid(wasm) == nil {
-			if err := valid(out); err != nil {
-				t.Fatalf("a valid module became invalid: %v", err)
+		c, err := compile(wasm)
+		if err != nil {
+			return
+		}
+		c.Close(ctx)
+		c, err = compile(out)
+		if err != nil {
+			t.Fatalf("a valid module became invalid: %v", err)
+		}
+		defer c.Close(ctx)
+		if len(c.ImportedFunctions()) > 0 || len(c.ImportedMemories()) > 0 {
+			return
+		}
+		mod, err := r.InstantiateModule(ctx, c, wazero.NewModuleConfig().WithName(""))
+		if err != nil {
+			return
+		}
+		defer mod.Close(ctx)
+		const budget = 10000
+		fuel, reserve, _ := fuelGlobals(t, mod)
+		for name, def := range c.ExportedFunctions() {
+			if len(def.ParamTypes()) > 0 {
+				continue
+			}
+			fv, rv := Split(budget)
+			fuel.Set(uint64(fv))
+			reserve.Set(uint64(rv))
+			_, _ = mod.ExportedFunction(name).Call(ctx)
+			if left := int64(reserve.Get()) - int64(fuel.Get()); left > budget {
+				t.Fatalf("%s: %d fuel left of %d", name, left, budget)
 			}
 		}
 	})

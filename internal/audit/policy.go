@@ -108,9 +108,10 @@ const (
 // templates) and the 29 modules of extism/go-sdk v1.7.1's wasm/ folder
 // (Go, TinyGo, Rust, C, Haskell) — are in each comment; the defaults leave
 // several times that. BenchmarkCompileWorstCase compiles modules that
-// just pass them: on a 2-core CI-class machine, 8 MiB of straight-line
-// code 1.8 s (the Go guests compile at about 0.65 s per MB of code), one
-// module maxing every limit at once about 4.5 s.
+// just pass them. On a 2-core machine, idle: 8 MiB of straight-line code
+// 0.75 s, 200,000 br_table targets 0.65 s, one module maxing every limit
+// at once 1.6 s (2 to 3 times that with the machine busy; the Go guests
+// compile at about 0.65 s per MB of code there).
 const (
 	// DefaultMaxFunctionBodyBytes: largest body 79,964 bytes
 	// (hello_haskell.wasm); Go guests 50,636 (the files template).

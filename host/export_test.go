@@ -14,3 +14,7 @@ func SetResolver(o *Options, r interface {
 }) {
 	o.resolver = r
 }
+
+// SetLoadHook calls f when a skill's load starts, in the goroutine that
+// loads it; ctx ends when the host closes.
+func SetLoadHook(o *Options, f func(ctx context.Context, skillID string)) { o.loadHook = f }

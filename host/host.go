@@ -82,6 +82,9 @@ type Options struct {
 	// crashPoint, in tests, is called at each step of an install so that
 	// a child process can kill itself there.
 	crashPoint func(step string)
+	// loadHook, in tests, is called when a skill's load starts, in the
+	// goroutine that loads it, with the load's context.
+	loadHook func(ctx context.Context, skillID string)
 }
 
 // Host is an opened state directory. It is safe for concurrent use by
@@ -97,15 +100,22 @@ type Host struct {
 	journal *journal.Journal
 
 	// Running skills (run.go). runMu guards skills and runClosed; loadMu
-	// serializes loads; rtMu guards the lazily made rt and secrets.
-	runMu     sync.RWMutex
-	skills    map[string]*loadedSkill
-	runClosed bool
-	loadMu    sync.Mutex
-	rtMu      sync.Mutex
-	rt        *runtime.Runtime
-	secrets   *secrets.Store
-	callSeq   atomic.Uint64
+	// guards loading and loadCtx, the loads in progress by skill id (one
+	// at most per skill; a load never holds a host-wide lock while it
+	// compiles); loads counts them for Close; rtMu guards the lazily made
+	// rt and secrets.
+	runMu      sync.RWMutex
+	skills     map[string]*loadedSkill
+	runClosed  bool
+	loadMu     sync.Mutex
+	loading    map[string]*pendingLoad
+	loadCtx    context.Context
+	loadCancel context.CancelFunc
+	loads      sync.WaitGroup
+	rtMu       sync.Mutex
+	rt         *runtime.Runtime
+	secrets    *secrets.Store
+	callSeq    atomic.Uint64
 }
 
 // Open opens (creating if needed, mode 0700) the state directory dir and

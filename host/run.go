@@ -278,57 +278,129 @@ func (h *Host) pollInterval() time.Duration {
 	return DefaultJournalPollInterval
 }
 
-// load loads the current version of skillID, or waits for a load another
-// goroutine started.
-func (h *Host) load(ctx context.Context, skillID string) (*loadedSkill, error) {
-	h.loadMu.Lock()
-	defer h.loadMu.Unlock()
-	h.runMu.RLock()
-	ls := h.skills[skillID]
-	if ls != nil {
-		ls.users.Add(1)
-	}
-	h.runMu.RUnlock()
-	if ls != nil {
-		return ls, nil
-	}
+// pendingLoad is one skill's load in progress. done closes when it ends;
+// then err is its failure, or nil with the skill in h.skills.
+type pendingLoad struct {
+	done chan struct{}
+	err  error
+}
 
+// load returns the current version of skillID, counting one use: from the
+// cache, else from a load it starts or one already in progress for the
+// same skill.
+//
+// Loads are per skill and run in their own goroutine: a skill whose
+// compile is slow delays only its own callers, who stop waiting when
+// their ctx ends (the load goes on and is cached for the next call).
+// Close cancels the loads in progress and waits for them; one that
+// finishes after Close releases what it made.
+func (h *Host) load(ctx context.Context, skillID string) (*loadedSkill, error) {
+	for {
+		h.loadMu.Lock()
+		h.runMu.RLock()
+		ls := h.skills[skillID]
+		if ls != nil {
+			ls.users.Add(1)
+		}
+		closed := h.runClosed
+		pl := h.loading[skillID]
+		if !closed && ls == nil && pl == nil {
+			// Under runMu, so that Close, which sets runClosed under it,
+			// waits for every load it has not seen start.
+			pl = h.startLoad(skillID)
+		}
+		h.runMu.RUnlock()
+		h.loadMu.Unlock()
+		switch {
+		case closed:
+			if ls != nil {
+				ls.release()
+			}
+			return nil, ErrClosed
+		case ls != nil:
+			return ls, nil
+		}
+
+		select {
+		case <-pl.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if pl.err != nil {
+			h.runMu.RLock()
+			closed := h.runClosed
+			h.runMu.RUnlock()
+			if closed {
+				return nil, ErrClosed
+			}
+			return nil, pl.err
+		}
+		// Loaded and cached: take it from the cache (or, if it was
+		// invalidated meanwhile, load again).
+	}
+}
+
+// startLoad starts loading skillID in a goroutine; h.loadMu and h.runMu
+// (read) are held, runClosed is false.
+func (h *Host) startLoad(skillID string) *pendingLoad {
+	if h.loading == nil {
+		h.loading = make(map[string]*pendingLoad)
+		h.loadCtx, h.loadCancel = context.WithCancel(context.Background())
+	}
+	pl := &pendingLoad{done: make(chan struct{})}
+	h.loading[skillID] = pl
+	h.loads.Add(1)
+	go func() {
+		defer h.loads.Done()
+		err := h.loadNow(h.loadCtx, skillID)
+		h.loadMu.Lock()
+		delete(h.loading, skillID)
+		pl.err = err
+		close(pl.done)
+		h.loadMu.Unlock()
+	}()
+	return pl
+}
+
+// loadNow loads the current version of skillID into h.skills.
+func (h *Host) loadNow(ctx context.Context, skillID string) error {
+	if h.opts.loadHook != nil {
+		h.opts.loadHook(ctx, skillID)
+	}
 	seq, err := h.journal.LastEventSeq(ctx, skillID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st, err := h.current(ctx, skillID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !st.State.Runnable() {
 		why := ""
 		if st.Reason != "" {
 			why = ": " + st.Reason
 		}
-		return nil, fmt.Errorf("%s %s is %s%s: %w", skillID, st.Version, st.State, why, ErrNotEligible)
+		return fmt.Errorf("%s %s is %s%s: %w", skillID, st.Version, st.State, why, ErrNotEligible)
 	}
 	rt, err := h.runtime(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ls, err = h.prepare(ctx, rt, st)
+	ls, err := h.prepare(ctx, rt, st)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: load: %w", skillID, st.Version, err)
+		return fmt.Errorf("%s %s: load: %w", skillID, st.Version, err)
 	}
 	ls.seq = seq
 	ls.staleTimer = time.AfterFunc(h.pollInterval(), func() { ls.stale.Store(true) })
-	ls.users.Add(1)
 
 	h.runMu.Lock()
 	defer h.runMu.Unlock()
 	if h.runClosed {
-		ls.release()
 		ls.retire()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	h.skills[skillID] = ls
-	return ls, nil
+	return nil
 }
 
 // prepare reads, checks and compiles an installed version and makes its
@@ -558,6 +630,15 @@ func (h *Host) closeRuntime() error {
 	skills := h.skills
 	h.skills = nil
 	h.runMu.Unlock()
+	// No load starts now; end those in progress (a compile runs to its
+	// end, bounded by the audit's compile limits) before the runtime
+	// they compile in closes.
+	h.loadMu.Lock()
+	if h.loadCancel != nil {
+		h.loadCancel()
+	}
+	h.loadMu.Unlock()
+	h.loads.Wait()
 	for _, ls := range skills {
 		ls.retired.Store(true)
 	}

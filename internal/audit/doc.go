@@ -49,10 +49,31 @@
 //   - wasm_module_presence (Palyra): at least one modules/*.wasm entry.
 //   - wasm_module_size_limit (Palyra): module size <= Policy.MaxModuleBytes
 //     (default 8 MiB), checked before any decoder sees the bytes.
-//   - wasm_module_validation (Palyra): no length or count in the module
-//     claims more than the bytes behind it and no function declares more
-//     than 50,000 locals (checked before any decoder runs, since the
-//     decoders allocate from those numbers); then wazero compiles the
+//   - wasm_module_validation (Palyra), first part: no length or count in
+//     the module claims more than the bytes behind it (checked before any
+//     decoder runs, since the decoders allocate from those numbers), and
+//     every function body reads as a sequence of known instructions.
+//   - The compile limits, checked on that walk over the bytes, before any
+//     decoder or compiler sees the module, since compile time is what
+//     they bound; a module over any of them gets no further module
+//     checks. Per function, naming the function (its index counting
+//     imported functions first) and its value against the limit:
+//     wasm_function_body_limit (body bytes <= max_function_body_bytes,
+//     default 1 MiB), wasm_control_depth_limit (block, loop, if and
+//     try_table open at once <= max_control_depth, default 4096),
+//     wasm_function_locals_limit (locals declared, summed over the local
+//     declarations without overflow, <= max_function_locals, default and
+//     most 50,000), wasm_br_table_limit (one br_table's targets <=
+//     max_br_table_targets, default 16,384). Per module:
+//     wasm_control_nesting_total_limit (the sum, over control
+//     instructions, of how deeply each is nested <=
+//     max_control_nesting_total, default 10,000,000: compile time grows
+//     with the square of nesting depth), wasm_loop_nesting_total_limit
+//     (the same over loops alone <= max_loop_nesting_total, default
+//     25,000), wasm_module_locals_limit (<= max_module_locals, default
+//     1,000,000), wasm_module_br_table_limit (all br_tables' targets <=
+//     max_module_br_table_targets, default 200,000).
+//   - wasm_module_validation (Palyra), second part: wazero compiles the
 //     module (WebAssembly 2.0) and wabin decodes it.
 //   - wasm_exported_function_limit (Palyra): function exports <=
 //     Policy.MaxExportedFunctions (default 128).
@@ -80,7 +101,9 @@
 //     No maximum passes, for the same reason.
 //   - wasm_table_limit: the tables' initial elements, summed, <=
 //     Policy.MaxTableElements (default 100,000); the host allocates them
-//     outside the memory quota.
+//     outside the memory quota. No table may declare a maximum above it
+//     either; a table without a maximum passes (the runtime bounds its
+//     growth).
 //   - wasm_import_limit: imports <= Policy.MaxImports (default 256).
 //   - wasm_function_limit: defined functions <= Policy.MaxFunctions
 //     (default 100,000).

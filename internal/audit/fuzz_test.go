@@ -25,6 +25,7 @@ func FuzzAudit(f *testing.F) {
 		data:    2,
 	}.build())
 	f.Add([]byte{})
+	f.Add(buildModule(bomb{funcs: 2, depth: 3, kind: 0x03, locals: 2, brTable: 2, fill: 14}, bomb{funcs: 1, depth: 2, kind: 0x04}))
 
 	m := goodManifest()
 	fx := newFixture()

@@ -16,16 +16,21 @@ import (
 // vector takes at least one byte, so a count larger than what remains of
 // its section is malformed whatever the element; rejecting it first keeps
 // every allocation the decoders make proportional to the module's size.
-// The walk also caps the locals a function declares, which wazero expands
-// one by one.
+// The walk also reads every function body instruction by instruction and
+// returns their shape (see codeShape): the sizes the compile limits are
+// checked against before any decoder or compiler sees the module. Locals
+// in particular must be: wazero expands a function's local declarations
+// one by one, so (local 0xffffffff i32) is a 4 GiB allocation.
 //
-// It extracts nothing: what the audit knows about a module comes from the
-// decoders. It allocates nothing, and anything it does not recognize is
+// Apart from that shape it extracts nothing: what the audit knows about a
+// module comes from the decoders. It allocates nothing, runs in time
+// linear in the module's size, and anything it does not recognize is
 // reported as malformed (fail-closed), which for WebAssembly 2.0 modules
 // wazero would reject as well.
-func checkBounds(b []byte) error {
+func checkBounds(b []byte) (*codeShape, error) {
+	sh := &codeShape{}
 	if len(b) < 8 {
-		return nil // no section to allocate from; the decoder reports the header
+		return sh, nil // no section to allocate from; the decoder reports the header
 	}
 	r := &reader{b: b, pos: 8, end: len(b)}
 	for r.pos < r.end && r.err == nil {
@@ -36,22 +41,20 @@ func checkBounds(b []byte) error {
 			break
 		}
 		if int64(size) > int64(r.end-r.pos) {
-			return fmt.Errorf("section %d at offset %d: size %d exceeds the %d bytes left", id, start, size, r.end-r.pos)
+			return nil, fmt.Errorf("section %d at offset %d: size %d exceeds the %d bytes left", id, start, size, r.end-r.pos)
 		}
 		s := &reader{b: b, pos: r.pos, end: r.pos + int(size)}
-		s.section(id)
+		s.section(id, sh)
 		if s.err != nil {
-			return fmt.Errorf("section %d at offset %d: %w", id, start, s.err)
+			return nil, fmt.Errorf("section %d at offset %d: %w", id, start, s.err)
 		}
 		r.pos = s.end
 	}
-	return r.err
+	if r.err != nil {
+		return nil, r.err
+	}
+	return sh, nil
 }
-
-// maxFunctionLocals caps the locals one function declares. wazero accepts
-// up to 2³² and allocates for each; 50,000 is the limit V8 and wasmtime
-// apply, so no module that runs in a browser is refused.
-const maxFunctionLocals = 50_000
 
 var errTruncated = errors.New("unexpected end of section")
 
@@ -190,7 +193,7 @@ func (r *reader) expr() {
 	}
 }
 
-func (r *reader) section(id byte) {
+func (r *reader) section(id byte, sh *codeShape) {
 	switch id {
 	case 0: // custom
 		if string(r.name()) == "name" {
@@ -211,6 +214,7 @@ func (r *reader) section(id byte) {
 			switch kind := r.byte(); kind {
 			case 0x00: // func
 				r.u32()
+				sh.importedFuncs++
 			case 0x01: // table
 				r.byte()
 				r.limits()
@@ -243,16 +247,7 @@ func (r *reader) section(id byte) {
 				return
 			}
 			body := &reader{b: r.b, pos: r.pos, end: r.pos + size}
-			var locals uint64
-			for range body.count("local declaration") {
-				locals += uint64(body.u32())
-				if t := body.byte(); t == 0x63 || t == 0x64 { // (ref null? heaptype)
-					body.sleb(5)
-				}
-				if locals > maxFunctionLocals && body.err == nil {
-					body.fail(fmt.Errorf("function declares more than %d locals", maxFunctionLocals))
-				}
-			}
+			sh.add(body)
 			r.fail(body.err)
 			r.pos = body.end
 		}

@@ -29,3 +29,15 @@ const (
 	checkToolExports           = "wasm_tool_exports"
 	checkVulnerabilityFeedHook = "vulnerability_feed_hook"
 )
+
+// Compile-limit check ids (palyra-go's), in report order.
+const (
+	checkFunctionBodyLimit   = "wasm_function_body_limit"
+	checkControlDepthLimit   = "wasm_control_depth_limit"
+	checkControlNestingLimit = "wasm_control_nesting_total_limit"
+	checkLoopNestingLimit    = "wasm_loop_nesting_total_limit"
+	checkFunctionLocalsLimit = "wasm_function_locals_limit"
+	checkModuleLocalsLimit   = "wasm_module_locals_limit"
+	checkBrTableLimit        = "wasm_br_table_limit"
+	checkModuleBrTableLimit  = "wasm_module_br_table_limit"
+)

@@ -54,6 +54,17 @@ func (a *auditor) checkModule(ctx context.Context, rt wazero.Runtime, mf *manife
 	}
 	a.pass(checkModuleSize, fmt.Sprintf("module '%s' is within max_module_bytes (%d <= %d)", f.Path, size, a.p.MaxModuleBytes), sizeDetails)
 
+	// The bounds walk comes next: it rejects what would make a decoder
+	// allocate past the module's size and measures the code, which must be
+	// within the compile limits before wazero compiles it.
+	sh, err := checkBounds(f.Data)
+	if err != nil {
+		a.fail(checkModuleValidation, fmt.Sprintf("module '%s' failed validation: %v", f.Path, err), map[string]any{"module_path": f.Path})
+		return nil
+	}
+	if !a.checkCode(f.Path, sh) {
+		return nil
+	}
 	wm, err := decode(ctx, rt, f.Data)
 	if err != nil {
 		a.fail(checkModuleValidation, fmt.Sprintf("module '%s' failed validation: %v", f.Path, err), map[string]any{"module_path": f.Path})
@@ -75,14 +86,12 @@ func (a *auditor) checkModule(ctx context.Context, rt wazero.Runtime, mf *manife
 }
 
 // decode validates data with wazero, then decodes its structure with
-// wabin. checkBounds goes first, so that neither decoder sizes an
-// allocation from a count the bytes cannot back (see checkBounds). wazero
-// then validates, as the runtime will; once it has accepted the module,
-// wabin reads a well-formed one.
+// wabin. data must have passed checkBounds and the compile limits, so
+// that neither decoder sizes an allocation from a count the bytes cannot
+// back and compiling it takes bounded time. wazero validates, as the
+// runtime will; once it has accepted the module, wabin reads a
+// well-formed one.
 func decode(ctx context.Context, rt wazero.Runtime, data []byte) (m *wasm.Module, err error) {
-	if err := checkBounds(data); err != nil {
-		return nil, err
-	}
 	cm, err := rt.CompileModule(ctx, data)
 	if err != nil {
 		return nil, err
@@ -252,23 +261,40 @@ func (a *auditor) checkMemory(mod *module, quota uint64) {
 }
 
 // checkTables sums the initial size of a module's tables, which the host
-// allocates at instantiation outside the memory quota.
+// allocates at instantiation outside the memory quota, and checks each
+// declared maximum: one above the limit is a table the runtime will never
+// let grow that far. A table with no maximum passes; the runtime bounds
+// its growth.
 func (a *auditor) checkTables(mod *module) {
 	var n int64
+	var over []string
+	see := func(what string, t *wasm.Table) {
+		n += int64(t.Min)
+		if t.Max != nil && int64(*t.Max) > a.p.MaxTableElements {
+			over = append(over, fmt.Sprintf("%s declares a maximum of %d elements", what, *t.Max))
+		}
+	}
+	tableIndex := 0
 	for _, im := range mod.m.ImportSection {
 		if im.Type == wasm.ExternTypeTable && im.DescTable != nil {
-			n += int64(im.DescTable.Min)
+			see(fmt.Sprintf("table %d (imported)", tableIndex), im.DescTable)
+			tableIndex++
 		}
 	}
 	for _, t := range mod.m.TableSection {
-		n += int64(t.Min)
+		see(fmt.Sprintf("table %d", tableIndex), t)
+		tableIndex++
 	}
 	details := map[string]any{"module_path": mod.path, "table_elements": n, "max_table_elements": a.p.MaxTableElements}
-	if n > a.p.MaxTableElements {
+	switch {
+	case n > a.p.MaxTableElements:
 		a.fail(checkTableLimit, fmt.Sprintf("module '%s' tables start with too many elements (%d > %d)", mod.path, n, a.p.MaxTableElements), details)
-		return
+	case len(over) > 0:
+		details["problems"] = over
+		a.fail(checkTableLimit, fmt.Sprintf("module '%s' %s, above max_table_elements (%d)", mod.path, listed(over), a.p.MaxTableElements), details)
+	default:
+		a.pass(checkTableLimit, fmt.Sprintf("module '%s' table size is within limit (%d <= %d)", mod.path, n, a.p.MaxTableElements), details)
 	}
-	a.pass(checkTableLimit, fmt.Sprintf("module '%s' table size is within limit (%d <= %d)", mod.path, n, a.p.MaxTableElements), details)
 }
 
 func (a *auditor) checkCount(mod *module, id, what string, n, limit int, limitName string) {

@@ -24,6 +24,44 @@ type Policy struct {
 	// MaxDataSegments caps the data segments of each module.
 	MaxDataSegments int `json:"max_data_segments"`
 
+	// The compile limits bound how long compiling a module can take: the
+	// audit checks them on the module's bytes before any decoder or
+	// compiler runs. wazero's compile time grows with the code's size,
+	// and faster with some shapes of it: quadratically with how deeply
+	// control instructions nest (more so for loops, which the runtime
+	// instruments), linearly but steeply with br_table targets and
+	// declared locals. Per-function limits alone do not bound a module
+	// of many such functions, hence the module-wide sums.
+
+	// MaxFunctionBodyBytes caps the size of one function body.
+	MaxFunctionBodyBytes int64 `json:"max_function_body_bytes"`
+	// MaxControlDepth caps how many control instructions (block, loop,
+	// if, try_table) are open at once in a function, its own body not
+	// counted.
+	MaxControlDepth int `json:"max_control_depth"`
+	// MaxControlNestingTotal caps, over every control instruction of a
+	// module, the sum of how deeply each is nested (1 for one directly in
+	// a function body): a chain of n nested blocks counts n(n+1)/2.
+	MaxControlNestingTotal int64 `json:"max_control_nesting_total"`
+	// MaxLoopNestingTotal caps the same sum over a module's loops,
+	// counting only loops: n loops one after another count n, n nested
+	// ones n(n+1)/2.
+	MaxLoopNestingTotal int64 `json:"max_loop_nesting_total"`
+	// MaxFunctionLocals caps the locals one function declares, summed
+	// over its local declarations. At most 50,000 (V8's and wasmtime's
+	// limit): wazero's decoder allocates for each declared local, so a
+	// larger value counts as 50,000.
+	MaxFunctionLocals int `json:"max_function_locals"`
+	// MaxModuleLocals caps the locals declared by all of a module's
+	// functions.
+	MaxModuleLocals int64 `json:"max_module_locals"`
+	// MaxBrTableTargets caps the targets of one br_table instruction, its
+	// default target not counted.
+	MaxBrTableTargets int `json:"max_br_table_targets"`
+	// MaxModuleBrTableTargets caps the targets of all of a module's
+	// br_table instructions.
+	MaxModuleBrTableTargets int64 `json:"max_module_br_table_targets"`
+
 	// AllowDeviceCapabilities lets manifests declaring
 	// capabilities.device_capabilities pass.
 	AllowDeviceCapabilities bool `json:"allow_device_capabilities"`
@@ -65,6 +103,47 @@ const (
 	DefaultMaxDataSegments = 100_000
 )
 
+// Default compile limits. The largest values measured in real guests — the
+// repo's Go guests (test guest, examples, SDK guests, the three palyra-gen
+// templates) and the 29 modules of extism/go-sdk v1.7.1's wasm/ folder
+// (Go, TinyGo, Rust, C, Haskell) — are in each comment; the defaults leave
+// several times that. BenchmarkCompileWorstCase compiles modules that
+// just pass them. On a 2-core machine, idle: 8 MiB of straight-line code
+// 0.75 s, 200,000 br_table targets 0.65 s, one module maxing every limit
+// at once 1.6 s (2 to 3 times that with the machine busy; the Go guests
+// compile at about 0.65 s per MB of code there).
+const (
+	// DefaultMaxFunctionBodyBytes: largest body 79,964 bytes
+	// (hello_haskell.wasm); Go guests 50,636 (the files template).
+	DefaultMaxFunctionBodyBytes = 1 << 20
+	// DefaultMaxControlDepth: deepest nesting 1,706 (hello_haskell.wasm);
+	// Go guests 549 (the runtime's largest function).
+	DefaultMaxControlDepth = 4096
+	// DefaultMaxControlNestingTotal: largest sum 3,778,398 (the files
+	// template); a Go guest's grows with its code, about 1.4 per byte, so
+	// a Go module of the maximum size would have some 7,000,000.
+	DefaultMaxControlNestingTotal = 10_000_000
+	// DefaultMaxLoopNestingTotal: largest sum 1,890 (the files template,
+	// whose loops are never nested); deepest loop nesting in any guest, 6.
+	DefaultMaxLoopNestingTotal = 25_000
+	// DefaultMaxFunctionLocals is V8's and wasmtime's 50,000; largest
+	// in a guest 2,452 (nested.c.instr.wasm), Go guests 20.
+	DefaultMaxFunctionLocals = 50_000
+	// DefaultMaxModuleLocals: largest sum 11,005 (the files template).
+	DefaultMaxModuleLocals = 1_000_000
+	// DefaultMaxBrTableTargets: largest br_table 3,125 targets
+	// (hello_haskell.wasm); Go guests 1,144.
+	DefaultMaxBrTableTargets = 16_384
+	// DefaultMaxModuleBrTableTargets: largest sum 91,951 (the files
+	// template), about 0.034 per byte of Go code; each target costs some
+	// 7 µs to compile.
+	DefaultMaxModuleBrTableTargets = 200_000
+)
+
+// hardMaxFunctionLocals is the most MaxFunctionLocals can be: past it
+// wazero's decoder allocation per function is no longer bounded.
+const hardMaxFunctionLocals = 50_000
+
 // DefaultPolicy returns the limits above with every Allow field false.
 func DefaultPolicy() Policy {
 	return Policy{
@@ -74,6 +153,15 @@ func DefaultPolicy() Policy {
 		MaxFunctions:         DefaultMaxFunctions,
 		MaxTableElements:     DefaultMaxTableElements,
 		MaxDataSegments:      DefaultMaxDataSegments,
+
+		MaxFunctionBodyBytes:    DefaultMaxFunctionBodyBytes,
+		MaxControlDepth:         DefaultMaxControlDepth,
+		MaxControlNestingTotal:  DefaultMaxControlNestingTotal,
+		MaxLoopNestingTotal:     DefaultMaxLoopNestingTotal,
+		MaxFunctionLocals:       DefaultMaxFunctionLocals,
+		MaxModuleLocals:         DefaultMaxModuleLocals,
+		MaxBrTableTargets:       DefaultMaxBrTableTargets,
+		MaxModuleBrTableTargets: DefaultMaxModuleBrTableTargets,
 	}
 }
 
@@ -97,6 +185,31 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MaxDataSegments <= 0 {
 		p.MaxDataSegments = d.MaxDataSegments
+	}
+	if p.MaxFunctionBodyBytes <= 0 {
+		p.MaxFunctionBodyBytes = d.MaxFunctionBodyBytes
+	}
+	if p.MaxControlDepth <= 0 {
+		p.MaxControlDepth = d.MaxControlDepth
+	}
+	if p.MaxControlNestingTotal <= 0 {
+		p.MaxControlNestingTotal = d.MaxControlNestingTotal
+	}
+	if p.MaxLoopNestingTotal <= 0 {
+		p.MaxLoopNestingTotal = d.MaxLoopNestingTotal
+	}
+	if p.MaxFunctionLocals <= 0 {
+		p.MaxFunctionLocals = d.MaxFunctionLocals
+	}
+	p.MaxFunctionLocals = min(p.MaxFunctionLocals, hardMaxFunctionLocals)
+	if p.MaxModuleLocals <= 0 {
+		p.MaxModuleLocals = d.MaxModuleLocals
+	}
+	if p.MaxBrTableTargets <= 0 {
+		p.MaxBrTableTargets = d.MaxBrTableTargets
+	}
+	if p.MaxModuleBrTableTargets <= 0 {
+		p.MaxModuleBrTableTargets = d.MaxModuleBrTableTargets
 	}
 	return p
 }

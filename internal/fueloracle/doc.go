@@ -1,0 +1,2 @@
+// Package fueloracle measures fuel as wasmtime counts it.
+package fueloracle

@@ -262,26 +262,36 @@ func consumed(store *wasmtime.Store, budget uint64) uint64 {
 // outOfFuelMessage is how wasmtime describes its OutOfFuel trap.
 const outOfFuelMessage = "all fuel consumed by WebAssembly"
 
-// trapError returns err, wrapped so that it matches ErrOutOfFuel when
-// wasmtime trapped for lack of fuel. wasmtime v39's C API returns that trap
-// from the fuel check's libcall as a *wasmtime.Error, not a
-// *wasmtime.Trap, so it has no trap code: the message tells it apart.
+// trapError returns err with wasmtime's host backtrace cut from its
+// message (still unwrapping to wasmtime's error, for ExitStatus), matching
+// ErrOutOfFuel when wasmtime trapped for lack of fuel. wasmtime v39's C API
+// returns that trap from the fuel check's libcall as a *wasmtime.Error, not
+// a *wasmtime.Trap, so it has no trap code: its message tells it apart.
 func trapError(err error) error {
+	msg, _, _ := strings.Cut(err.Error(), "\nStack backtrace:")
+	te := &wasmError{msg: strings.TrimSpace(msg), err: err}
 	var trap *wasmtime.Trap
 	if errors.As(err, &trap) {
 		if c := trap.Code(); c != nil && *c == wasmtime.OutOfFuel {
-			return fmt.Errorf("%w: %v", ErrOutOfFuel, err)
+			te.outOfFuel = true
 		}
 	}
-	if strings.Contains(err.Error(), outOfFuelMessage) {
-		return fmt.Errorf("%w: %v", ErrOutOfFuel, firstLine(err.Error()))
-	}
-	return err
+	te.outOfFuel = te.outOfFuel || strings.Contains(msg, outOfFuelMessage)
+	return te
 }
 
-// firstLine returns s up to its first newline: wasmtime's messages go on
-// with a backtrace.
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
+// wasmError is an error from wasmtime with a shorter message.
+type wasmError struct {
+	msg       string
+	err       error
+	outOfFuel bool
+}
+
+func (e *wasmError) Error() string { return e.msg }
+
+func (e *wasmError) Unwrap() []error {
+	if e.outOfFuel {
+		return []error{ErrOutOfFuel, e.err}
+	}
+	return []error{e.err}
 }

@@ -32,6 +32,8 @@ type kernel struct {
 	bulkErr []byte
 	errBulk bool
 
+	gap int64 // bytes between blocks beyond palyra's 16-byte header
+
 	config  map[string]string
 	vars    map[string][]byte
 	secrets map[string][]byte
@@ -41,6 +43,7 @@ func newKernel(opts Options) *kernel {
 	return &kernel{
 		mem:     make([]byte, 16),
 		blocks:  make(map[int64]uint64),
+		gap:     opts.handleGap,
 		config:  opts.Config,
 		vars:    maps.Clone(opts.Vars),
 		secrets: opts.Secrets,
@@ -83,8 +86,8 @@ func (k *kernel) alloc(n int64) int64 {
 	if n <= 0 || n > 0xffff0000 {
 		return 0
 	}
-	h := int64(len(k.mem)) + 16 // a 16-byte gap stands for palyra's header
-	k.mem = append(k.mem, make([]byte, 16+n)...)
+	h := int64(len(k.mem)) + 16 + k.gap // 16 bytes stand for palyra's header
+	k.mem = append(k.mem, make([]byte, 16+k.gap+n)...)
 	k.blocks[h] = uint64(n)
 	return h
 }

@@ -73,6 +73,10 @@ type Options struct {
 	// InitBudget is the fuel of the start function and, separately, of
 	// the runtime initialisation (0: DefaultInitBudget).
 	InitBudget uint64
+
+	// handleGap spaces blocks further apart, so that tests can check that
+	// a guest's fuel does not depend on handle values.
+	handleGap int64
 }
 
 // Instance is an instantiated, initialised module. It is not safe for

@@ -17,11 +17,14 @@ build:
 # the new skill, and tidy loads the tests of every dependency too (go-cmp
 # for x/tools', testify for cyclonedx-go's…), so it needs every module of
 # the graph, not only those the build uses.
+# internal/fueloracle is a nested module (cgo, wasmtime-go: needs gcc) that
+# checks the runtime's fuel against wasmtime's; ./... does not reach it.
 test:
 	$(GO) mod download all
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race $(RACE_PKGS)
+	cd internal/fueloracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 demo:
 	bash scripts/demo.sh

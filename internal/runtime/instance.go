@@ -172,25 +172,23 @@ func (inst *instance) bindGlobals() error {
 
 // unmetered is the fuel budget of calls without one: the guest still
 // gets its fuel in slices, which is when it checks the kill flag.
-const unmetered = 1 << 62
+const unmetered = instrument.MaxBudget
 
 // setFuel gives the guest a full budget, its first slice in the counter.
 func (inst *instance) setFuel() {
-	take := min(inst.fuelBudget, instrument.FuelSlice)
-	inst.fuel.Set(api.EncodeI64(-int64(take)))
-	inst.reserve.Set(inst.fuelBudget - take)
+	fuel, reserve := instrument.Split(inst.fuelBudget)
+	inst.fuel.Set(api.EncodeI64(fuel))
+	inst.reserve.Set(api.EncodeI64(reserve))
 }
 
 // fuelUsed returns the fuel consumed since setFuel.
 func (inst *instance) fuelUsed() uint64 {
-	remaining := int64(inst.reserve.Get()) - int64(inst.fuel.Get())
-	return inst.fuelBudget - uint64(max(remaining, 0))
+	return instrument.Consumed(inst.fuelBudget, int64(inst.fuel.Get()), int64(inst.reserve.Get()))
 }
 
-// outOfFuel reports whether the guest trapped for want of fuel: its
-// budget is all in the counter and the counter is spent.
+// outOfFuel reports whether the guest trapped for want of fuel.
 func (inst *instance) outOfFuel() bool {
-	return inst.reserve.Get() == 0 && int64(inst.fuel.Get()) >= 0
+	return instrument.Exhausted(int64(inst.fuel.Get()), int64(inst.reserve.Get()))
 }
 
 // instantiate instantiates a module within the instance's memory budget.

@@ -175,7 +175,7 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	}
 	m := &Module{rt: r, compiled: compiled, exports: make(map[string]export)}
 	for name, def := range compiled.ExportedFunctions() {
-		if strings.HasPrefix(name, instrument.ReservedPrefix) {
+		if strings.HasPrefix(name, instrument.Reserved) {
 			continue // the instrumenter's, such as the start function
 		}
 		if len(def.ParamTypes()) == 0 && len(def.ResultTypes()) <= 1 {

@@ -134,13 +134,46 @@
 // Tables count in MaxMemoryBytes, 8 bytes an element, and are capped at
 // MaxTableElements: a table.grow past either returns -1 to the guest.
 //
-// Guest stdout and stderr become log records (one per line, at most 64
-// KiB per stream per call, lines cut at 4 KiB); the start of stderr is
+// Guest stdout and stderr become log records (one per line, lines cut at
+// 4 KiB, within the call's log budget below); the start of stderr is
 // kept in TrapError.Stderr. Clocks are the host's and randomness is
 // crypto/rand (wazero's defaults are deterministic fakes). Mounts are WASI
 // preopens, read-only when asked, in which the guest cannot make symbolic
 // or hard links: the host's kernel would follow a guest's symbolic link
 // out of the mount (wazero's directory mounts do not stop that).
+//
+// Logs are bounded per call for every consumer: a call's log_* records
+// and stdout/stderr lines together reach the logger (the embedder's
+// handler included) up to MaxLogRecords records and MaxLogBytes bytes of
+// messages, checked before the logger is called; the rest are dropped,
+// with one record "guest logs truncated" saying so. A dropped log_*
+// record's block is freed all the same. The check costs a few
+// nanoseconds a record.
+//
+// Open files are bounded per instance: each instance's mounts are wrapped
+// (at its creation, a couple of microseconds against the milliseconds an
+// instance takes) to count the files and directories the guest holds
+// open through WASI, the preopens excepted, and past MaxOpenFiles
+// path_open fails with EAGAIN: wazero's file system interface has no
+// EMFILE (nor ENOSPC: any errno outside its set reaches the guest as EIO,
+// the host's own EMFILE and ENOSPC included). A plugin's instances hold
+// at most PoolSize × MaxOpenFiles descriptors. Closing an instance
+// (discarded after a trap, an exit or a timeout, or at Close) closes
+// every file its guest left open.
+//
+// WriteQuotaBytes bounds the bytes of the regular files under a plugin's
+// writable mounts, summed (apparent sizes: a sparse file's holes count).
+// The quota is the plugin's, shared by its instances (the host makes one
+// plugin per skill module), and what the mounts held before counts:
+// NewPlugin walks them once, refusing mounts of more than 100,000
+// entries. A write, pwrite, truncate or fd_allocate that would take the
+// total past the quota fails with EIO and writes nothing; a removed or
+// replaced file frees its bytes when its last descriptor closes. Writes
+// under a quota take a plugin-wide lock, an fstat and a seek each. Only
+// the guest's changes are tracked: the host's count at the next
+// NewPlugin. Directory entries and inodes are not counted. Each refusal
+// (open-file limit, write quota) is logged once per call, as a warning
+// with "source"="runtime".
 //
 // Compatibility with Extism is tested against extism/go-sdk on the test
 // plugins it ships; the differences are listed in CONFORMANCE.md.

@@ -236,7 +236,8 @@ func hostHTTPHeaders(ctx context.Context, _ api.Module, stack []uint64) {
 	stack[0] = inst.write("http_headers", data)
 }
 
-// hostLog logs the block and frees it, as Extism hosts do.
+// hostLog logs the block, within the call's log budget, and frees it, as
+// Extism hosts do (a record dropped is freed too).
 func hostLog(level int32) api.GoModuleFunc {
 	name := [...]string{"log_trace", "log_debug", "log_info", "log_warn", "log_error"}[level]
 	return func(ctx context.Context, _ api.Module, stack []uint64) {
@@ -247,7 +248,9 @@ func hostLog(level int32) api.GoModuleFunc {
 			if len(msg) > maxLogLine {
 				msg = msg[:maxLogLine]
 			}
-			l.Log(inst.callCtx, lvl, string(msg), "source", "guest")
+			if inst.logs.take(len(msg)) {
+				l.Log(inst.callCtx, lvl, string(msg), "source", "guest")
+			}
 		}
 		if err := inst.k.Free(inst.ctx, stack[0]); err != nil {
 			panic(err)

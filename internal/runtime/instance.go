@@ -80,6 +80,7 @@ type instance struct {
 	httpHeaders map[string]string
 	stdout      streamWriter
 	stderr      streamWriter
+	logs        logBudget // the call's log_* and stdout/stderr records
 }
 
 func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
@@ -89,9 +90,10 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 		budget:     memoryBudget{limit: p.cfg.MaxMemoryBytes, maxTable: p.cfg.MaxTableElements},
 		fuelBudget: p.cfg.FuelBudget,
 		fns:        make([]api.Function, len(p.mod.exports)),
-		stdout:     streamWriter{logger: p.logger, level: slog.LevelInfo, stream: "stdout"},
-		stderr:     streamWriter{logger: p.logger, level: slog.LevelWarn, stream: "stderr", keep: true},
+		logs:       logBudget{logger: p.logger, maxRecords: int64(p.cfg.MaxLogRecords), maxBytes: p.cfg.MaxLogBytes},
 	}
+	inst.stdout = streamWriter{logger: p.logger, budget: &inst.logs, level: slog.LevelInfo, stream: "stdout"}
+	inst.stderr = streamWriter{logger: p.logger, budget: &inst.logs, level: slog.LevelWarn, stream: "stderr", keep: true}
 	base, cancel := context.WithCancel(context.Background())
 	inst.ctx = context.WithValue(base, instanceKey{}, inst)
 	inst.cancel = cancel
@@ -127,6 +129,9 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 		WithStdout(&inst.stdout).
 		WithStderr(&inst.stderr).
 		WithNanosleep(inst.sleep)
+	if len(p.mounts) > 0 {
+		mc = mc.WithFSConfig(p.fsConfig(inst))
+	}
 	if inst.guest, err = inst.instantiate(gctx, p.mod.compiled, mc); err != nil {
 		return nil, err
 	}
@@ -262,6 +267,7 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	inst.httpStatus = 0
 	clear(inst.httpHeaders)
 	inst.budget.refused = false
+	inst.logs.begin(ctx)
 	inst.stdout.begin(ctx)
 	inst.stderr.begin(ctx)
 
@@ -303,6 +309,7 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	}
 	inst.stdout.end()
 	inst.stderr.end()
+	inst.logs.end()
 	inst.callCtx = nil
 	if why := inst.killed.Load(); why != killNone {
 		keep = false

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
 )
 
 // Defaults for zero PluginConfig fields.
@@ -85,7 +83,8 @@ type PluginConfig struct {
 	MaxTableElements int64
 	// MaxOpenFiles bounds the files and directories an instance holds
 	// open at once through WASI, preopens excluded (0: DefaultMaxOpenFiles);
-	// past it the guest gets EMFILE.
+	// past it the guest gets EAGAIN (wazero has no EMFILE). A plugin holds
+	// at most PoolSize times as many.
 	MaxOpenFiles int
 	// MaxLogRecords and MaxLogBytes bound what one call may log through
 	// log_* and stdout/stderr together (0: DefaultMaxLogRecords,
@@ -93,8 +92,9 @@ type PluginConfig struct {
 	MaxLogRecords int
 	MaxLogBytes   int64
 	// WriteQuotaBytes bounds the bytes the files under the writable
-	// mounts may hold, summed (0: no quota); a write past it fails with
-	// ENOSPC.
+	// mounts may hold, summed, what they held before included (0: no
+	// quota). The quota is the plugin's, shared by its instances; a write
+	// past it fails with EIO (wazero has no ENOSPC) and writes nothing.
 	WriteQuotaBytes int64
 	// PoolSize is the number of instances, hence of concurrent calls
 	// (0: GOMAXPROCS). Instances are created on demand and reused.
@@ -129,6 +129,7 @@ type Plugin struct {
 	vars   varStore
 	logger *slog.Logger // nil: guest logs dropped
 	mcfg   wazero.ModuleConfig
+	mounts []pluginMount
 
 	done   chan struct{} // closed by Close
 	closed atomic.Bool
@@ -173,6 +174,15 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 	if cfg.PoolSize <= 0 {
 		cfg.PoolSize = runtime.GOMAXPROCS(0)
 	}
+	if cfg.MaxOpenFiles <= 0 {
+		cfg.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	if cfg.MaxLogRecords <= 0 {
+		cfg.MaxLogRecords = DefaultMaxLogRecords
+	}
+	if cfg.MaxLogBytes <= 0 {
+		cfg.MaxLogBytes = DefaultMaxLogBytes
+	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("runtime: negative timeout %v", cfg.Timeout)
 	}
@@ -199,18 +209,13 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
-	if len(cfg.Mounts) > 0 {
-		fsc := wazero.NewFSConfig()
-		for _, m := range cfg.Mounts {
-			var dir experimentalsys.FS = noLinks{sysfs.DirFS(m.HostPath)}
-			if m.ReadOnly {
-				dir = &sysfs.ReadFS{FS: dir}
-			}
-			fsc = fsc.(sysfs.FSConfig).WithSysFSMount(dir, m.GuestPath)
-		}
-		mc = mc.WithFSConfig(fsc)
-	}
 	p.mcfg = mc
+	// The mounts are wrapped per instance (fsConfig), which counts its
+	// open files; the write quota is the plugin's.
+	var err error
+	if p.mounts, err = mountConfig(&cfg); err != nil {
+		return nil, err
+	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -469,14 +474,3 @@ func (s *varStore) set(name string, value []byte) error {
 	s.size = size
 	return nil
 }
-
-// noLinks is a mounted host directory in which the guest cannot make
-// links. The host's kernel resolves symbolic links, so a link the guest
-// made could lead out of the mount to anywhere on the host, or from a
-// writable mount into a read-only one; a hard link could give a second,
-// writable name to a file. Links already in the directory (the operator's)
-// are followed.
-type noLinks struct{ experimentalsys.FS }
-
-func (noLinks) Symlink(_, _ string) experimentalsys.Errno { return experimentalsys.EPERM }
-func (noLinks) Link(_, _ string) experimentalsys.Errno    { return experimentalsys.EPERM }

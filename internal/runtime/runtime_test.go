@@ -172,9 +172,9 @@ func TestStdoutStderrToLog(t *testing.T) {
 	if !rec.has("INFO out: printed") || !rec.has("WARN err: printed") {
 		t.Errorf("stdout/stderr records:\n%s", rec)
 	}
-	// A flood is cut at maxStreamBytes per call.
+	// A flood is cut at the call's log budget, lines at maxLogLine.
 	rec.records = nil
-	long := strings.Repeat("x", 3*maxStreamBytes)
+	long := strings.Repeat(strings.Repeat("x", 2*maxLogLine)+"\n", DefaultMaxLogBytes/maxLogLine)
 	if _, err := p.Call(context.Background(), "print", []byte(long)); err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +182,8 @@ func TestStdoutStderrToLog(t *testing.T) {
 	for _, l := range rec.lines() {
 		total += len(l)
 	}
-	if total > 2*maxStreamBytes+1000 {
-		t.Errorf("logged %d bytes for a %d-byte flood", total, 2*len(long))
+	if total > DefaultMaxLogBytes+1000 || !rec.has("WARN guest logs truncated") {
+		t.Errorf("logged %d bytes for a %d-byte flood\n%.500s", total, 2*len(long), rec)
 	}
 }
 

@@ -29,9 +29,11 @@ skill ID with the capabilities the operator granted, and prints the output.
 The input is --input's text, the contents of --input-file, or standard input
 when the last argument is "-"; with none, the input is empty.
 
-The guest's log records go to standard error. With --json, one JSON object
-is printed instead: the output (as JSON when it is JSON, else as text or
-base64), the duration, the guest's logs and the call id.`,
+The guest's log records go to standard error, with control characters
+escaped (as \x1b, \u202e) so that they cannot act on the terminal, and so
+is its error message; the output is printed as it is. With --json, one JSON
+object is printed instead: the output (as JSON when it is JSON, else as text
+or base64), the duration, the guest's logs and the call id.`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			input, err := readRunInput(cmd, args, inputFlag, inputFile)
@@ -43,13 +45,15 @@ base64), the duration, the guest's logs and the call id.`,
 				if asJSON {
 					return printRunJSON(cmd.OutOrStdout(), res, err)
 				}
+				// The guest's text is escaped: it could otherwise move the
+				// cursor, rewrite lines or print one that looks like ours.
 				if res != nil {
 					for _, l := range res.Logs {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", l.Level, logSource(l), l.Message)
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", l.Level, logSource(l), termSafe(l.Message))
 					}
 				}
 				if err != nil {
-					return err
+					return termSafeError{err}
 				}
 				out := cmd.OutOrStdout()
 				out.Write(res.Output)

@@ -463,3 +463,109 @@ func now() int32 {
 	output([]byte(time.Now().UTC().Format(time.RFC3339)))
 	return 0
 }
+
+// log_flood logs "n size": n records of size bytes through log_info, as
+// fast as it can; with a third field, a stdout line after each record too.
+//
+//go:wasmexport log_flood
+func logFlood() int32 {
+	var n, size, stdout int
+	fmt.Sscan(string(input()), &n, &size, &stdout)
+	line := []byte(strings.Repeat("o", size) + "\n")
+	for i := range n {
+		h := alloc(uint64(size))
+		if h == 0 {
+			return fail(fmt.Sprintf("alloc failed after %d records: the host does not free them", i))
+		}
+		logInfo(h) // the host frees it
+		if stdout != 0 {
+			os.Stdout.Write(line)
+		}
+	}
+	output([]byte("done"))
+	return 0
+}
+
+// held are the files fs keeps open across calls.
+var held []*os.File
+
+// fs runs file operations, one a line, and outputs one result a line:
+// "ok", or the error. The operations:
+//
+//	open_many DIR N   create DIR/f0… and keep them open; outputs the count opened and the error
+//	close_all         close the files kept open
+//	hold PATH N       create PATH with N bytes and keep it open
+//	write PATH OFF N  write N bytes at OFF (creating PATH)
+//	append PATH N     append N bytes (creating PATH)
+//	truncate PATH N   set PATH's size to N
+//	remove PATH
+//	rename FROM TO
+//
+//go:wasmexport fs
+func fsExport() int32 {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(input())), "\n") {
+		f := strings.Fields(line)
+		num := func(i int) int64 { n, _ := strconv.ParseInt(f[i], 10, 64); return n }
+		var err error
+		switch f[0] {
+		case "open_many":
+			n, opened := int(num(2)), 0
+			for ; opened < n; opened++ {
+				var h *os.File
+				if h, err = os.OpenFile(fmt.Sprintf("%s/f%d", f[1], opened), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+					break
+				}
+				held = append(held, h)
+			}
+			out = append(out, fmt.Sprintf("%d %v", opened, err))
+			continue
+		case "close_all":
+			for _, h := range held {
+				h.Close()
+			}
+			held = nil
+		case "hold":
+			var h *os.File
+			if h, err = os.Create(f[1]); err == nil {
+				held = append(held, h)
+				_, err = h.Write(make([]byte, num(2)))
+			}
+		case "write", "append":
+			flag, off, n := os.O_RDWR|os.O_CREATE, int64(0), int64(0)
+			if f[0] == "append" {
+				flag, n = os.O_WRONLY|os.O_CREATE|os.O_APPEND, num(2)
+			} else {
+				off, n = num(2), num(3)
+			}
+			var h *os.File
+			if h, err = os.OpenFile(f[1], flag, 0o644); err == nil {
+				if flag&os.O_APPEND != 0 {
+					_, err = h.Write(make([]byte, n))
+				} else {
+					_, err = h.WriteAt(make([]byte, n), off)
+				}
+				h.Close()
+			}
+		case "truncate":
+			var h *os.File
+			if h, err = os.OpenFile(f[1], os.O_RDWR, 0); err == nil {
+				err = h.Truncate(num(2))
+				h.Close()
+			}
+		case "remove":
+			err = os.Remove(f[1])
+		case "rename":
+			err = os.Rename(f[1], f[2])
+		default:
+			err = fmt.Errorf("unknown operation %q", f[0])
+		}
+		if err != nil {
+			out = append(out, err.Error())
+		} else {
+			out = append(out, "ok")
+		}
+	}
+	output([]byte(strings.Join(out, "\n")))
+	return 0
+}

@@ -1,9 +1,5 @@
-//go:build palyrafuel
-
-// This file compares palyra's runtime with the oracle. It needs
-// runtime.CallInfo.Fuel, runtime.PluginConfig.FuelBudget and
-// runtime.ErrFuelExhausted (issue 10); remove the build tag once they are
-// in.
+// This file compares palyra's runtime (runtime.CallInfo.Fuel,
+// PluginConfig.FuelBudget, ErrFuelExhausted) with the oracle.
 
 package fueloracle
 
@@ -11,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"testing"
 
@@ -52,6 +49,9 @@ func (h *palyraHost) plugin(t testing.TB, wasm []byte, budget uint64, opts Optio
 		PoolSize:   1,
 		Config:     opts.Config,
 		Vars:       opts.Vars,
+		// Guest logs kept at info, as the oracle's get_log_level says.
+		Logger:   slog.New(slog.DiscardHandler),
+		LogLevel: slog.LevelInfo,
 	})
 	if err != nil {
 		t.Fatal(err)

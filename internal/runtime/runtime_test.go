@@ -377,14 +377,20 @@ func TestCallInfo(t *testing.T) {
 		{"echo", CallInfo{Instance: 2, Calls: 1}},
 		{"echo", CallInfo{Instance: 2, Calls: 2}},
 	}
+	fuel := make([]uint64, len(want))
 	for i, w := range want {
 		_, info, err := p.CallInfo(ctx, w.fn, []byte("x"))
 		if (err != nil) != (w.fn == "panic") {
 			t.Fatalf("call %d (%s): %v", i, w.fn, err)
 		}
+		fuel[i], info.Fuel = info.Fuel, 0
 		if info != w.info {
 			t.Errorf("call %d (%s): %+v, want %+v", i, w.fn, info, w.info)
 		}
+	}
+	// The same calls on a new instance cost the same fuel as on the first.
+	if fuel[0] == 0 || fuel[0] != fuel[3] || fuel[1] != fuel[4] {
+		t.Errorf("fuel of echo on instances 1 and 2: %v", fuel)
 	}
 	if _, info, err := p.CallInfo(ctx, "nope", nil); !errors.Is(err, ErrNoFunction) || info != (CallInfo{}) {
 		t.Errorf("unknown function: %+v, %v", info, err)

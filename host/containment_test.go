@@ -25,9 +25,11 @@ func installSpec(t *testing.T, h *host.Host, spec skillSpec) {
 func TestHostileSkills(t *testing.T) {
 	ctx := context.Background()
 	key := newKey(t)
-	h := openHost(t, t.TempDir(), runOpts(host.Options{Policy: &host.Policy{FuelBudget: 1_000_000}}))
-	installSpec(t, h, skillSpec{Name: "startloop", Module: testskill.SpinModule(true), Tools: []string{"ok"}, TimeoutMS: 300, Key: key})
-	installSpec(t, h, skillSpec{Name: "spin", Module: testskill.SpinModule(false), Tools: []string{"ok", "spin"}, TimeoutMS: 5000, Key: key})
+	// Fuel: min(manifest, policy); the start loop gets so much that only
+	// its deadline stops it.
+	h := openHost(t, t.TempDir(), runOpts(host.Options{Policy: &host.Policy{FuelBudget: 1 << 50}}))
+	installSpec(t, h, skillSpec{Name: "startloop", Module: testskill.SpinModule(true), Tools: []string{"ok"}, TimeoutMS: 300, Fuel: 1 << 50, Key: key})
+	installSpec(t, h, skillSpec{Name: "spin", Module: testskill.SpinModule(false), Tools: []string{"ok", "spin"}, TimeoutMS: 5000, Fuel: 1_000_000, Key: key})
 	installSpec(t, h, skillSpec{Name: "echo", Module: testskill.EchoModule("echo"), Key: key})
 
 	done := make(chan error, 1)

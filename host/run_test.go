@@ -78,7 +78,8 @@ func TestCall(t *testing.T) {
 	ctx := context.Background()
 	// hog needs the time to fill the quota with 1 MiB allocations (the
 	// guest's GC runs between them): some 150 ms for 32 MiB here.
-	h := installGuest(t, t.TempDir(), host.Options{}, skillSpec{TimeoutMS: 1000, Memory: 32 << 20})
+	// Fuel enough that only the timeout stops spin.
+	h := installGuest(t, t.TempDir(), host.Options{Policy: &host.Policy{FuelBudget: 1 << 50}}, skillSpec{TimeoutMS: 1000, Memory: 32 << 20, Fuel: 1 << 50})
 
 	in := bytes.Repeat([]byte("palyra "), 200)
 	for _, tool := range []string{"echo", "acme.echo", "echo_bulk"} {

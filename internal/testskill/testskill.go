@@ -34,6 +34,8 @@ type Spec struct {
 	Tools []string
 	// TimeoutMS is quotas.wall_clock_timeout_ms; default Palyra's 30000.
 	TimeoutMS uint64
+	// Fuel is quotas.fuel_budget; default Palyra's 10,000,000.
+	Fuel uint64
 	// Capabilities are TOML lines of the [capabilities] table, e.g.
 	// `http_egress_allowlist = ["api.example.com"]`.
 	Capabilities string
@@ -143,6 +145,9 @@ func (s Spec) withDefaults() (Spec, error) {
 	if len(s.Tools) == 0 {
 		s.Tools = []string{"echo"}
 	}
+	if s.Fuel == 0 {
+		s.Fuel = manifest.DefaultFuelBudget
+	}
 	if s.TimeoutMS == 0 {
 		s.TimeoutMS = manifest.DefaultWallClockTimeoutMS
 	}
@@ -204,6 +209,7 @@ publisher = %q
 [capabilities.quotas]
 max_memory_bytes = %d
 wall_clock_timeout_ms = %d
+fuel_budget = %d
 
 [compat]
 required_protocol_major = 1
@@ -212,7 +218,7 @@ min_palyra_version = %q
 [operator]
 display_name = "Test skill"
 summary = "A skill the tests build."
-`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.MinHost))
+`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.Fuel, s.MinHost))
 	if err != nil {
 		return nil, err
 	}

@@ -427,6 +427,11 @@ func (m *module) scan(s section) error {
 			}
 			r.bytes(int(r.u32()))
 		}
+	case secDataCount:
+		// Read, to refuse an empty one: wazero takes it for a count of 0
+		// at the end of a module, and reads into the next section when
+		// Instrument adds one after it.
+		r.u32()
 	case secCode:
 		m.codeSeen = true
 		return nil // read by rewriteCode

@@ -307,6 +307,8 @@ func TestInvalid(t *testing.T) {
 		{"reserved export", withExport(KillGlobal)},
 		{"body without end", bytes.Replace(withExport("f"), []byte{0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b}, []byte{0x0a, 0x04, 0x01, 0x02, 0x00, 0x01}, 1)},
 		{"long LEB", append(bytes.Clone(ops[:8]), 0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01)},
+		// (module (memory i64 1)): bulk operations would take i64 lengths.
+		{"memory64", append(bytes.Clone(ops[:8]), 0x05, 0x03, 0x01, 0x04, 0x01)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Instrument(tc.wasm); !errors.Is(err, ErrInvalid) {

@@ -1,7 +1,13 @@
 package instrument
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,5 +109,128 @@ func TestTableLimit(t *testing.T) {
 	}
 	if got := meter(t, mod, unmetered, "size_a").results[0]; got != 13 {
 		t.Errorf("table $a has %d elements, want 13", got)
+	}
+}
+
+// bulkGCWat loops over bulk operations of every kind, each iteration a
+// few units of fuel and milliseconds of memmove.
+var bulkGCWat = `(module
+  (memory 1000) ;; 64 MB
+  (table $t 1000000 funcref) ;; 8 MB
+  (table $u 1000000 funcref)
+  (data $seg "` + strings.Repeat("x", 1<<20) + `")
+  (func (export "warm")
+    (memory.fill (i32.const 0) (i32.const 0) (i32.const 65536000))
+    (table.fill $t (i32.const 0) (ref.null func) (i32.const 1000000))
+    (table.fill $u (i32.const 0) (ref.null func) (i32.const 1000000)))
+  (func (export "spin") (loop (br 0)))
+  (func (export "memory.copy")
+    (loop (memory.copy (i32.const 0) (i32.const 1) (i32.const 62000000)) (br 0)))
+  (func (export "memory.fill")
+    (loop (memory.fill (i32.const 0) (i32.const 7) (i32.const 64000000)) (br 0)))
+  (func (export "memory.init")
+    (loop (memory.init $seg (i32.const 0) (i32.const 0) (i32.const 1048576)) (br 0)))
+  (func (export "table.fill")
+    (loop (table.fill $t (i32.const 0) (ref.null func) (i32.const 1000000)) (br 0)))
+  (func (export "table.copy")
+    (loop (table.copy $t $u (i32.const 0) (i32.const 0) (i32.const 1000000)) (br 0))))`
+
+// bulkGCChild is set in the environment of the process
+// TestBulkGarbageCollector runs its guests in.
+const bulkGCChild = "PALYRA_INSTRUMENT_BULK_GC_CHILD"
+
+// TestBulkGarbageCollector runs loops of long bulk operations while other
+// goroutines allocate and collect garbage: the guest must leave compiled
+// code often enough for the collector to stop the world, or the process
+// deadlocks (with the goroutine that would set the kill flag). A deadlock
+// stops every goroutine, timers included, so the guests run in a child
+// process, which the test kills (with SIGQUIT, for its stacks) when it
+// does not finish in time.
+func TestBulkGarbageCollector(t *testing.T) {
+	if os.Getenv(bulkGCChild) == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBulkGarbageCollector$", "-test.v")
+		cmd.Env = append(os.Environ(), bulkGCChild+"=1")
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+		cmd.WaitDelay = 5 * time.Second
+		out, err := cmd.CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("the child process hung (deadlocked?) and was killed: %v\n%s", err, out)
+		}
+		if err != nil {
+			t.Fatalf("child process: %v\n%s", err, out)
+		}
+		t.Logf("child process:\n%s", out)
+		return
+	}
+
+	wasm := mustInstrument(t, assemble(t, bulkGCWat))
+	r := newRuntime(t)
+	mod := instantiate(t, r, wasm)
+	fuel, reserve, kill := fuelGlobals(t, mod)
+	if res := meter(t, mod, unmetered, "warm"); res.err != nil {
+		t.Fatal(res.err)
+	}
+
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // allocates, for the collector to start by itself too
+		var sink [][]byte
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			sink = append(sink, make([]byte, 64<<10))
+			if len(sink) > 256 {
+				sink = sink[:0]
+			}
+		}
+	}()
+
+	for _, fn := range []string{"spin", "memory.copy", "memory.fill", "memory.init", "table.fill", "table.copy"} {
+		t.Run(fn, func(t *testing.T) {
+			kill.Set(0)
+			f, rs := Split(unmetered)
+			fuel.Set(uint64(f))
+			reserve.Set(uint64(rs))
+			done := make(chan error, 1)
+			go func() {
+				_, err := mod.ExportedFunction(fn).Call(context.Background())
+				done <- err
+			}()
+			var killed atomic.Int64
+			timer := time.AfterFunc(100*time.Millisecond, func() {
+				killed.Store(time.Now().UnixNano())
+				kill.Set(1)
+			})
+			defer timer.Stop()
+			var gcs int
+			var slowest time.Duration
+			for {
+				select {
+				case err := <-done:
+					late := time.Duration(time.Now().UnixNano() - killed.Load())
+					if err == nil || !strings.Contains(err.Error(), "unreachable") {
+						t.Fatalf("err = %v, want an unreachable trap", err)
+					}
+					t.Logf("%d collections, the slowest %v; stopped %v after the kill flag was set", gcs, slowest, late)
+					if late > time.Second {
+						t.Errorf("stopped %v after the kill flag was set", late)
+					}
+					if slowest > 2*time.Second {
+						t.Errorf("a collection took %v", slowest)
+					}
+					return
+				default:
+				}
+				start := time.Now()
+				runtime.GC()
+				slowest = max(slowest, time.Since(start))
+				gcs++
+			}
+		})
 	}
 }

@@ -158,3 +158,37 @@ func benchRatio(b *testing.B, orig, inst []byte, fn string, params []uint64, set
 	b.ReportMetric(float64(ti.Nanoseconds()), "ns-metered")
 	b.ReportMetric(float64(ti)/float64(to), "ratio")
 }
+
+// bulkBenchWat copies 16 bytes at a time, as LLVM's memcpy does with bulk
+// memory on: with memory.copy, and with loads and stores for comparison
+// (the same loop, with fuel metered, but nothing charged by length).
+const bulkBenchWat = `(module
+  (memory 1)
+  (func (export "copy16") (param $n i32)
+    (local $i i32)
+    (loop $l
+      (memory.copy
+        (i32.and (i32.mul (local.get $i) (i32.const 16)) (i32.const 0x7ff0))
+        (i32.and (i32.mul (local.get $i) (i32.const 48)) (i32.const 0x7ff0))
+        (i32.const 16))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n)))))
+  (func (export "load16") (param $n i32)
+    (local $i i32) (local $d i32) (local $s i32)
+    (loop $l
+      (local.set $d (i32.and (i32.mul (local.get $i) (i32.const 16)) (i32.const 0x7ff0)))
+      (local.set $s (i32.and (i32.mul (local.get $i) (i32.const 48)) (i32.const 0x7ff0)))
+      (i64.store (local.get $d) (i64.load (local.get $s)))
+      (i64.store offset=8 (local.get $d) (i64.load offset=8 (local.get $s)))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))))`
+
+// BenchmarkBulk measures what metering by length adds to small bulk
+// operations: the ratio of copy16 should stay close to load16's.
+func BenchmarkBulk(b *testing.B) {
+	orig := assemble(b, bulkBenchWat)
+	inst := mustInstrument(b, orig)
+	for _, fn := range []string{"copy16", "load16"} {
+		b.Run(fn, func(b *testing.B) {
+			benchRatio(b, orig, inst, fn, []uint64{1 << 20}, nil)
+		})
+	}
+}

@@ -46,8 +46,8 @@ const (
 	prefixAtoms   = 0xfe
 )
 
-// Sub-opcodes of prefixMisc that may take long: each is followed by a
-// check of the kill flag.
+// Sub-opcodes of prefixMisc that may take long: table.grow is followed by
+// a check of the kill flag, the others are metered by length.
 const (
 	miscMemoryInit = 0x08
 	miscMemoryCopy = 0x0a
@@ -84,8 +84,10 @@ type body struct {
 	m       *module
 	out     []byte
 	fuel    uint32 // the local holding the counter
-	tmp     uint32 // a local for call_ref, declared if used
+	tmp     uint32 // an i64 local for call_ref and bulk operations, declared if used
 	usesTmp bool
+	length  uint32 // an i32 local for the length of bulk operations, declared if used
+	usesLen bool
 	wrapped bool // the body is in a block, for branches to the function's label
 	frames  []frame
 	// reachable and pending are wasmtime's: whether the code being read
@@ -135,7 +137,7 @@ func (m *module) rewriteBody(out, b []byte, t funcType) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.fail("locals")
 	}
-	if locals > math.MaxUint32-2 {
+	if locals > math.MaxUint32-3 {
 		return nil, fmt.Errorf("%w: %d locals", ErrInvalid, locals)
 	}
 	declared := b[:r.pos]
@@ -144,6 +146,7 @@ func (m *module) rewriteBody(out, b []byte, t funcType) ([]byte, error) {
 		m:         m,
 		fuel:      uint32(locals),
 		tmp:       uint32(locals) + 1,
+		length:    uint32(locals) + 2,
 		frames:    []frame{{op: opBlock}},
 		reachable: true,
 		pending:   1, // wasmtime's fuel_consumed starts at 1
@@ -161,14 +164,21 @@ func (m *module) rewriteBody(out, b []byte, t funcType) ([]byte, error) {
 		return nil, fmt.Errorf("%w: bytes after a function's end", ErrInvalid)
 	}
 
-	// Locals: the function's, then the counter (and call_ref's).
+	// Locals: the function's, then the counter, tmp and length if used.
 	lr := &reader{b: declared}
 	lr.u32()
-	out = appendU32(out, entries+1)
-	out = append(out, declared[lr.pos:]...)
-	if f.usesTmp {
+	switch {
+	case f.usesLen:
+		out = appendU32(out, entries+2)
+		out = append(out, declared[lr.pos:]...)
+		out = append(out, 0x02, 0x7e, 0x01, 0x7f)
+	case f.usesTmp:
+		out = appendU32(out, entries+1)
+		out = append(out, declared[lr.pos:]...)
 		out = append(out, 0x02, 0x7e)
-	} else {
+	default:
+		out = appendU32(out, entries+1)
+		out = append(out, declared[lr.pos:]...)
 		out = append(out, 0x01, 0x7e)
 	}
 	out = append(out, f.out[:entry]...)
@@ -239,6 +249,28 @@ func (f *body) killCheck() {
 	f.out = append(f.out, opIf, 0x40)
 	f.save()
 	f.out = append(f.out, opUnreachable, opEnd)
+}
+
+// charge subtracts the length saved in f.length, shifted left by shift
+// (to bytes), from $bulk, and calls $yield when $bulk goes negative. The hot path is a
+// load, a subtraction, a store and a branch not taken.
+func (f *body) charge(shift int64) {
+	f.op(opGlobalGet, f.m.bulk)
+	f.op(opLocalGet, f.length)
+	f.out = append(f.out, 0xad) // i64.extend_i32_u
+	if shift != 0 {
+		f.out = append(f.out, 0x42)
+		f.out = appendS64(f.out, shift)
+		f.out = append(f.out, 0x86) // i64.shl
+	}
+	f.out = append(f.out, 0x7d) // i64.sub
+	f.op(opLocalTee, f.tmp)
+	f.op(opGlobalSet, f.m.bulk)
+	f.op(opLocalGet, f.tmp)
+	f.out = append(f.out, 0x42, 0x00, 0x53, opIf, 0x40) // i64.const 0; i64.lt_s; if
+	f.op(opLocalGet, f.fuel)
+	f.op(opCall, f.m.yield)
+	f.out = append(f.out, opEnd)
 }
 
 // target marks the block a branch of the given depth targets as branched
@@ -471,18 +503,33 @@ func (f *body) walk(r *reader, locals uint32) error {
 				}
 				f.op(opCall, m.refill+1+table)
 				copied = r.pos
-			} else {
-				if err := skipMisc(r, sub); err != nil {
-					return err
-				}
-				copyOp()
-			}
-			switch sub {
-			case miscMemoryInit, miscMemoryCopy, miscMemoryFill,
-				miscTableInit, miscTableCopy, miscTableGrow, miscTableFill:
 				if live {
 					f.killCheck()
 				}
+				break
+			}
+			if err := skipMisc(r, sub); err != nil {
+				return err
+			}
+			switch sub {
+			case miscMemoryInit, miscMemoryCopy, miscMemoryFill,
+				miscTableInit, miscTableCopy, miscTableFill:
+				if !live {
+					copyOp()
+					break
+				}
+				// The length is the operand on top of the stack: save it,
+				// and charge it after the operation.
+				f.usesTmp, f.usesLen = true, true
+				f.op(opLocalTee, f.length)
+				copyOp()
+				shift := int64(0)
+				if sub >= miscTableInit {
+					shift = 3 // 8 bytes an element
+				}
+				f.charge(shift)
+			default:
+				copyOp()
 			}
 		default:
 			if err := skipImmediates(r, op); err != nil {
@@ -713,12 +760,19 @@ func (r *reader) memArg() {
 	r.leb(64) // offset (u64 with memory64)
 }
 
-func (r *reader) limits() {
+// memLimits reads the limits of a memory. A 64-bit memory (memory64),
+// which wazero does not support, is refused: bulk operations on it would
+// take i64 lengths.
+func (r *reader) memLimits() error {
 	flags := r.byte()
-	r.leb(64)
-	if flags&0x01 != 0 {
-		r.leb(64)
+	if flags&^0x03 != 0 {
+		return fmt.Errorf("%w: memory limits flags %#x", ErrInvalid, flags)
 	}
+	r.u32()
+	if flags&0x01 != 0 {
+		r.u32()
+	}
+	return nil
 }
 
 func appendU32(b []byte, v uint32) []byte {

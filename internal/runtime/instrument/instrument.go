@@ -53,12 +53,24 @@
 //
 // # Bulk operations and tables
 //
-// memory.copy, memory.fill, memory.init, table.copy, table.fill,
-// table.init, memory.grow and table.grow cost 1 each but may take
-// milliseconds; each is followed by a check of KillGlobal, so that a loop
-// of them stops too. table.grow is replaced by a call to an added function
-// that grows the table only while the module's table elements stay within
-// TableLimitGlobal, and counts them in TableElemsGlobal.
+// memory.copy, memory.fill, memory.init, table.copy, table.fill and
+// table.init cost 1 fuel each but may take milliseconds, in compiled code
+// (wazero calls memmove without leaving it): a loop of them, at a few
+// units of fuel an iteration, would reach $refill only every few minutes,
+// and hold up the garbage collector, and so the whole process, until
+// then. So they are metered by length as well, outside of fuel: an added
+// i64 global $bulk (not exported) starts at BulkSlice, and each operation
+// subtracts its length operand from it (a table element counts 8 bytes),
+// saved with local.tee before the operation. When $bulk goes negative an
+// added function $yield traps if KillGlobal is set, resets $bulk to
+// BulkSlice and leaves compiled code with memory.grow 0, as $refill does.
+// A 16-byte copy thus costs a few register instructions more, and no call.
+//
+// memory.grow and table.grow leave compiled code anyway (wazero runs them
+// in Go): each is followed by a check of KillGlobal. table.grow is
+// replaced by a call to an added function that grows the table only while
+// the module's table elements stay within TableLimitGlobal, and counts
+// them in TableElemsGlobal.
 //
 // # What else changes
 //
@@ -90,7 +102,8 @@ import (
 // Names under which an instrumented module exports what the host needs.
 const (
 	// KillGlobal is an i32 global: the host sets it to non-zero, from any
-	// goroutine, to stop the guest at its next refill or bulk operation.
+	// goroutine, to stop the guest at its next refill of fuel or of bulk
+	// bytes (see BulkSlice), memory.grow or table.grow.
 	KillGlobal = "palyra.kill"
 	// FuelGlobal is an i64 global: wasmtime's fuel counter for the current
 	// slice, negative while fuel is left in it.
@@ -115,13 +128,19 @@ const (
 // Version identifies what Instrument writes, so that a cache of its output
 // can be keyed by it: change it with any change to the output.
 // TestVersion pins the output for testdata/ops.wasm to it.
-const Version = 2
+const Version = 3
 
 // FuelSlice is the most fuel handed to the guest at once: a guest
 // leaves compiled code, and sees KillGlobal, at least every FuelSlice
 // units of fuel (about a millisecond of simple instructions), and the
 // round trip costs some 100 ns.
 const FuelSlice = 1 << 20
+
+// BulkSlice is the most bytes bulk operations move (table elements count
+// 8 bytes) before the guest leaves compiled code and sees KillGlobal:
+// about half a millisecond of memmove. A single operation larger than it
+// runs to its end first.
+const BulkSlice = 4 << 20
 
 // MaxBudget is the largest budget Split accepts: larger ones are cut to
 // it. It stands for "unmetered": at a billion units a second it lasts
@@ -255,10 +274,12 @@ type module struct {
 	addedTypes [][]byte          // the types Instrument adds
 	typeIndex  map[string]uint32 // index of each added type, by encoding
 	refill     uint32            // function index of $refill
+	yield      uint32            // function index of $yield
 	kill, fuel uint32            // global indices
 	reserve    uint32
 	elems      uint32
 	limit      uint32
+	bulk       uint32
 }
 
 func (m *module) funcs() uint32 { return uint32(len(m.funcTypes)) }
@@ -309,7 +330,9 @@ func (m *module) scan(s section) error {
 				}
 				m.tables = append(m.tables, rt)
 			case 0x02: // memory
-				r.limits()
+				if err := r.memLimits(); err != nil {
+					return err
+				}
 				m.memories++
 			case 0x03: // global
 				r.valType()
@@ -350,7 +373,9 @@ func (m *module) scan(s section) error {
 		}
 	case secMemory:
 		for n := r.u32(); n > 0 && r.err == nil; n-- {
-			r.limits()
+			if err := r.memLimits(); err != nil {
+				return err
+			}
 			m.memories++
 		}
 	case secGlobal:
@@ -402,6 +427,11 @@ func (m *module) scan(s section) error {
 			}
 			r.bytes(int(r.u32()))
 		}
+	case secDataCount:
+		// Read, to refuse an empty one: wazero takes it for a count of 0
+		// at the end of a module, and reads into the next section when
+		// Instrument adds one after it.
+		r.u32()
 	case secCode:
 		m.codeSeen = true
 		return nil // read by rewriteCode
@@ -568,16 +598,17 @@ func (m *module) rewrite(secs []section) ([]byte, error) {
 		return nil, fmt.Errorf("%w: functions without a code section", ErrInvalid)
 	}
 	if uint64(len(m.types))+uint64(len(m.tables))+8 > math.MaxUint32/2 ||
-		uint64(m.funcs())+uint64(len(m.tables))+1 > math.MaxUint32/2 ||
-		uint64(m.globals)+5 > math.MaxUint32/2 {
+		uint64(m.funcs())+uint64(len(m.tables))+2 > math.MaxUint32/2 ||
+		uint64(m.globals)+6 > math.MaxUint32/2 {
 		return nil, fmt.Errorf("%w: too many definitions", ErrInvalid)
 	}
 	m.typeIndex = make(map[string]uint32)
 	m.refill = m.funcs()
 	m.kill = m.globals
-	m.fuel, m.reserve, m.elems, m.limit = m.kill+1, m.kill+2, m.kill+3, m.kill+4
+	m.fuel, m.reserve, m.elems, m.limit, m.bulk = m.kill+1, m.kill+2, m.kill+3, m.kill+4, m.kill+5
+	m.yield = m.refill + 1 + uint32(len(m.tables))
 
-	// Added functions: $refill, then one table.grow helper per table.
+	// Added functions: $refill, one table.grow helper per table, $yield.
 	var funcs, code vec
 	funcs.b = appendU32(funcs.b, m.addType([]byte{0x01, 0x7e, 0x01, 0x7e})) // (i64) -> i64
 	code.b = appendBody(code.b, m.refillBody())
@@ -589,6 +620,10 @@ func (m *module) rewrite(secs []section) ([]byte, error) {
 		funcs.n++
 		code.n++
 	}
+	funcs.b = appendU32(funcs.b, m.addType([]byte{0x01, 0x7e, 0x00})) // (i64) -> ()
+	code.b = appendBody(code.b, m.yieldBody())
+	funcs.n++
+	code.n++
 
 	var globals vec
 	globals.b = append(globals.b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // $kill: mut i32 = 0
@@ -598,7 +633,10 @@ func (m *module) rewrite(secs []section) ([]byte, error) {
 	globals.b = appendS64(globals.b, m.tableElems)
 	globals.b = append(globals.b, 0x0b)
 	globals.b = append(globals.b, 0x7e, 0x01, 0x42, 0x00, 0x0b) // $limit: mut i64 = 0
-	globals.n = 5
+	globals.b = append(globals.b, 0x7e, 0x01, 0x42)             // $bulk: mut i64 = BulkSlice
+	globals.b = appendS64(globals.b, BulkSlice)
+	globals.b = append(globals.b, 0x0b)
+	globals.n = 6
 
 	var exports vec
 	for _, e := range []struct {
@@ -758,6 +796,28 @@ func (m *module) refillBody() []byte {
 	b = appendU32(b, m.reserve)
 	// return -$slice
 	b = append(b, 0x42, 0x00, 0x20, 0x02, 0x7d)
+	return append(b, opEnd)
+}
+
+// yieldBody is $yield (param $counter i64), called when the bytes moved
+// by bulk operations since the last call reach BulkSlice: it traps when
+// KillGlobal is set (storing the counter, as a kill check does), starts
+// the next BulkSlice, and leaves compiled code as $refill does.
+func (m *module) yieldBody() []byte {
+	var b []byte
+	b = append(b, 0x00) // no locals
+	// if $kill { $fuel = $counter; unreachable }
+	b = append(b, 0x23)
+	b = appendU32(b, m.kill)
+	b = append(b, 0x04, 0x40, 0x20, 0x00, 0x24)
+	b = appendU32(b, m.fuel)
+	b = append(b, 0x00, 0x0b)
+	// $bulk = BulkSlice
+	b = append(b, 0x42)
+	b = appendS64(b, BulkSlice)
+	b = append(b, 0x24)
+	b = appendU32(b, m.bulk)
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0; memory.grow 0; drop
 	return append(b, opEnd)
 }
 

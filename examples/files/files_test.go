@@ -203,7 +203,9 @@ func installed(t *testing.T, art, cache string, grants host.Grants) (*host.Host,
 	t.Helper()
 	ctx := context.Background()
 	state := t.TempDir()
-	h, err := host.Open(ctx, state, host.Options{CompilationCacheDir: cache})
+	// The skill asks for 100 M fuel (a 64 KiB note costs some 10 M to
+	// decode); the operator's policy must allow it.
+	h, err := host.Open(ctx, state, host.Options{CompilationCacheDir: cache, Policy: &host.Policy{FuelBudget: 100_000_000}})
 	if err != nil {
 		t.Fatal(err)
 	}

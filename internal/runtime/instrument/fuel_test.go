@@ -162,7 +162,7 @@ func TestConsumedSplit(t *testing.T) {
 			t.Errorf("Split(%d) = %d, %d", b, f, r)
 		}
 	}
-	if !Exhausted(0, 0) || !Exhausted(5, 0) || Exhausted(-1, 0) || Exhausted(0, 1) {
+	if !Exhausted(0, -1) || !Exhausted(5, -1) || Exhausted(0, 0) || Exhausted(5, 0) || Exhausted(0, 1) {
 		t.Error("Exhausted")
 	}
 	_ = errors.New

@@ -47,8 +47,8 @@
 // runs it in Go, where the goroutine can be preempted: a guest that never
 // left compiled code would hold up the garbage collector, and so the
 // whole process); traps when the budget is spent, exactly where wasmtime
-// would trap with Trap::OutOfFuel, leaving ReserveGlobal at 0 and
-// FuelGlobal >= 0 (Exhausted); and otherwise moves the next slice from
+// would trap with Trap::OutOfFuel, leaving ReserveGlobal at -1, a value
+// nothing else sets (Exhausted); and otherwise moves the next slice from
 // the reserve into the counter.
 //
 // # Bulk operations and tables
@@ -128,7 +128,7 @@ const (
 // Version identifies what Instrument writes, so that a cache of its output
 // can be keyed by it: change it with any change to the output.
 // TestVersion pins the output for testdata/ops.wasm to it.
-const Version = 3
+const Version = 4
 
 // FuelSlice is the most fuel handed to the guest at once: a guest
 // leaves compiled code, and sees KillGlobal, at least every FuelSlice
@@ -168,10 +168,11 @@ func Consumed(budget uint64, fuel, reserve int64) uint64 {
 }
 
 // Exhausted reports whether FuelGlobal and ReserveGlobal after a trap
-// show the guest ran out of fuel. (Another trap, after a call or return
-// that stored a counter past the budget but before the next check, looks
-// the same: wasmtime would report that trap, not running out of fuel.)
-func Exhausted(fuel, reserve int64) bool { return reserve == 0 && fuel >= 0 }
+// show the guest ran out of fuel: $refill leaves the reserve at -1, which
+// nothing else does. (A guest that stored a counter past its budget and
+// then trapped otherwise before the next check did not run out: wasmtime
+// reports its trap.)
+func Exhausted(fuel, reserve int64) bool { return reserve == -1 }
 
 // Section ids.
 const (
@@ -769,13 +770,15 @@ func (m *module) refillBody() []byte {
 	b = append(b, 0x23)
 	b = appendU32(b, m.reserve)
 	b = append(b, 0x20, 0x00, 0x7d, 0x22, 0x01) // local.get 0; i64.sub; local.tee 1
-	// if $total <= 0 { $fuel = $counter - $reserve; $reserve = 0; unreachable }
+	// if $total <= 0 { $fuel = $counter - $reserve - 1; $reserve = -1; unreachable }
+	// A reserve of -1, which nothing else sets, is how the host tells
+	// running out of fuel from a later trap: reserve - fuel stays $total.
 	b = append(b, 0x42, 0x00, 0x57, 0x04, 0x40) // i64.const 0; i64.le_s; if
 	b = append(b, 0x20, 0x00, 0x23)
 	b = appendU32(b, m.reserve)
-	b = append(b, 0x7d, 0x24)
+	b = append(b, 0x7d, 0x42, 0x01, 0x7d, 0x24) // i64.sub; i64.const 1; i64.sub; global.set
 	b = appendU32(b, m.fuel)
-	b = append(b, 0x42, 0x00, 0x24)
+	b = append(b, 0x42, 0x7f, 0x24) // i64.const -1
 	b = appendU32(b, m.reserve)
 	b = append(b, 0x00, 0x0b)
 	// $slice = min($total, FuelSlice)

@@ -786,16 +786,7 @@ func appendU32(b []byte, v uint32) []byte {
 	}
 }
 
-func appendS32(b []byte, v int32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
+func appendS32(b []byte, v int32) []byte { return appendS64(b, int64(v)) }
 
 func appendName(b []byte, s string) []byte {
 	b = appendU32(b, uint32(len(s)))

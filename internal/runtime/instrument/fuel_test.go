@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -22,7 +21,19 @@ const unmetered = MaxBudget
 // when wat2wasm is not installed.
 func assemble(t testing.TB, src string) []byte {
 	t.Helper()
-	wat2wasm, err := exec.LookPath("wat2wasm")
+	return wat2wasm(t, src, "--enable-threads")
+}
+
+// assembleUnchecked assembles src without validating it, for modules
+// that are invalid on purpose.
+func assembleUnchecked(t testing.TB, src string) []byte {
+	t.Helper()
+	return wat2wasm(t, src, "--no-check")
+}
+
+func wat2wasm(t testing.TB, src, flag string) []byte {
+	t.Helper()
+	bin, err := exec.LookPath("wat2wasm")
 	if err != nil {
 		t.Skip("wat2wasm (Debian package wabt) is not installed; CI installs it")
 	}
@@ -31,7 +42,7 @@ func assemble(t testing.TB, src string) []byte {
 	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(wat2wasm, "--enable-threads", "--enable-tail-call", "--enable-function-references", in, "-o", out)
+	cmd := exec.Command(bin, flag, "--enable-tail-call", "--enable-function-references", in, "-o", out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("wat2wasm: %v\n%s\n%s", err, msg, src)
 	}
@@ -166,34 +177,6 @@ func TestConsumedSplit(t *testing.T) {
 		t.Error("Exhausted")
 	}
 	_ = errors.New
-}
-
-// runtimeOnly is a compile-time check that the config used here is what
-// the package tests use everywhere: no close on context done.
-var _ = wazero.NewRuntimeConfig
-
-// assembleUnchecked assembles src without validating it, for modules
-// that are invalid on purpose.
-func assembleUnchecked(t testing.TB, src string) []byte {
-	t.Helper()
-	wat2wasm, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Skip("wat2wasm (Debian package wabt) is not installed; CI installs it")
-	}
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
-	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(wat2wasm, "--no-check", "--enable-tail-call", "--enable-function-references", in, "-o", out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v\n%s\n%s", err, msg, src)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestOutOfRange refuses modules that refer to indices past their own:

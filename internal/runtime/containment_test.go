@@ -13,11 +13,11 @@ import (
 	"time"
 )
 
-//go:generate sh -c "for f in testdata/abuse/*.wat; do wat2wasm $DOLLAR{f} -o $DOLLAR{f%.wat}.wasm; done"
+//go:generate sh -c "for f in testdata/abuse/*.wat; do wat2wasm --enable-threads $DOLLAR{f} -o $DOLLAR{f%.wat}.wasm; done"
 
 // abuseModules are the hostile modules of testdata/abuse, each assembled
 // from its .wat beside it.
-var abuseModules = []string{"bulk", "fuel", "init_loop", "start_loop", "tables"}
+var abuseModules = []string{"atomics", "bulk", "fuel", "init_loop", "start_loop", "tables"}
 
 // TestAbuseWasmMatchesSource re-assembles testdata/abuse/*.wat and
 // compares them with the committed .wasm files.
@@ -28,7 +28,7 @@ func TestAbuseWasmMatchesSource(t *testing.T) {
 	}
 	for _, name := range abuseModules {
 		out := filepath.Join(t.TempDir(), name+".wasm")
-		if msg, err := exec.Command(wat2wasm, "testdata/abuse/"+name+".wat", "-o", out).CombinedOutput(); err != nil {
+		if msg, err := exec.Command(wat2wasm, "--enable-threads", "testdata/abuse/"+name+".wat", "-o", out).CombinedOutput(); err != nil {
 			t.Fatalf("wat2wasm %s: %v\n%s", name, err, msg)
 		}
 		got, err := os.ReadFile(out)
@@ -309,5 +309,14 @@ func TestFuelGoGuest(t *testing.T) {
 	p := pluginOf(t, r, guestWasm(t), PluginConfig{PoolSize: 1, FuelBudget: 1000})
 	if _, err := p.Call(context.Background(), "noop", nil); !errors.Is(err, ErrFuelExhausted) || !strings.Contains(err.Error(), "initialisation") {
 		t.Errorf("noop with 1,000 fuel: %v", err)
+	}
+}
+
+// TestNoThreads: a guest cannot block in memory.atomic.wait, where no
+// kill flag would reach it: modules using threads do not compile.
+func TestNoThreads(t *testing.T) {
+	r := newRuntime(t)
+	if _, err := r.Compile(context.Background(), abuseWasm(t, "atomics")); err == nil {
+		t.Fatal("a module waiting on a shared memory compiled")
 	}
 }

@@ -428,13 +428,16 @@ func (f *body) walk(r *reader, locals uint32) error {
 			f.reachable = false
 		case opUnreachable, opReturn, opThrow, opRethrow, opThrowRef,
 			opRetCall, opRetCallInd, opRetCallRef, opCall, opCallInd:
+			imported := false // a call to an imported function
 			switch op {
 			case opThrow, opRethrow, opRetCallRef:
 				r.u32()
 			case opCall, opRetCall:
-				if err := m.checkFunc(r.u32()); r.err == nil && err != nil {
+				callee := r.u32()
+				if err := m.checkFunc(callee); r.err == nil && err != nil {
 					return err
 				}
+				imported = callee < m.importedFuncs
 			case opCallInd, opRetCallInd:
 				r.u32()
 				r.u32()
@@ -445,7 +448,12 @@ func (f *body) walk(r *reader, locals uint32) error {
 			}
 			copyOp()
 			if op == opCall || op == opCallInd {
-				if live {
+				// An imported function is the host's (the kernel, Go):
+				// it leaves the counter as it was, so there is nothing
+				// to reload (a load per kernel call, 256 for a 1 KiB
+				// Extism input). The store before it stays, for a trap
+				// in it to count as wasmtime's does.
+				if live && !imported {
 					f.reload()
 				}
 			} else {

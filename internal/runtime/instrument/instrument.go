@@ -27,8 +27,10 @@
 //     local is stored in the global FuelGlobal before call, call_indirect,
 //     the tail calls, return, unreachable, throw, throw_ref and at the
 //     function's end, and loaded from it at the function's entry and after
-//     call and call_indirect (call_ref neither stores nor loads, as in
-//     wasmtime, so a callee's fuel through call_ref is not counted);
+//     call (of a function of the module: an imported one is the host's and
+//     leaves it unchanged) and call_indirect (call_ref neither stores nor
+//     loads, as in wasmtime, so a callee's fuel through call_ref is not
+//     counted);
 //   - the counter is checked at every function entry and every loop
 //     header: when it is >= 0 the slice is used up (see below).
 //
@@ -128,7 +130,7 @@ const (
 // Version identifies what Instrument writes, so that a cache of its output
 // can be keyed by it: change it with any change to the output.
 // TestVersion pins the output for testdata/ops.wasm to it.
-const Version = 4
+const Version = 5
 
 // FuelSlice is the most fuel handed to the guest at once: a guest
 // leaves compiled code, and sees KillGlobal, at least every FuelSlice

@@ -428,7 +428,7 @@ func (f *body) walk(r *reader, locals uint32) error {
 			f.reachable = false
 		case opUnreachable, opReturn, opThrow, opRethrow, opThrowRef,
 			opRetCall, opRetCallInd, opRetCallRef, opCall, opCallInd:
-			imported := false // a call to an imported function
+			imported, noTrap := false, false // a call to an imported function
 			switch op {
 			case opThrow, opRethrow, opRetCallRef:
 				r.u32()
@@ -438,13 +438,16 @@ func (f *body) walk(r *reader, locals uint32) error {
 					return err
 				}
 				imported = callee < m.importedFuncs
+				noTrap = op == opCall && m.noTrap[callee]
 			case opCallInd, opRetCallInd:
 				r.u32()
 				r.u32()
 			}
 			if live {
 				f.flush()
-				f.save()
+				if !noTrap {
+					f.save()
+				}
 			}
 			copyOp()
 			if op == opCall || op == opCallInd {

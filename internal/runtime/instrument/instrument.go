@@ -130,7 +130,7 @@ const (
 // Version identifies what Instrument writes, so that a cache of its output
 // can be keyed by it: change it with any change to the output.
 // TestVersion pins the output for testdata/ops.wasm to it.
-const Version = 5
+const Version = 6
 
 // FuelSlice is the most fuel handed to the guest at once: a guest
 // leaves compiled code, and sees KillGlobal, at least every FuelSlice
@@ -175,6 +175,22 @@ func Consumed(budget uint64, fuel, reserve int64) uint64 {
 // then trapped otherwise before the next check did not run out: wasmtime
 // reports its trap.)
 func Exhausted(fuel, reserve int64) bool { return reserve == -1 }
+
+// kernelModule is where a guest imports the Extism kernel from.
+const kernelModule = "extism:host/env"
+
+// kernelNoTrap are the kernel functions that cannot trap (out-of-range
+// loads return 0, stores are ignored: internal/runtime/kernel). The
+// fuel counter is not stored before calling them: it is stored so that
+// a trap in the callee counts what came before, and these never trap.
+// Extism PDKs call them once per 8 bytes of input and output.
+var kernelNoTrap = map[string]bool{
+	"length": true, "length_unsafe": true,
+	"load_u8": true, "load_u64": true, "store_u8": true, "store_u64": true,
+	"input_load_u8": true, "input_load_u64": true,
+	"input_length": true, "input_offset": true,
+	"output_length": true, "output_offset": true, "error_get": true,
+}
 
 // Section ids.
 const (
@@ -266,6 +282,8 @@ type module struct {
 	types         []funcType
 	funcTypes     []uint32 // type of each function, imported ones first
 	importedFuncs uint32
+	// noTrap holds the imported functions that cannot trap (kernelNoTrap).
+	noTrap map[uint32]bool
 	globals       uint32   // imported and defined
 	memories      uint32   // imported and defined
 	tables        [][]byte // reference type of each table, imported first
@@ -318,12 +336,17 @@ func (m *module) scan(s section) error {
 		}
 	case secImport:
 		for n := r.u32(); n > 0 && r.err == nil; n-- {
-			r.name()
-			r.name()
+			mod, name := r.name(), r.name()
 			switch kind := r.byte(); kind {
 			case 0x00: // func
 				if err := m.addFunc(r.u32()); err != nil {
 					return err
+				}
+				if mod == kernelModule && kernelNoTrap[name] {
+					if m.noTrap == nil {
+						m.noTrap = make(map[uint32]bool)
+					}
+					m.noTrap[m.importedFuncs] = true
 				}
 				m.importedFuncs++
 			case 0x01: // table

@@ -283,13 +283,13 @@ type module struct {
 	funcTypes     []uint32 // type of each function, imported ones first
 	importedFuncs uint32
 	// noTrap holds the imported functions that cannot trap (kernelNoTrap).
-	noTrap map[uint32]bool
-	globals       uint32   // imported and defined
-	memories      uint32   // imported and defined
-	tables        [][]byte // reference type of each table, imported first
-	tableElems    int64    // sum of the minimums of the defined tables
-	start         int64    // the start function, or -1
-	codeSeen      bool
+	noTrap     map[uint32]bool
+	globals    uint32   // imported and defined
+	memories   uint32   // imported and defined
+	tables     [][]byte // reference type of each table, imported first
+	tableElems int64    // sum of the minimums of the defined tables
+	start      int64    // the start function, or -1
+	codeSeen   bool
 
 	// Set by rewrite.
 	addedTypes [][]byte          // the types Instrument adds

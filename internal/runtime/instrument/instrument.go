@@ -184,12 +184,14 @@ const kernelModule = "extism:host/env"
 // fuel counter is not stored before calling them: it is stored so that
 // a trap in the callee counts what came before, and these never trap.
 // Extism PDKs call them once per 8 bytes of input and output.
-var kernelNoTrap = map[string]bool{
-	"length": true, "length_unsafe": true,
-	"load_u8": true, "load_u64": true, "store_u8": true, "store_u64": true,
-	"input_load_u8": true, "input_load_u64": true,
-	"input_length": true, "input_offset": true,
-	"output_length": true, "output_offset": true, "error_get": true,
+func kernelNoTrap(name string) bool {
+	switch name {
+	case "length", "length_unsafe", "load_u8", "load_u64", "store_u8", "store_u64",
+		"input_load_u8", "input_load_u64", "input_length", "input_offset",
+		"output_length", "output_offset", "error_get":
+		return true
+	}
+	return false
 }
 
 // Section ids.
@@ -342,7 +344,7 @@ func (m *module) scan(s section) error {
 				if err := m.addFunc(r.u32()); err != nil {
 					return err
 				}
-				if mod == kernelModule && kernelNoTrap[name] {
+				if mod == kernelModule && kernelNoTrap(name) {
 					if m.noTrap == nil {
 						m.noTrap = make(map[uint32]bool)
 					}

@@ -341,6 +341,16 @@ func (q *writeQuota) openFile(fsys experimentalsys.FS, path string, flag experim
 // was counted).
 func (q *writeQuota) add(n int64) { q.used = max(q.used+n, 0) }
 
+// over reports whether growing the files by growth bytes would take the
+// total past the limit, and if so tells the operator, once a call.
+func (q *writeQuota) over(f *limitedFile, growth int64) bool {
+	if growth <= 0 || growth <= q.limit-q.used {
+		return false
+	}
+	f.fs.files.logs.notice(noticeWriteQuota, "guest write refused: write quota reached", "limit", q.limit)
+	return true
+}
+
 // write writes buf at off (-1: at the file's offset), all of it or
 // nothing when it would take the total past the limit. All or nothing:
 // wazero's fd_write goes on to the next buffer after a short write.
@@ -359,8 +369,7 @@ func (q *writeQuota) write(f *limitedFile, buf []byte, off int64) (int, experime
 			return 0, errno
 		}
 	}
-	if growth := pos + int64(len(buf)) - st.Size; growth > 0 && growth > q.limit-q.used {
-		f.fs.files.logs.notice(noticeWriteQuota, "guest write refused: write quota reached", "limit", q.limit)
+	if q.over(f, pos+int64(len(buf))-st.Size) {
 		return 0, errQuota
 	}
 	var n int
@@ -383,8 +392,7 @@ func (q *writeQuota) truncate(f *limitedFile, size int64) experimentalsys.Errno 
 		return errno
 	}
 	growth := size - st.Size
-	if growth > 0 && growth > q.limit-q.used {
-		f.fs.files.logs.notice(noticeWriteQuota, "guest write refused: write quota reached", "limit", q.limit)
+	if q.over(f, growth) {
 		return errQuota
 	}
 	if errno := f.File.Truncate(size); errno != 0 {

@@ -61,8 +61,6 @@ type instance struct {
 	// fuel and reserve are the guest's fuel counter and what is left of
 	// its budget beyond the current slice (see package instrument).
 	fuel, reserve api.MutableGlobal
-	// fuelBudget is the budget of every call and of the start.
-	fuelBudget uint64
 	// deadline is when the call in progress must end (unix ns), 0 when
 	// none is armed: the runtime's watchdog kills the instance past it.
 	deadline atomic.Int64
@@ -85,15 +83,14 @@ type instance struct {
 
 func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	inst := &instance{
-		p:          p,
-		id:         p.instances.Add(1),
-		budget:     memoryBudget{limit: p.cfg.MaxMemoryBytes, maxTable: p.cfg.MaxTableElements},
-		fuelBudget: p.cfg.FuelBudget,
-		fns:        make([]api.Function, len(p.mod.exports)),
-		logs:       logBudget{logger: p.logger, maxRecords: int64(p.cfg.MaxLogRecords), maxBytes: p.cfg.MaxLogBytes},
+		p:      p,
+		id:     p.instances.Add(1),
+		budget: memoryBudget{limit: p.cfg.MaxMemoryBytes, maxTable: p.cfg.MaxTableElements},
+		fns:    make([]api.Function, len(p.mod.exports)),
+		logs:   logBudget{logger: p.logger, maxRecords: int64(p.cfg.MaxLogRecords), maxBytes: p.cfg.MaxLogBytes},
 	}
-	inst.stdout = streamWriter{logger: p.logger, budget: &inst.logs, level: slog.LevelInfo, stream: "stdout"}
-	inst.stderr = streamWriter{logger: p.logger, budget: &inst.logs, level: slog.LevelWarn, stream: "stderr", keep: true}
+	inst.stdout = streamWriter{budget: &inst.logs, level: slog.LevelInfo, stream: "stdout"}
+	inst.stderr = streamWriter{budget: &inst.logs, level: slog.LevelWarn, stream: "stderr", keep: true}
 	base, cancel := context.WithCancel(context.Background())
 	inst.ctx = context.WithValue(base, instanceKey{}, inst)
 	inst.cancel = cancel
@@ -166,9 +163,6 @@ func (inst *instance) bindGlobals() error {
 		globals[i] = g
 	}
 	inst.stop, inst.fuel, inst.reserve = globals[0], globals[1], globals[2]
-	if inst.fuelBudget == 0 {
-		inst.fuelBudget = unmetered
-	}
 	if err := inst.budget.bindTables(globals[3], globals[4]); err != nil {
 		return fmt.Errorf("initial tables: %w", err)
 	}
@@ -181,14 +175,14 @@ const unmetered = instrument.MaxBudget
 
 // setFuel gives the guest a full budget, its first slice in the counter.
 func (inst *instance) setFuel() {
-	fuel, reserve := instrument.Split(inst.fuelBudget)
+	fuel, reserve := instrument.Split(inst.p.cfg.FuelBudget)
 	inst.fuel.Set(api.EncodeI64(fuel))
 	inst.reserve.Set(api.EncodeI64(reserve))
 }
 
 // fuelUsed returns the fuel consumed since setFuel.
 func (inst *instance) fuelUsed() uint64 {
-	return instrument.Consumed(inst.fuelBudget, int64(inst.fuel.Get()), int64(inst.reserve.Get()))
+	return instrument.Consumed(inst.p.cfg.FuelBudget, int64(inst.fuel.Get()), int64(inst.reserve.Get()))
 }
 
 // outOfFuel reports whether the guest trapped for want of fuel.
@@ -268,8 +262,8 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	clear(inst.httpHeaders)
 	inst.budget.refused = false
 	inst.logs.begin(ctx)
-	inst.stdout.begin(ctx)
-	inst.stderr.begin(ctx)
+	inst.stdout.begin()
+	inst.stderr.begin()
 
 	// Arm the timeout and the caller's cancellation; either kills the
 	// instance, and the guest traps at its next check.
@@ -285,9 +279,10 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	// initialisation first, under this call's deadline and a fuel budget
 	// of their own.
 	var initFailed bool
-	if !inst.started || (!inst.initialized && name != "_start" && name != "_initialize") {
+	needInit := !inst.initialized && name != "_start" && name != "_initialize"
+	if !inst.started || needInit {
 		inst.setFuel()
-		if err = inst.start(); err == nil && !inst.initialized && name != "_start" && name != "_initialize" {
+		if err = inst.start(); err == nil && needInit {
 			err = inst.initRuntime()
 			inst.initialized = err == nil
 		}
@@ -320,7 +315,7 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 
 	if err != nil {
 		if inst.outOfFuel() {
-			err = &fuelError{budget: inst.fuelBudget, init: initFailed}
+			err = &fuelError{budget: p.cfg.FuelBudget, init: initFailed}
 		}
 		var exit *sys.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 0 {

@@ -85,16 +85,15 @@ func (b *logBudget) notice(kind uint8, msg string, args ...any) {
 // TrapError. It is written by one goroutine at a time (the guest's,
 // during a call).
 type streamWriter struct {
-	logger *slog.Logger // nil: drop
+	// budget is the call's: its logger (nil: drop) and its context, which
+	// the logger is passed so that a handler can tell calls apart (the
+	// host adds its call id from it).
 	budget *logBudget
 	level  slog.Level
 	stream string
 	line   []byte
 	head   []byte // first stderrHead bytes of this call, when keep
 	keep   bool
-	// ctx is the call's context, passed to the logger so that a handler
-	// can tell calls apart (the host adds its call id from it).
-	ctx context.Context
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
@@ -102,7 +101,7 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 	if w.keep && len(w.head) < stderrHead {
 		w.head = append(w.head, p[:min(len(p), stderrHead-len(w.head))]...)
 	}
-	if w.logger == nil || w.budget.dropped {
+	if w.budget.logger == nil || w.budget.dropped {
 		return n, nil
 	}
 	for len(p) > 0 {
@@ -123,28 +122,18 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 }
 
 func (w *streamWriter) emit() {
-	if w.logger != nil && len(w.line) > 0 && w.logger.Enabled(w.context(), w.level) && w.budget.take(len(w.line)) {
-		w.logger.Log(w.context(), w.level, string(w.line), "stream", w.stream)
+	b := w.budget
+	if l := b.logger; l != nil && len(w.line) > 0 && l.Enabled(b.context(), w.level) && b.take(len(w.line)) {
+		l.Log(b.context(), w.level, string(w.line), "stream", w.stream)
 	}
 	w.line = w.line[:0]
 }
 
-// begin starts a call: the head is per call.
-func (w *streamWriter) begin(ctx context.Context) {
+// begin starts a call (after the budget's begin): the head is per call.
+func (w *streamWriter) begin() {
 	w.head = w.head[:0]
 	w.line = w.line[:0]
-	w.ctx = ctx
 }
 
-// end flushes a partial last line.
-func (w *streamWriter) end() {
-	w.emit()
-	w.ctx = nil
-}
-
-func (w *streamWriter) context() context.Context {
-	if w.ctx == nil {
-		return context.Background()
-	}
-	return w.ctx
-}
+// end flushes a partial last line (before the budget's end).
+func (w *streamWriter) end() { w.emit() }

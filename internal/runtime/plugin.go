@@ -168,8 +168,8 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 	if cfg.MaxTableElements <= 0 {
 		cfg.MaxTableElements = DefaultMaxTableElements
 	}
-	if cfg.FuelBudget > unmetered {
-		cfg.FuelBudget = unmetered
+	if cfg.FuelBudget == 0 || cfg.FuelBudget > unmetered {
+		cfg.FuelBudget = unmetered // sliced all the same: the kill flag is checked
 	}
 	if cfg.PoolSize <= 0 {
 		cfg.PoolSize = runtime.GOMAXPROCS(0)

@@ -234,15 +234,8 @@ func (p Policy) withDefaults() Policy {
 	if p.MaxTableElements <= 0 {
 		p.MaxTableElements = runtime.DefaultMaxTableElements
 	}
-	if p.MaxOpenFiles <= 0 {
-		p.MaxOpenFiles = runtime.DefaultMaxOpenFiles
-	}
-	if p.MaxLogRecordsPerCall <= 0 {
-		p.MaxLogRecordsPerCall = runtime.DefaultMaxLogRecords
-	}
-	if p.MaxLogBytesPerCall <= 0 {
-		p.MaxLogBytesPerCall = runtime.DefaultMaxLogBytes
-	}
+	// MaxOpenFiles and the log bounds: 0 passes to the runtime, whose
+	// defaults they are.
 	if p.MaxWriteRootBytes <= 0 {
 		p.MaxWriteRootBytes = DefaultMaxWriteRootBytes
 	}

@@ -167,20 +167,16 @@ func (m *module) rewriteBody(out, b []byte, t funcType) ([]byte, error) {
 	// Locals: the function's, then the counter, tmp and length if used.
 	lr := &reader{b: declared}
 	lr.u32()
+	added := []byte{0x01, 0x7e} // one group: the counter (i64)
 	switch {
-	case f.usesLen:
-		out = appendU32(out, entries+2)
-		out = append(out, declared[lr.pos:]...)
-		out = append(out, 0x02, 0x7e, 0x01, 0x7f)
-	case f.usesTmp:
-		out = appendU32(out, entries+1)
-		out = append(out, declared[lr.pos:]...)
-		out = append(out, 0x02, 0x7e)
-	default:
-		out = appendU32(out, entries+1)
-		out = append(out, declared[lr.pos:]...)
-		out = append(out, 0x01, 0x7e)
+	case f.usesLen: // the counter and tmp (i64), then length (i32)
+		added = []byte{0x02, 0x7e, 0x01, 0x7f}
+	case f.usesTmp: // the counter and tmp
+		added = []byte{0x02, 0x7e}
 	}
+	out = appendU32(out, entries+uint32(len(added)/2))
+	out = append(out, declared[lr.pos:]...)
+	out = append(out, added...)
 	out = append(out, f.out[:entry]...)
 	if f.wrapped {
 		// A branch to the function's label leaves it without passing its

@@ -7,6 +7,8 @@ require (
 	github.com/extism/go-sdk v1.7.1
 	github.com/in-toto/attestation v1.2.0
 	github.com/oklog/ulid/v2 v2.1.2
+	github.com/ossf/osv-schema/bindings/go v0.0.0-20260525004216-afe0bddbf893
+	github.com/pandatix/go-cvss v0.6.4
 	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/spf13/cobra v1.10.2
 	github.com/tetratelabs/wabin v0.0.0-20230304001439-f6f874872834

@@ -10,6 +10,7 @@ import (
 
 	"github.com/palyra/palyra-go/internal/artifact"
 	"github.com/palyra/palyra-go/internal/manifest"
+	"github.com/palyra/palyra-go/internal/vuln"
 )
 
 // Status is the outcome of one check. The values are Palyra's
@@ -75,8 +76,9 @@ type Report struct {
 	ManifestWarnings  []ManifestWarning `json:"manifest_warnings"`
 	Checks            []Check           `json:"checks"`
 	QuarantineReasons []string          `json:"quarantine_reasons"`
-	// VulnerabilityScan repeats the vulnerability_feed_hook check, where
-	// Palyra's report keeps it.
+	// VulnerabilityScan sums up the vulnerability_feed_hook checks, where
+	// Palyra's report keeps its one: the worst status, and in Details the
+	// feed, threshold and every finding.
 	VulnerabilityScan Check `json:"vulnerability_scan"`
 }
 
@@ -113,6 +115,13 @@ type Input struct {
 
 	// Now stamps generated_at_unix_ms; the zero value means time.Now().
 	Now time.Time
+
+	// VulnerabilityFeed is the feed Policy.VulnerabilityFeedHook names,
+	// loaded by the caller (once per operation, not per audit), and
+	// VulnerabilityFeedError why it could not be: with a hook set and no
+	// feed, the vulnerability_feed_hook check fails.
+	VulnerabilityFeed      *vuln.Feed
+	VulnerabilityFeedError error
 }
 
 // ErrNoManifest is returned by Audit when Input.Manifest is nil: without a
@@ -175,7 +184,7 @@ func Audit(ctx context.Context, in Input, p Policy) (*Report, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	a.checkToolExports(m, decoded, len(modules)-len(decoded))
-	a.checkVulnerabilityFeed()
+	a.checkVulnerabilityFeed(in)
 
 	a.r.Passed = len(a.r.QuarantineReasons) == 0
 	a.r.ShouldQuarantine = !a.r.Passed
@@ -209,24 +218,6 @@ func (a *auditor) checkSignature(verified bool) {
 		return
 	}
 	a.fail(checkSignatureValidity, "artifact signature and payload hash were not verified before the audit", nil)
-}
-
-func (a *auditor) checkVulnerabilityFeed() {
-	var c Check
-	if hook := strings.TrimSpace(a.p.VulnerabilityFeedHook); hook != "" {
-		c = Check{
-			CheckID: checkVulnerabilityFeedHook, Status: StatusPass, Severity: SeverityInfo,
-			Message: "vulnerability feed hook is configured",
-			Details: map[string]any{"hook": hook},
-		}
-	} else {
-		c = Check{
-			CheckID: checkVulnerabilityFeedHook, Status: StatusWarn, Severity: SeverityWarning,
-			Message: "vulnerability feed hook is not configured (set Policy.VulnerabilityFeedHook); SBOM components were not matched against known vulnerabilities",
-		}
-	}
-	a.r.Checks = append(a.r.Checks, c)
-	a.r.VulnerabilityScan = c
 }
 
 // moduleFiles returns the artifact's Wasm modules sorted by path, the order

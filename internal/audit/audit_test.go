@@ -55,8 +55,9 @@ func newFixture() *fixture {
 			{Path: sbomPath, Data: []byte(testSBOM)},
 			{Path: "skill.toml", Data: []byte("not read by the audit")},
 		},
-		in: Input{SignatureVerified: true, TrustDecision: "allowlisted", PayloadSHA256: strings.Repeat("ab", 32)},
-		p:  Policy{VulnerabilityFeedHook: "osv"},
+		in: Input{SignatureVerified: true, TrustDecision: "allowlisted", PayloadSHA256: strings.Repeat("ab", 32),
+			VulnerabilityFeed: testFeed()},
+		p: Policy{VulnerabilityFeedHook: testFeedPath},
 	}
 }
 
@@ -607,9 +608,75 @@ func TestAudit(t *testing.T) {
 		},
 		{
 			name:   "no vulnerability feed warns",
-			mutate: func(f *fixture) { f.p.VulnerabilityFeedHook = "" },
+			mutate: func(f *fixture) { f.p.VulnerabilityFeedHook, f.in.VulnerabilityFeed = "", nil },
 			passed: true,
 			want:   []expect{{checkVulnerabilityFeedHook, StatusWarn, []string{"not configured"}}},
+		},
+		// The bug: any string in vulnerability_feed_hook passed, matching
+		// nothing.
+		{
+			name: "affected module fails naming module, version, advisory and fix",
+			mutate: func(f *fixture) {
+				f.setFile(sbomPath, sbomWith("example.com/vulnerable@v1.4.9", "example.com/fine@v1.0.0"))
+			},
+			want: []expect{{checkVulnerabilityFeedHook, StatusFail, []string{
+				"example.com/vulnerable v1.4.9", "GO-2099-0001", "CVE-2099-0001", "fixed in v1.5.0", "not graded (ranked high)"}}},
+		},
+		{
+			name:   "fixed version passes",
+			mutate: func(f *fixture) { f.setFile(sbomPath, sbomWith("example.com/vulnerable@v1.5.0")) },
+			passed: true,
+			want:   []expect{{checkVulnerabilityFeedHook, StatusPass, []string{"1 Go modules", testFeedPath, "no known vulnerabilities"}}},
+		},
+		{
+			name:   "below the threshold warns",
+			mutate: func(f *fixture) { f.setFile(sbomPath, sbomWith("example.com/minor@v1.1.0")); f.p.VulnerabilitySeverityThreshold = "moderate" },
+			passed: true,
+			want: []expect{{checkVulnerabilityFeedHook, StatusWarn, []string{
+				"example.com/minor v1.1.0", "GHSA-minr-minr-minr", "severity low", "no fixed version known", "below the moderate threshold"}}},
+		},
+		{
+			name:   "default threshold fails a low finding",
+			mutate: func(f *fixture) { f.setFile(sbomPath, sbomWith("example.com/minor@v1.0.5")) },
+			want:   []expect{{checkVulnerabilityFeedHook, StatusFail, []string{"example.com/minor v1.0.5", "severity low"}}},
+		},
+		{
+			name: "ungraded finding warns under a critical threshold",
+			mutate: func(f *fixture) {
+				f.setFile(sbomPath, sbomWith("example.com/vulnerable@v1.0.0"))
+				f.p.VulnerabilitySeverityThreshold = "critical"
+			},
+			passed: true,
+			want:   []expect{{checkVulnerabilityFeedHook, StatusWarn, []string{"GO-2099-0001", "below the critical threshold"}}},
+		},
+		{
+			name: "configured feed that did not load fails naming it",
+			mutate: func(f *fixture) {
+				f.in.VulnerabilityFeed, f.in.VulnerabilityFeedError = nil, errors.New("open /feeds/osv: permission denied")
+				f.p.VulnerabilityFeedHook = "/feeds/osv"
+			},
+			want: []expect{{checkVulnerabilityFeedHook, StatusFail, []string{"/feeds/osv is unusable", "permission denied"}}},
+		},
+		{
+			name:   "configured feed not passed in fails",
+			mutate: func(f *fixture) { f.in.VulnerabilityFeed = nil },
+			want:   []expect{{checkVulnerabilityFeedHook, StatusFail, []string{testFeedPath, "not loaded"}}},
+		},
+		{
+			name:   "bad threshold fails",
+			mutate: func(f *fixture) { f.p.VulnerabilitySeverityThreshold = "severe" },
+			want:   []expect{{checkVulnerabilityFeedHook, StatusFail, []string{`"severe"`, "not one of"}}},
+		},
+		{
+			name:   "unreadable SBOM components fail the match",
+			mutate: func(f *fixture) { f.setFile(sbomPath, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":{}}`)) },
+			want:   []expect{{checkVulnerabilityFeedHook, StatusFail, []string{"components could not be read"}}},
+		},
+		{
+			name:   "uncomparable version warns",
+			mutate: func(f *fixture) { f.setFile(sbomPath, sbomWith("example.com/vulnerable@devel")) },
+			passed: true,
+			want:   []expect{{checkVulnerabilityFeedHook, StatusWarn, []string{"example.com/vulnerable", `"devel"`, "cannot be compared"}}},
 		},
 	}
 	for _, tt := range tests {

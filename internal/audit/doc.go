@@ -114,11 +114,25 @@
 //     i32 result (how Extism calls plugin functions). Missing, exported by
 //     two modules, exported as something other than a function, or with
 //     another type: fail.
-//   - vulnerability_feed_hook (Palyra): warns unless
-//     Policy.VulnerabilityFeedHook names the feed the host checks SBOM
-//     components against. Also in Report.VulnerabilityScan.
+//   - vulnerability_feed_hook (Palyra): the Go modules sbom.cdx.json
+//     lists (components with a pkg:golang purl) are matched against the
+//     OSV feed Policy.VulnerabilityFeedHook names, which the caller loads
+//     with package vuln into Input.VulnerabilityFeed (see that package for
+//     the feed format, version semantics and severities). No feed
+//     configured: warn. A feed configured but not loaded (unreadable,
+//     invalid; Input.VulnerabilityFeedError says why), a
+//     vulnerability_severity_threshold that is not low, moderate, high or
+//     critical, or an SBOM whose components cannot be read: fail, naming
+//     the feed. Otherwise one check per finding, naming the module,
+//     version, advisory id, its aliases (CVE, GHSA), severity and the
+//     fixed version when known: fail at or above
+//     Policy.VulnerabilitySeverityThreshold (default low), warn below it;
+//     a finding no record grades (the Go vulndb grades none) ranks as
+//     high. A module the feed has advisories for whose version cannot be
+//     compared warns. No finding: pass. Report.VulnerabilityScan sums the
+//     checks up (worst status; feed, threshold and findings in Details).
 //
 // Palyra reads the feed hook from the PALYRA_SKILL_AUDIT_VULN_FEED_HOOK
-// environment variable; here it is part of the Policy, so that an audit
-// depends on its arguments only.
+// environment variable; here it is part of the Policy, and the loaded feed
+// part of the Input, so that an audit depends on its arguments only.
 package audit

@@ -72,11 +72,22 @@ type Policy struct {
 	// capabilities.wildcard_opt_in flag set pass.
 	AllowWildcardCapabilities bool `json:"allow_wildcard_capabilities"`
 
-	// VulnerabilityFeedHook names the vulnerability feed the host matches
-	// SBOM components against. The audit records it; without one the
-	// vulnerability_feed_hook check warns.
+	// VulnerabilityFeedHook is the path of the OSV vulnerability feed (a
+	// JSON file or a directory of them, e.g. an export of the Go
+	// vulnerability database) the SBOM's Go modules are matched against;
+	// the caller loads it into Input.VulnerabilityFeed. Without one the
+	// vulnerability_feed_hook check warns. The JSON name is Palyra's.
 	VulnerabilityFeedHook string `json:"vulnerability_feed_hook,omitempty"`
+	// VulnerabilitySeverityThreshold is the lowest severity that fails the
+	// audit: low, moderate, high or critical (default low: every known
+	// vulnerability fails). Findings below it warn. A finding no record
+	// grades (the Go vulndb grades none) ranks as high.
+	VulnerabilitySeverityThreshold string `json:"vulnerability_severity_threshold,omitempty"`
 }
+
+// DefaultVulnerabilitySeverityThreshold fails the audit on any known
+// vulnerability, graded or not.
+const DefaultVulnerabilitySeverityThreshold = "low"
 
 // Default limits. The two Palyra has are Palyra's, so an artifact that
 // passes here passes Palyra's audit too; the others sit well above what real
@@ -162,6 +173,8 @@ func DefaultPolicy() Policy {
 		MaxModuleLocals:         DefaultMaxModuleLocals,
 		MaxBrTableTargets:       DefaultMaxBrTableTargets,
 		MaxModuleBrTableTargets: DefaultMaxModuleBrTableTargets,
+
+		VulnerabilitySeverityThreshold: DefaultVulnerabilitySeverityThreshold,
 	}
 }
 
@@ -210,6 +223,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MaxModuleBrTableTargets <= 0 {
 		p.MaxModuleBrTableTargets = d.MaxModuleBrTableTargets
+	}
+	if p.VulnerabilitySeverityThreshold == "" {
+		p.VulnerabilitySeverityThreshold = d.VulnerabilitySeverityThreshold
 	}
 	return p
 }

@@ -629,8 +629,11 @@ func TestAudit(t *testing.T) {
 			want:   []expect{{checkVulnerabilityFeedHook, StatusPass, []string{"1 Go modules", testFeedPath, "no known vulnerabilities"}}},
 		},
 		{
-			name:   "below the threshold warns",
-			mutate: func(f *fixture) { f.setFile(sbomPath, sbomWith("example.com/minor@v1.1.0")); f.p.VulnerabilitySeverityThreshold = "moderate" },
+			name: "below the threshold warns",
+			mutate: func(f *fixture) {
+				f.setFile(sbomPath, sbomWith("example.com/minor@v1.1.0"))
+				f.p.VulnerabilitySeverityThreshold = "moderate"
+			},
 			passed: true,
 			want: []expect{{checkVulnerabilityFeedHook, StatusWarn, []string{
 				"example.com/minor v1.1.0", "GHSA-minr-minr-minr", "severity low", "no fixed version known", "below the moderate threshold"}}},
@@ -668,9 +671,11 @@ func TestAudit(t *testing.T) {
 			want:   []expect{{checkVulnerabilityFeedHook, StatusFail, []string{`"severe"`, "not one of"}}},
 		},
 		{
-			name:   "unreadable SBOM components fail the match",
-			mutate: func(f *fixture) { f.setFile(sbomPath, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":{}}`)) },
-			want:   []expect{{checkVulnerabilityFeedHook, StatusFail, []string{"components could not be read"}}},
+			name: "unreadable SBOM components fail the match",
+			mutate: func(f *fixture) {
+				f.setFile(sbomPath, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":{}}`))
+			},
+			want: []expect{{checkVulnerabilityFeedHook, StatusFail, []string{"components could not be read"}}},
 		},
 		{
 			name:   "uncomparable version warns",

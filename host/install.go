@@ -163,7 +163,7 @@ func (h *Host) install(ctx context.Context, data []byte, a *artifact.Artifact, o
 		return refuse(err)
 	}
 	grantsJSON, _ := json.Marshal(grants)
-	report, err := h.audit(ctx, a, decision, true)
+	report, err := h.audit(ctx, a, decision, true, h.loadVulnFeed(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -269,11 +269,13 @@ func checkUpgrade(prev journal.Status, version, payload string, force bool) erro
 }
 
 // audit runs the static audit; trusted says whether the signature was
-// checked against the trust store and accepted.
-func (h *Host) audit(ctx context.Context, a *artifact.Artifact, d TrustDecision, trusted bool) (*AuditReport, error) {
+// checked against the trust store and accepted, feed is the operation's
+// vulnerability feed.
+func (h *Host) audit(ctx context.Context, a *artifact.Artifact, d TrustDecision, trusted bool, feed vulnFeed) (*AuditReport, error) {
 	return audit.Audit(ctx, audit.Input{
 		Manifest: a.Manifest, Files: a.Files, SignatureVerified: trusted,
 		TrustDecision: string(d), PayloadSHA256: a.PayloadSHA256,
+		VulnerabilityFeed: feed.feed, VulnerabilityFeedError: feed.err,
 	}, h.auditPolicy())
 }
 

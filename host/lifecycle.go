@@ -167,7 +167,7 @@ func (h *Host) Enable(ctx context.Context, skillID, principal string) error {
 	if st.State == journal.StateEligible {
 		return nil
 	}
-	if reasons := h.recheck(ctx, st); len(reasons) > 0 {
+	if reasons := h.recheck(ctx, st, h.loadVulnFeed(ctx)); len(reasons) > 0 {
 		return fmt.Errorf("%s %s stays %s: %s (reinstall it): %w", skillID, st.Version, st.State,
 			strings.Join(reasons, "; "), ErrRecheckFailed)
 	}
@@ -216,14 +216,17 @@ type CheckReport struct {
 
 // Check re-verifies every installed skill against the trust store as it is
 // now, compares its files on disk with its artifact, and re-audits it with
-// the current policy. Anything that fails is quarantined with the reason;
-// skills already quarantined stay so and are reported with their reason.
+// the current policy and vulnerability feed (read afresh, once per check,
+// so an advisory published since the install is matched). Anything that
+// fails is quarantined with the reason; skills already quarantined stay so
+// and are reported with their reason.
 func (h *Host) Check(ctx context.Context, principal string) (*CheckReport, error) {
 	list, err := h.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rep := &CheckReport{Skills: []CheckResult{}}
+	feed := h.loadVulnFeed(ctx)
 	for _, s := range list {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -238,7 +241,7 @@ func (h *Host) Check(ctx context.Context, principal string) (*CheckReport, error
 			rep.Skills = append(rep.Skills, res)
 			continue
 		}
-		res.Reasons = h.recheck(ctx, st)
+		res.Reasons = h.recheck(ctx, st, feed)
 		if len(res.Reasons) > 0 {
 			reason := strings.Join(res.Reasons, "; ")
 			_, err := h.journal.Transition(ctx, st.SkillID, st.Version, journal.Change{
@@ -292,7 +295,7 @@ func (h *Host) CheckEvery(ctx context.Context, interval time.Duration, onQuarant
 
 // recheck runs every check an installed version must keep passing and
 // returns what failed (nil when it passed).
-func (h *Host) recheck(ctx context.Context, st journal.Status) []string {
+func (h *Host) recheck(ctx context.Context, st journal.Status, feed vulnFeed) []string {
 	dir := h.versionDir(st.SkillID, st.Version)
 	data, err := os.ReadFile(filepath.Join(dir, artifactCopyName))
 	if err != nil {
@@ -317,7 +320,7 @@ func (h *Host) recheck(ctx context.Context, st journal.Status) []string {
 	if err := manifest.CheckCompat(a.Manifest.Compat, ProtocolMajor, Version); err != nil {
 		reasons = append(reasons, err.Error())
 	}
-	report, err := h.audit(ctx, a, decision, trustErr == nil)
+	report, err := h.audit(ctx, a, decision, trustErr == nil, feed)
 	if err != nil {
 		return append(reasons, "audit: "+err.Error())
 	}
@@ -388,5 +391,5 @@ func (h *Host) auditBytes(ctx context.Context, data []byte) (*AuditReport, error
 		return nil, err
 	}
 	decision, err := h.trust.Evaluate(ctx, a.Manifest.Publisher, ed25519.PublicKey(a.PublicKey), trust.DecideOptions{})
-	return h.audit(ctx, a, decision, err == nil)
+	return h.audit(ctx, a, decision, err == nil, h.loadVulnFeed(ctx))
 }

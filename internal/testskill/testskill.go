@@ -18,6 +18,7 @@ import (
 
 	"github.com/palyra/palyra-go/internal/artifact"
 	"github.com/palyra/palyra-go/internal/manifest"
+	"github.com/palyra/palyra-go/internal/sbom"
 )
 
 // Spec describes a test skill; zero fields take working defaults.
@@ -39,6 +40,10 @@ type Spec struct {
 	// Capabilities are TOML lines of the [capabilities] table, e.g.
 	// `http_egress_allowlist = ["api.example.com"]`.
 	Capabilities string
+	// GoModules, as "path@version", are the Go modules the SBOM lists as
+	// compiled into the module (an SBOM made by internal/sbom); default
+	// none, and a minimal SBOM listing the module file alone.
+	GoModules []string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -223,10 +228,21 @@ summary = "A skill the tests build."
 		return nil, err
 	}
 	const modPath = "modules/echo.wasm"
-	sbom := fmt.Appendf(nil, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,
+	bom := fmt.Appendf(nil, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,
  "metadata":{"component":{"type":"application","name":%q,"version":%q}},
  "components":[{"type":"file","name":%q,"hashes":[{"alg":"SHA-256","content":%q}]}]}`,
 		id, s.Version, modPath, artifact.SHA256Hex(s.Module))
+	if len(s.GoModules) > 0 {
+		var gms []sbom.GoModule
+		for _, gm := range s.GoModules {
+			path, version, _ := strings.Cut(gm, "@")
+			gms = append(gms, sbom.GoModule{Path: path, Version: version, SHA256: artifact.SHA256Hex([]byte(gm))})
+		}
+		if bom, err = sbom.Generate(sbom.Skill{ID: id, Version: s.Version, Publisher: s.Publisher},
+			[]sbom.Module{{Path: modPath, SHA256: artifact.SHA256Hex(s.Module), GoModules: gms}}, sbom.Options{}); err != nil {
+			return nil, err
+		}
+	}
 	prov := fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1",
  "subject":[{"name":%q,"digest":{"sha256":%q}}],
  "predicateType":"https://slsa.dev/provenance/v1",
@@ -234,7 +250,7 @@ summary = "A skill the tests build."
  "builder":{"id":"test"}}`, modPath, artifact.SHA256Hex(s.Module))
 	b, err := artifact.Build(artifact.BuildRequest{
 		Manifest: m, Modules: []artifact.File{{Path: modPath, Data: s.Module}},
-		SBOM: sbom, Provenance: prov, Key: s.Key, SignedAt: time.Unix(1700000000, 0),
+		SBOM: bom, Provenance: prov, Key: s.Key, SignedAt: time.Unix(1700000000, 0),
 	})
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ type Finding struct {
 	Aliases []string `json:"aliases,omitempty"`
 	Summary string   `json:"summary,omitempty"`
 	// Severity is the highest any of the records states.
-	Severity Severity `json:"-"`
+	Severity Severity `json:"severity"`
 	// Fixed is the lowest version above Version that a matching range
 	// fixes it in (canonical semver, "v1.2.3"); empty when no record says.
 	Fixed string `json:"fixed,omitempty"`

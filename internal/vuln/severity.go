@@ -42,6 +42,9 @@ func (s Severity) String() string {
 	return severityNames[s]
 }
 
+// MarshalText writes the name, so findings serialize as "high", not 3.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // ParseSeverity reads a severity name, case-insensitively: low, moderate
 // (or medium), high, critical. "unknown" is not accepted: it is no
 // threshold.

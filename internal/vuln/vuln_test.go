@@ -2,6 +2,7 @@ package vuln
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -297,5 +298,12 @@ func TestSBOMComponents(t *testing.T) {
 		if _, err := SBOMComponents([]byte(bad)); err == nil {
 			t.Errorf("SBOMComponents(%.20q) accepted", bad)
 		}
+	}
+}
+
+func TestFindingJSON(t *testing.T) {
+	b, err := json.Marshal(Finding{Module: "m", Version: "v1.0.0", ID: "GO-1", Severity: SeverityModerate})
+	if err != nil || !strings.Contains(string(b), `"severity":"moderate"`) {
+		t.Errorf("Finding JSON = %s, %v", b, err)
 	}
 }

@@ -124,7 +124,7 @@ func (b *builder) addFile(path string) error {
 		return fmt.Errorf("vuln: feed %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, b.l.fileBytes+1))
+	data, err := readCapped(f, b.l.fileBytes)
 	if err != nil {
 		return fmt.Errorf("vuln: feed %s: %w", path, err)
 	}
@@ -155,6 +155,29 @@ func (b *builder) addFile(path string) error {
 		b.order = append(b.order, r.GetId())
 	}
 	return nil
+}
+
+// readCapped reads f whole, or cap+1 bytes of it when it is larger: in
+// one read sized by Stat for a regular file (a feed is thousands of small
+// files), with io.ReadAll for whatever else or a file that grew.
+func readCapped(f *os.File, limit int64) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if size := fi.Size(); fi.Mode().IsRegular() && size <= limit {
+		buf := make([]byte, size+1)
+		n, err := io.ReadFull(f, buf)
+		switch {
+		case err == io.ErrUnexpectedEOF || err == io.EOF:
+			return buf[:n], nil
+		case err != nil:
+			return nil, err
+		}
+		rest, err := io.ReadAll(io.LimitReader(f, limit-size))
+		return append(buf, rest...), err
+	}
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 // feed indexes the records' Go entries. Records were checked by addFile,

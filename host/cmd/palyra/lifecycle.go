@@ -160,7 +160,9 @@ func (c *cli) skillsCheckCommand() *cobra.Command {
 		Short: "Re-verify and re-audit every installed skill; quarantine failures",
 		Long: `Check re-verifies every installed artifact against the trust store as it is
 now (removed or revoked keys fail), compares the files on disk with the
-artifact, and re-audits with the current limits. Anything that fails is
+artifact, and re-audits with the current limits and vulnerability feed
+(policy audit.vulnerability_feed_hook, read afresh: a newly published
+advisory for a module in a skill's SBOM fails it). Anything that fails is
 quarantined with the reason. The exit status is non-zero when this run
 quarantined something.`,
 		Args: cobra.NoArgs,

@@ -18,3 +18,14 @@ func SetResolver(o *Options, r interface {
 // SetLoadHook calls f when a skill's load starts, in the goroutine that
 // loads it; ctx ends when the host closes.
 func SetLoadHook(o *Options, f func(ctx context.Context, skillID string)) { o.loadHook = f }
+
+// SecretValue reads a stored secret as the host's secret store sees it,
+// with no grant check (the host itself never hands a value out but to a
+// granted skill).
+func SecretValue(ctx context.Context, h *Host, scope, key string) ([]byte, error) {
+	s, err := h.secretStore()
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, scope, key)
+}

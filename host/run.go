@@ -599,7 +599,7 @@ func (h *Host) secretStore() (*secrets.Store, error) {
 	if h.secrets != nil {
 		return h.secrets, nil
 	}
-	s, err := secrets.Open(filepath.Join(h.dir, secretsDirName))
+	s, err := h.openSecretStore()
 	if err != nil {
 		return nil, err
 	}

@@ -476,7 +476,11 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 		}
 		var sg []secrets.Grant
 		for _, s := range g.Secrets {
-			sg = append(sg, secrets.Grant{Scope: s.Scope, KeyNames: s.KeyNames})
+			// Another skill's secrets are never readable, whatever an
+			// older version recorded.
+			if !foreignSecretScope(st.SkillID, s.Scope) {
+				sg = append(sg, secrets.Grant{Scope: s.Scope, KeyNames: s.KeyNames})
+			}
 		}
 		cfg.Secrets = runtime.SecretFunc(store.Granted(sg))
 	}

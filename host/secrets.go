@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
+	"github.com/palyra/palyra-go/internal/journal"
 	"github.com/palyra/palyra-go/internal/secrets"
 )
 
@@ -117,4 +120,96 @@ func (h *Host) ListSecrets(ctx context.Context) ([]SecretRef, error) {
 		return nil, err
 	}
 	return s.List(ctx)
+}
+
+// SecretEntry is one secret and the installed skills that may read it.
+type SecretEntry struct {
+	Scope string `json:"scope"`
+	// Key is the key name; for a granted pattern ('*') that matches no
+	// stored key, the pattern.
+	Key string `json:"key"`
+	// Stored: a value is stored. A secret granted but not stored is
+	// listed too: the skills will read it once it is set.
+	Stored bool `json:"stored"`
+	// Readers are the skills whose current version is granted the
+	// secret, by skill id.
+	Readers []SecretReader `json:"readers"`
+}
+
+// SecretReader is a skill granted a secret.
+type SecretReader struct {
+	SkillID string `json:"skill_id"`
+	Version string `json:"version"`
+	// State is the skill's lifecycle state: only an eligible skill runs,
+	// and so reads; a quarantined one does again once enabled.
+	State State `json:"state"`
+}
+
+// SecretReaders answers "which skill can read which secret": every stored
+// secret, and every secret granted to a skill, with the installed skills
+// granted it (another skill's skill:ID secrets are never granted, whatever
+// an older version recorded). Values are never read. Sorted by scope, then
+// key.
+func (h *Host) SecretReaders(ctx context.Context) ([]SecretEntry, error) {
+	store, err := h.secretStore()
+	if err != nil {
+		return nil, err
+	}
+	refs, err := store.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	entries := map[SecretRef]*SecretEntry{}
+	for _, r := range refs {
+		entries[r] = &SecretEntry{Scope: r.Scope, Key: r.Key, Stored: true, Readers: []SecretReader{}}
+	}
+	skills, err := h.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sk := range skills {
+		if sk.State == StateRemoved {
+			continue
+		}
+		g, err := h.storedGrants(ctx, journal.Status{SkillID: sk.SkillID, Version: sk.Version})
+		if err != nil {
+			return nil, err
+		}
+		reader := SecretReader{SkillID: sk.SkillID, Version: sk.Version, State: sk.State}
+		for _, sg := range g.Secrets {
+			if foreignSecretScope(sk.SkillID, sg.Scope) {
+				continue
+			}
+			for _, k := range sg.KeyNames {
+				grant := secrets.Grant{Scope: sg.Scope, KeyNames: []string{k}}
+				matched := false
+				for _, r := range refs {
+					if grant.Covers(r) {
+						entries[r].Readers = append(entries[r].Readers, reader)
+						matched = true
+					}
+				}
+				if !matched {
+					r := SecretRef{Scope: sg.Scope, Key: k}
+					if entries[r] == nil {
+						entries[r] = &SecretEntry{Scope: r.Scope, Key: r.Key, Readers: []SecretReader{}}
+					}
+					entries[r].Readers = append(entries[r].Readers, reader)
+				}
+			}
+		}
+	}
+	out := make([]SecretEntry, 0, len(entries))
+	for _, e := range entries {
+		// A skill granted a key by name and by pattern is one reader.
+		e.Readers = slices.CompactFunc(e.Readers, func(a, b SecretReader) bool { return a.SkillID == b.SkillID })
+		out = append(out, *e)
+	}
+	slices.SortFunc(out, func(a, b SecretEntry) int {
+		if c := strings.Compare(a.Scope, b.Scope); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return out, nil
 }

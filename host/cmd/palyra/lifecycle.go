@@ -67,7 +67,13 @@ it eligible. A refused artifact leaves no files and no trust-store change.`,
 				for _, warn := range in.Warnings {
 					fmt.Fprintf(w, "  warning:\t%s\n", warn)
 				}
-				return w.Flush()
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				if opts.GrantRequested {
+					warnWithheld(cmd.ErrOrStderr(), in.SkillID, in.Withheld)
+				}
+				return nil
 			})
 		},
 	}

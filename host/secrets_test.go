@@ -171,3 +171,53 @@ func TestSecretsKeyFileFromEnv(t *testing.T) {
 		}
 	})
 }
+
+// TestCrossSkillSecretRead runs the read itself: a skill asks the host
+// for skill:victim.app/api_key. Requested in its manifest, the install is
+// refused; granted by an older version's record, the runtime still
+// denies it.
+func TestCrossSkillSecretRead(t *testing.T) {
+	skipUnderRace(t)
+	dir := t.TempDir()
+	h := openHost(t, dir, runOpts(host.Options{}))
+	if err := h.SetSecret(ctx, "skill:victim.app", "api_key", []byte("victim-key")); err != nil {
+		t.Fatal(err)
+	}
+	guest := skillSpec{Name: "guest", Module: guestModule(t), Tools: guestTools, Memory: 64 << 20}
+	attacker := guest
+	attacker.Capabilities = `
+[[capabilities.secrets]]
+scope = "skill:victim.app"
+key_names = ["api_key"]`
+	_, err := h.Install(ctx, attacker.File(t), host.InstallOptions{AllowTOFU: true, GrantRequested: true})
+	if !errors.Is(err, host.ErrAuditFailed) || !strings.Contains(err.Error(), "acme.guest") || !strings.Contains(err.Error(), "victim.app") {
+		t.Fatalf("install of a skill requesting victim.app's secret: %v", err)
+	}
+	if out, err := h.Call(ctx, "acme.guest", "secret", []byte("skill:victim.app/api_key")); err == nil || bytes.Contains(out, []byte("victim-key")) {
+		t.Fatalf("read victim.app's secret: %q, %v", out, err)
+	}
+
+	guest.Capabilities = `
+[[capabilities.secrets]]
+scope = "skill:acme.guest"
+key_names = ["api_key"]`
+	if _, err := h.Install(ctx, guest.File(t), host.InstallOptions{AllowTOFU: true, GrantRequested: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.ForceGrants(ctx, h, "acme.guest", host.Grants{Secrets: []host.SecretGrant{
+		{Scope: "skill:acme.guest", KeyNames: []string{"api_key"}},
+		{Scope: "skill:victim.app", KeyNames: []string{"api_key"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Call(ctx, "acme.guest", "secret", []byte("skill:victim.app/api_key"))
+	if !errors.Is(err, host.ErrSecretNotGranted) && (err == nil || !strings.Contains(err.Error(), "not granted")) || bytes.Contains(out, []byte("victim-key")) {
+		t.Fatalf("read victim.app's secret through a stale grant: %q, %v", out, err)
+	}
+	if err := h.SetSecret(ctx, "skill:acme.guest", "api_key", []byte("own-key")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := h.Call(ctx, "acme.guest", "secret", []byte("skill:acme.guest/api_key")); err != nil || string(out) != "own-key" {
+		t.Fatalf("own secret: %q, %v", out, err)
+	}
+}

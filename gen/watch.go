@@ -322,7 +322,9 @@ type DevInstall struct {
 //   - the dev key's publisher is trusted on first use (AllowTOFU): a
 //     state dir that already trusts another key for the skill's
 //     publisher refuses it — use a state dir of its own for development;
-//   - the skill gets every capability it requests (GrantRequested);
+//   - the skill gets every capability it requests (GrantRequested),
+//     except shared secrets (global, principal:ID, channel:ID), which
+//     are granted only by name (palyra skills grants ID --grant …);
 //   - the same version may be installed again with new content
 //     (AllowDowngrade), as every rebuild is, which rollback protection
 //     refuses to anyone else.

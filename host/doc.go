@@ -12,7 +12,9 @@
 // policy.json): the wall-clock timeout and the caller's ctx stop the guest
 // wherever it is, memory past the quota traps, HTTP goes only to granted
 // hosts (every redirect and the resolved address checked), files only
-// under the granted roots, secrets only those granted. A trap or timeout
+// under the granted roots, secrets only those granted (never another
+// skill's skill:ID secrets; shared scopes only when granted by name, see
+// InstallOptions.GrantRequested). A trap or timeout
 // fails that call alone; the next call gets a fresh instance. Call is
 // safe for concurrent use and, on a warm instance, costs a few hundred
 // nanoseconds (BENCHMARKS.md).
@@ -34,4 +36,10 @@
 // Anything else is an error callers tell apart with errors.Is:
 // ErrUntrustedPublisher, ErrKeyMismatch, ErrKeyRevoked, ErrBadSignature,
 // ErrPayloadDigestMismatch, ErrMalformedArchive, ...
+//
+// Secrets (SetSecret, SecretReaders) are sealed with a master key kept
+// outside <state>/secrets: <state>/identity/secrets.key by default,
+// created on first use, or the existing file Options.SecretsKeyFile or
+// $PALYRA_SECRETS_KEY_FILE names. A master.key an older version left in
+// <state>/secrets is moved there when the state dir is opened.
 package host

@@ -38,6 +38,95 @@ type SecretGrant struct {
 // ErrNotRequested: a grant names a capability the manifest does not request.
 var ErrNotRequested = errors.New("capability not requested by the skill")
 
+// ErrForeignSecretScope: a grant names another skill's skill:ID secret
+// scope. Those secrets are that skill's alone; no grant reaches them.
+var ErrForeignSecretScope = errors.New("secret scope belongs to another skill")
+
+// ownSecretScope is the secret scope that belongs to a skill.
+func ownSecretScope(skillID string) string { return "skill:" + skillID }
+
+// foreignSecretScope reports whether scope is another skill's skill:ID.
+func foreignSecretScope(skillID, scope string) bool {
+	return strings.HasPrefix(scope, "skill:") && scope != ownSecretScope(skillID)
+}
+
+// checkOwnSecrets refuses grants of another skill's secrets.
+func (g Grants) checkOwnSecrets(skillID string) error {
+	var bad []string
+	for _, s := range g.Secrets {
+		if foreignSecretScope(skillID, s.Scope) {
+			bad = append(bad, s.Scope)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s may not be granted %s: %w", skillID, strings.Join(bad, ", "), ErrForeignSecretScope)
+	}
+	return nil
+}
+
+// SecretAccess is one secret key a skill requests, and whether it may
+// read it.
+type SecretAccess struct {
+	Scope string `json:"scope"`
+	// Key is a key name, or a pattern with '*' (wildcard_opt_in.secrets).
+	Key     string `json:"key"`
+	Granted bool   `json:"granted"`
+	// Shared: the scope is global, principal:ID or channel:ID, not the
+	// skill's own skill:ID. Shared secrets are granted only by an
+	// operator naming them, never by granting "what is requested".
+	Shared bool `json:"shared"`
+	// Foreign: the scope is another skill's skill:ID, which no grant
+	// reaches (an install from before the audit refused such requests).
+	Foreign bool `json:"foreign,omitempty"`
+	// Grant is the palyra CLI's --grant value that grants it (empty when
+	// Foreign).
+	Grant string `json:"grant,omitempty"`
+}
+
+// defaultGrants is what granting "what is requested" grants
+// (InstallOptions.GrantRequested, Host.GrantRequested): everything m
+// requests except secrets outside the skill's own skill:ID scope. Those
+// are shared with other skills and people, and granted only by name.
+func defaultGrants(m *Manifest) Grants {
+	g := Requested(m)
+	g.Secrets = slices.DeleteFunc(g.Secrets, func(s SecretGrant) bool { return s.Scope != ownSecretScope(m.SkillID) })
+	return g.normalize()
+}
+
+// secretAccess lists, for each secret key m requests, whether g grants it.
+func secretAccess(m *Manifest, g Grants) []SecretAccess {
+	out := []SecretAccess{}
+	for _, s := range Requested(m).Secrets {
+		i := slices.IndexFunc(g.Secrets, func(x SecretGrant) bool { return x.Scope == s.Scope })
+		for _, k := range s.KeyNames {
+			a := SecretAccess{
+				Scope: s.Scope, Key: k,
+				Granted: i >= 0 && slices.Contains(g.Secrets[i].KeyNames, k),
+				Shared:  !strings.HasPrefix(s.Scope, "skill:"),
+				Foreign: foreignSecretScope(m.SkillID, s.Scope),
+			}
+			if !a.Foreign {
+				a.Grant = "secret:" + s.Scope + "/" + k
+			} else {
+				a.Granted = false // the runtime drops such grants
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// withheld are the shared secrets m requests that g does not grant.
+func withheld(m *Manifest, g Grants) []SecretAccess {
+	out := []SecretAccess{}
+	for _, a := range secretAccess(m, g) {
+		if a.Shared && !a.Granted {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Requested returns everything m's capabilities ask for, as Grants.
 func Requested(m *Manifest) Grants {
 	c := m.Capabilities
@@ -270,6 +359,14 @@ type GrantReport struct {
 	Requested Grants   `json:"requested"`
 	Granted   Grants   `json:"granted"`
 	Denied    []string `json:"denied"`
+	// Secrets lists every secret key the skill requests and whether it
+	// can read it.
+	Secrets []SecretAccess `json:"secrets"`
+	// Withheld are the requested shared secrets (global, principal:ID,
+	// channel:ID) not granted: granting "what is requested" leaves them
+	// out, and only granting them by name (SetGrants, --grant) lets the
+	// skill read them.
+	Withheld []SecretAccess `json:"withheld"`
 	// Effective quotas: the lower of the manifest's and the policy's.
 	WallClockTimeoutMS uint64 `json:"wall_clock_timeout_ms"`
 	MaxMemoryBytes     uint64 `json:"max_memory_bytes"`
@@ -306,6 +403,7 @@ func (h *Host) grantReport(st journal.Status, m *Manifest, g Grants) *GrantRepor
 	}
 	return &GrantReport{
 		SkillID: st.SkillID, Version: st.Version, Requested: req, Granted: g, Denied: denied,
+		Secrets: secretAccess(m, g), Withheld: withheld(m, g),
 		WallClockTimeoutMS: min(q.WallClockTimeoutMS, p.MaxWallClockTimeoutMS),
 		MaxMemoryBytes:     min(q.MaxMemoryBytes, p.MaxMemoryBytes),
 		FuelBudget:         min(q.FuelBudget, p.FuelBudget),
@@ -325,6 +423,9 @@ func (h *Host) SetGrants(ctx context.Context, skillID string, g Grants, principa
 		return nil, err
 	}
 	g = g.normalize()
+	if err := g.checkOwnSecrets(st.SkillID); err != nil {
+		return nil, err
+	}
 	if err := g.within(Requested(m)); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", skillID, st.Version, err)
 	}
@@ -334,6 +435,33 @@ func (h *Host) SetGrants(ctx context.Context, skillID string, g Grants, principa
 	}
 	h.invalidate(skillID)
 	return h.grantReport(st, m, g), nil
+}
+
+// GrantRequested replaces the grants of the current version of a skill
+// with what its manifest requests, except shared secrets (global,
+// principal:ID, channel:ID), plus also, which must be requested and may
+// name shared secrets. The report's Withheld lists the shared secrets
+// still not granted.
+func (h *Host) GrantRequested(ctx context.Context, skillID string, also Grants, principal string) (*GrantReport, error) {
+	st, err := h.current(ctx, skillID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.installedManifest(st)
+	if err != nil {
+		return nil, err
+	}
+	return h.SetGrants(ctx, skillID, defaultGrants(m).union(also), principal)
+}
+
+// union is what g or o grants.
+func (g Grants) union(o Grants) Grants {
+	return Grants{
+		HTTPHosts:  append(slices.Clone(g.HTTPHosts), o.HTTPHosts...),
+		ReadRoots:  append(slices.Clone(g.ReadRoots), o.ReadRoots...),
+		WriteRoots: append(slices.Clone(g.WriteRoots), o.WriteRoots...),
+		Secrets:    append(slices.Clone(g.Secrets), o.Secrets...),
+	}.normalize()
 }
 
 func (h *Host) storedGrants(ctx context.Context, st journal.Status) (Grants, error) {
@@ -363,26 +491,32 @@ func (h *Host) installedManifest(st journal.Status) (*Manifest, error) {
 }
 
 // grantsForInstall decides what a new install is granted: the explicit
-// grants if given (which must be requested), everything requested with
-// GrantRequested, else the previous version's grants that the new version
-// still requests, else nothing.
+// grants if given (which must be requested), with GrantRequested also
+// everything requested but shared secrets, else the previous version's
+// grants that the new version still requests, else nothing.
 func (h *Host) grantsForInstall(ctx context.Context, m *Manifest, prev journal.Status, opts InstallOptions) (Grants, error) {
 	req := Requested(m)
+	g := Grants{}.normalize()
 	switch {
-	case opts.GrantRequested:
-		return req, nil
-	case opts.Grants != nil:
-		g := opts.Grants.normalize()
-		if err := g.within(req); err != nil {
-			return Grants{}, fmt.Errorf("%s %s: %w", m.SkillID, m.Version, err)
+	case opts.Grants != nil || opts.GrantRequested:
+		if opts.Grants != nil {
+			g = opts.Grants.normalize()
 		}
-		return g, nil
+		if opts.GrantRequested {
+			g = g.union(defaultGrants(m))
+		}
 	case prev.Version != "" && prev.State != journal.StateRemoved:
 		old, err := h.storedGrants(ctx, prev)
 		if err != nil {
 			return Grants{}, err
 		}
-		return old.intersect(req), nil
+		g = old.intersect(req)
 	}
-	return Grants{}.normalize(), nil
+	if err := g.checkOwnSecrets(m.SkillID); err != nil {
+		return Grants{}, err
+	}
+	if err := g.within(req); err != nil {
+		return Grants{}, fmt.Errorf("%s %s: %w", m.SkillID, m.Version, err)
+	}
+	return g, nil
 }

@@ -68,6 +68,12 @@ type Options struct {
 	// created with mode 0700). Hosts may share one.
 	CompilationCacheDir string
 
+	// SecretsKeyFile is the file holding the secrets' master key (default
+	// $PALYRA_SECRETS_KEY_FILE, else <state>/identity/secrets.key, which
+	// is created on first use; a file named here must exist). It must be
+	// mode 0600 and outside <state>/secrets.
+	SecretsKeyFile string
+
 	// JournalPollInterval bounds how long a change another process makes
 	// to a skill (quarantine, removal, upgrade, grants) takes to reach
 	// this host's calls (0: DefaultJournalPollInterval). Changes made
@@ -149,6 +155,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	if err := h.withInstallLock(ctx, h.recover); err != nil {
 		h.journal.Close()
 		return nil, fmt.Errorf("host: recover: %w", err)
+	}
+	if hasLegacySecretsKey(dir) {
+		// Move the key out of the secrets dir now, not at first use.
+		if _, err := h.secretStore(); err != nil {
+			h.journal.Close()
+			return nil, err
+		}
 	}
 	return h, nil
 }

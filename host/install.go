@@ -67,11 +67,15 @@ type InstallOptions struct {
 	AllowDowngrade bool
 	// Principal is recorded in the journal as who installed.
 	Principal string
-	// GrantRequested grants every capability the manifest requests.
+	// GrantRequested grants every capability the manifest requests except
+	// shared secrets (scopes global, principal:ID, channel:ID): only the
+	// skill's own skill:ID secrets. Installed.Withheld lists the shared
+	// secrets left out; name them in Grants to grant them too.
 	GrantRequested bool
 	// Grants, if not nil, are the capabilities granted (a subset of those
-	// requested). With neither, an upgrade keeps the previous version's
-	// grants that the new version still requests; a first install gets none.
+	// requested; with GrantRequested, in addition). With neither, an
+	// upgrade keeps the previous version's grants that the new version
+	// still requests; a first install gets none.
 	Grants *Grants
 }
 
@@ -95,6 +99,10 @@ type Installed struct {
 	// granted (calls that need them fail).
 	Granted Grants   `json:"granted"`
 	Denied  []string `json:"denied,omitempty"`
+	// Withheld are the requested shared secrets (global, principal:ID,
+	// channel:ID) not granted, which GrantRequested never grants: they
+	// are granted by name only (Grants, Host.SetGrants).
+	Withheld []SecretAccess `json:"withheld,omitempty"`
 }
 
 // Install verifies the artifact at path, audits it, checks its [compat]
@@ -222,6 +230,9 @@ func (h *Host) install(ctx context.Context, data []byte, a *artifact.Artifact, o
 	}
 	out.Warnings = warnings
 	out.Granted, out.Denied = grants, grants.denied(Requested(m))
+	if w := withheld(m, grants); len(w) > 0 {
+		out.Withheld = w
+	}
 	h.invalidate(id)
 	return out, nil
 }

@@ -476,7 +476,11 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 		}
 		var sg []secrets.Grant
 		for _, s := range g.Secrets {
-			sg = append(sg, secrets.Grant{Scope: s.Scope, KeyNames: s.KeyNames})
+			// Another skill's secrets are never readable, whatever an
+			// older version recorded.
+			if !foreignSecretScope(st.SkillID, s.Scope) {
+				sg = append(sg, secrets.Grant{Scope: s.Scope, KeyNames: s.KeyNames})
+			}
 		}
 		cfg.Secrets = runtime.SecretFunc(store.Granted(sg))
 	}
@@ -599,7 +603,7 @@ func (h *Host) secretStore() (*secrets.Store, error) {
 	if h.secrets != nil {
 		return h.secrets, nil
 	}
-	s, err := secrets.Open(filepath.Join(h.dir, secretsDirName))
+	s, err := h.openSecretStore()
 	if err != nil {
 		return nil, err
 	}

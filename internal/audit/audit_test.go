@@ -161,7 +161,7 @@ func TestAuditGoodArtifactPassesEveryCheck(t *testing.T) {
 	// warnings (the good manifest has none).
 	for _, id := range []string{
 		checkSignatureValidity, checkSBOMPresence, checkProvenancePresence, checkManifestSanity,
-		checkFilesystemScopes, checkHTTPScopes, checkSecretScopes, checkForbiddenDevice, checkForbiddenNode,
+		checkFilesystemScopes, checkHTTPScopes, checkSecretScopes, checkSecretOwner, checkForbiddenDevice, checkForbiddenNode,
 		checkForbiddenWildcard, checkModulePresence, checkModuleSize, checkModuleValidation,
 		checkExportedFunctionLimit, checkWASIFilesystemImports, checkImportAllowlist, checkCapabilityImports,
 		checkMemoryLimits, checkTableLimit, checkImportLimit, checkFunctionLimit, checkDataSegmentLimit,
@@ -573,6 +573,33 @@ func TestAudit(t *testing.T) {
 				f.m.Capabilities.Secrets = []manifest.SecretScope{{Scope: "everyone", KeyNames: []string{"k"}}, {Scope: "global"}}
 			},
 			want: []expect{{checkSecretScopes, StatusFail, []string{`"everyone"`, `"global" (lists no key_names)`}}},
+		},
+		{
+			name: "another skill's secret scope",
+			mutate: func(f *fixture) {
+				f.m.Capabilities.Secrets = []manifest.SecretScope{
+					{Scope: "skill:acme.echo", KeyNames: []string{"token"}},
+					{Scope: "skill:victim.app", KeyNames: []string{"api_key"}},
+					{Scope: "skill:acme.echo:x", KeyNames: []string{"k"}},
+				}
+			},
+			want: []expect{
+				{checkSecretScopes, StatusPass, nil},
+				{checkSecretOwner, StatusFail, []string{"'acme.echo'", "victim.app", "acme.echo:x", "only its own scope 'skill:acme.echo'"}},
+			},
+		},
+		{
+			name: "own, global, principal and channel secret scopes",
+			mutate: func(f *fixture) {
+				f.m.Capabilities.Secrets = []manifest.SecretScope{
+					{Scope: "skill:acme.echo", KeyNames: []string{"token"}},
+					{Scope: "global", KeyNames: []string{"k"}},
+					{Scope: "principal:admin", KeyNames: []string{"k"}},
+					{Scope: "channel:discord:acct_1", KeyNames: []string{"k"}},
+				}
+			},
+			passed: true,
+			want:   []expect{{checkSecretOwner, StatusPass, []string{"skill:acme.echo"}}},
 		},
 		{
 			name:   "manifest with a bad version and zero quotas",

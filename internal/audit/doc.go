@@ -40,6 +40,10 @@
 //   - manifest_secret_scopes (Palyra): every scope is global, principal:ID,
 //     channel:ID or skill:ID, lists key_names, and uses '*' only with
 //     wildcard_opt_in.secrets.
+//   - manifest_secret_owner: every skill:ID scope names the skill itself
+//     (ID == skill_id); a skill asking for another skill's secrets fails,
+//     the message naming both ids. Palyra has no such check: there, any
+//     skill may request any skill's scope.
 //   - forbidden_device_capabilities (Palyra): no device_capabilities, unless
 //     Policy.AllowDeviceCapabilities.
 //   - forbidden_node_capabilities: no node_capabilities, unless

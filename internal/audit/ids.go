@@ -11,6 +11,7 @@ const (
 	checkFilesystemScopes      = "manifest_filesystem_scopes"
 	checkHTTPScopes            = "manifest_http_egress_scopes"
 	checkSecretScopes          = "manifest_secret_scopes"
+	checkSecretOwner           = "manifest_secret_owner"
 	checkForbiddenDevice       = "forbidden_device_capabilities"
 	checkForbiddenNode         = "forbidden_node_capabilities"
 	checkForbiddenWildcard     = "forbidden_wildcard_capabilities"

@@ -99,6 +99,7 @@ func (a *auditor) checkManifest(m *manifest.Manifest) {
 	a.checkFilesystemScopes(c)
 	a.checkHTTPScopes(c)
 	a.checkSecretScopes(c)
+	a.checkSecretOwner(m)
 
 	if len(c.DeviceCapabilities) > 0 && !a.p.AllowDeviceCapabilities {
 		a.fail(checkForbiddenDevice,
@@ -182,6 +183,29 @@ func (a *auditor) checkSecretScopes(c *manifest.Capabilities) {
 		return
 	}
 	a.pass(checkSecretScopes, fmt.Sprintf("manifest declares %d secret scope(s)", len(c.Secrets)), details)
+}
+
+// checkSecretOwner fails a skill:ID secret scope whose ID is not the
+// skill's own: a skill's secrets are for that skill alone, and a manifest
+// that names another skill's scope is asking for its secrets.
+func (a *auditor) checkSecretOwner(m *manifest.Manifest) {
+	var foreign []string
+	for _, s := range m.Capabilities.Secrets {
+		if owner, ok := strings.CutPrefix(s.Scope, "skill:"); ok && owner != m.SkillID && !slices.Contains(foreign, owner) {
+			foreign = append(foreign, owner)
+		}
+	}
+	if len(foreign) > 0 {
+		scopes := make([]string, len(foreign))
+		for i, f := range foreign {
+			scopes[i] = "skill:" + f
+		}
+		a.fail(checkSecretOwner, fmt.Sprintf("skill '%s' requests the secrets of skill(s) %s (scope %s); a skill may request only its own scope 'skill:%s'",
+			m.SkillID, listed(foreign), listed(scopes), m.SkillID), map[string]any{"skill_id": m.SkillID, "foreign_skill_ids": foreign})
+		return
+	}
+	a.pass(checkSecretOwner, fmt.Sprintf("manifest requests no other skill's secrets (own scope 'skill:%s')", m.SkillID),
+		map[string]any{"skill_id": m.SkillID})
 }
 
 // manifestProblems returns Palyra's validate_manifest rules that m breaks,

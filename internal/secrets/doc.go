@@ -31,10 +31,22 @@
 //     the magic followed by SCOPE/KEY, so a file copied over another
 //     key's file, or modified in any way, fails with ErrCorrupt rather
 //     than returning a wrong value.
-//   - The 32-byte master key is either given by the caller
-//     ([Options].MasterKey) or kept in master.key in the store directory
-//     (0600, checked like the secrets), created from crypto/rand on first
-//     use and linked into place whole, so concurrent openers agree on it.
+//   - The 32-byte master key never lives in the store directory, so a
+//     copy of the directory alone decrypts nothing. The caller gives it
+//     ([Options].MasterKey) or names a file outside the directory
+//     ([Options].MasterKeyFile: 32 raw bytes or 64 hex digits), which must
+//     be a regular file accessible to its owner only, in a directory
+//     group and others cannot write (a *PermissionError naming path and
+//     mode otherwise). With CreateMasterKey a missing file is made from
+//     crypto/rand (0600, directory 0700) and linked into place whole, so
+//     concurrent openers agree on one key. Where the file is, is the
+//     caller's decision; the package knows nothing of a state directory.
+//   - A master.key left in the store directory by an older version is
+//     moved to the key file on Open: written, synced and linked first,
+//     removed after, so a crash leaves the key in both places (the next
+//     Open finishes) or only the old one. A legacy key that differs from
+//     the key Open was given is ErrMasterKeyConflict, and neither is
+//     touched.
 //   - Values are at most MaxValueBytes.
 //   - [Store.Granted] yields the Getter a skill's palyra_secret_get uses:
 //     a ref outside the skill's grants fails with ErrSecretNotGranted

@@ -14,8 +14,9 @@ var (
 	ErrSecretNotGranted = errors.New("secret not granted")
 	// ErrInvalidRef: a scope or key breaks the naming rules.
 	ErrInvalidRef = errors.New("invalid secret ref")
-	// ErrInsecurePermissions: the store directory or one of its files is
-	// accessible to group or others, or is not what it should be (a
+	// ErrInsecurePermissions: the store directory, one of its files or
+	// the master key file is accessible to group or others (the key's
+	// directory: writable by them), or is not what it should be (a
 	// symlink, a directory). Comes as a *PermissionError.
 	ErrInsecurePermissions = errors.New("insecure secret store permissions")
 	// ErrCorrupt: a secret file failed authentication (modified, copied
@@ -23,6 +24,12 @@ var (
 	ErrCorrupt = errors.New("secret file corrupt or tampered with")
 	// ErrTooLarge: a value exceeds MaxValueBytes.
 	ErrTooLarge = errors.New("secret value too large")
+	// ErrNoMasterKey: Open was given no master key, or a key file that
+	// does not exist and may not be created.
+	ErrNoMasterKey = errors.New("no secrets master key")
+	// ErrMasterKeyConflict: a legacy master key in the store directory
+	// differs from the key Open was given; neither is touched.
+	ErrMasterKeyConflict = errors.New("two different secrets master keys")
 )
 
 // PermissionError names a file or directory the store refuses to use.

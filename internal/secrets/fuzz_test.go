@@ -28,7 +28,7 @@ func FuzzParseRef(f *testing.F) {
 		if len(name) > 255 {
 			t.Fatalf("%q: file name is %d bytes", s, len(name))
 		}
-		if name == "" || name[0] == '.' || name == MasterKeyFile {
+		if name == "" || name[0] == '.' || name == LegacyMasterKeyFile {
 			t.Fatalf("%q: file name %q is hidden or reserved", s, name)
 		}
 		if strings.ContainsAny(name, "/\\:\x00") || name != strings.ToLower(name) {

@@ -44,17 +44,13 @@ func (s *Store) Granted(grants []Grant) Getter {
 }
 
 func covers(grants []Grant, r Ref) bool {
-	for _, g := range grants {
-		if g.Scope != r.Scope {
-			continue
-		}
-		for _, pattern := range g.KeyNames {
-			if matchKey(pattern, r.Key) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(grants, func(g Grant) bool { return g.Covers(r) })
+}
+
+// Covers reports whether g grants r: the same scope, and a key name or
+// pattern matching r's key.
+func (g Grant) Covers(r Ref) bool {
+	return g.Scope == r.Scope && slices.ContainsFunc(g.KeyNames, func(p string) bool { return matchKey(p, r.Key) })
 }
 
 // matchKey matches a key name against a pattern in which '*' stands for

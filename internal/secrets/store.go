@@ -20,9 +20,11 @@ import (
 )
 
 const (
-	// MasterKeyFile is the name, inside the store directory, of the file
-	// holding the generated master key.
-	MasterKeyFile = "master.key"
+	// LegacyMasterKeyFile is where stores made before the key moved out
+	// kept their master key: inside the store directory, so that a copy
+	// of the directory held the key to everything in it. Open moves it to
+	// Options.MasterKeyFile.
+	LegacyMasterKeyFile = "master.key"
 	// MaxValueBytes bounds one secret value.
 	MaxValueBytes = 1 << 20
 
@@ -33,12 +35,20 @@ const (
 	tmpPrefix = ".tmp-"
 )
 
-// Options configure OpenWith.
+// Options configure Open. One of MasterKey and MasterKeyFile is required:
+// the store never keeps its key in its own directory.
 type Options struct {
-	// MasterKey is the 32-byte key that seals the secrets. When nil, the
-	// key is read from MasterKeyFile in the store directory, which is
-	// created with a random key on first use.
+	// MasterKey is the 32-byte key that seals the secrets.
 	MasterKey []byte
+	// MasterKeyFile is the path of a file holding the master key (32
+	// bytes, or 64 hex digits and an optional newline), outside the
+	// store directory. It must be a regular file accessible to its owner
+	// only, in a directory that group and others cannot write.
+	MasterKeyFile string
+	// CreateMasterKey lets Open create MasterKeyFile (0600, its directory
+	// 0700) with a random key when it does not exist and there is no
+	// legacy key to move there.
+	CreateMasterKey bool
 }
 
 // Store is a FilesystemSecretStore. It is safe for concurrent use, by
@@ -48,12 +58,18 @@ type Store struct {
 	aead cipher.AEAD
 }
 
-// Open opens the store in dir, creating dir (0700) and its master key if
-// they do not exist yet.
-func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
-
-// OpenWith is Open with options.
-func OpenWith(dir string, opts Options) (*Store, error) {
+// Open opens the store in dir, creating dir (0700) if it does not exist.
+//
+// A master key left in dir by an older store (LegacyMasterKeyFile) is
+// moved out: with MasterKeyFile, to that file when it does not exist yet
+// (written and synced before the old one is removed, so a crash leaves
+// the key in one place or both, never in none); then, or with MasterKey,
+// the legacy file is removed if it holds the same key, and Open fails
+// with ErrMasterKeyConflict if it holds another.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.MasterKey == nil && opts.MasterKeyFile == "" {
+		return nil, fmt.Errorf("secrets: %w: neither a key nor a key file was given", ErrNoMasterKey)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
@@ -64,11 +80,13 @@ func OpenWith(dir string, opts Options) (*Store, error) {
 	key := opts.MasterKey
 	if key == nil {
 		var err error
-		if key, err = loadOrCreateKey(dir); err != nil {
+		if key, err = keyFromFile(dir, opts.MasterKeyFile, opts.CreateMasterKey); err != nil {
 			return nil, err
 		}
 	} else if len(key) != chacha20poly1305.KeySize {
 		return nil, fmt.Errorf("secrets: master key is %d bytes, want %d", len(key), chacha20poly1305.KeySize)
+	} else if err := dropLegacyKey(dir, key, "the given master key"); err != nil {
+		return nil, err
 	}
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
@@ -260,38 +278,6 @@ func readPrivate(path string, max int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, path, max)
 	}
 	return data, nil
-}
-
-// loadOrCreateKey reads dir/MasterKeyFile, or creates it with a random
-// key. Creation links a complete, synced temporary file into place, so a
-// concurrent opener sees either no key file or the whole key, and of two
-// racing creators the second adopts the first one's key.
-func loadOrCreateKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, MasterKeyFile)
-	for range 2 {
-		key, err := readPrivate(path, chacha20poly1305.KeySize)
-		if err == nil {
-			if len(key) != chacha20poly1305.KeySize {
-				return nil, fmt.Errorf("secrets: %w: master key %s is %d bytes, want %d", ErrCorrupt, path, len(key), chacha20poly1305.KeySize)
-			}
-			return key, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("secrets: master key: %w", err)
-		}
-		key = make([]byte, chacha20poly1305.KeySize)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if err := createOnce(dir, path, key); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				continue // another opener won; use its key
-			}
-			return nil, fmt.Errorf("secrets: creating master key: %w", err)
-		}
-		return key, nil
-	}
-	return nil, fmt.Errorf("secrets: master key %s keeps appearing and vanishing", path)
 }
 
 func createOnce(dir, path string, data []byte) (err error) {

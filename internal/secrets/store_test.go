@@ -13,9 +13,21 @@ import (
 	"testing"
 )
 
+// keyFile is where the tests keep the master key of the store in dir:
+// beside dir, in an "identity" directory, as the host does.
+func keyFile(dir string) string {
+	return filepath.Join(filepath.Dir(dir), "identity", "secrets.key")
+}
+
+// openDir opens the store in dir with its master key in keyFile(dir),
+// created on first use.
+func openDir(dir string) (*Store, error) {
+	return Open(dir, Options{MasterKeyFile: keyFile(dir), CreateMasterKey: true})
+}
+
 func openTemp(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "secrets"))
+	s, err := openDir(filepath.Join(t.TempDir(), "secrets"))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -37,8 +49,11 @@ func TestRoundTrip(t *testing.T) {
 	if got := mode(t, s.Dir()).Perm(); got != 0o700 {
 		t.Errorf("store dir mode %v, want 0700", got)
 	}
-	if got := mode(t, filepath.Join(s.Dir(), MasterKeyFile)).Perm(); got != 0o600 {
+	if got := mode(t, keyFile(s.Dir())).Perm(); got != 0o600 {
 		t.Errorf("master key mode %v, want 0600", got)
+	}
+	if got := mode(t, filepath.Dir(keyFile(s.Dir()))).Perm(); got != 0o700 {
+		t.Errorf("master key dir mode %v, want 0700", got)
 	}
 
 	if _, err := s.Get(ctx, "global", "missing"); !errors.Is(err, ErrNotFound) {
@@ -108,7 +123,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// A second Open of the same directory finds the same master key.
-	s2, err := Open(s.Dir())
+	s2, err := openDir(s.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +193,31 @@ func TestPermissionsEnforced(t *testing.T) {
 			return s.Dir()
 		}, true, true},
 		{"master key 0644", func(t *testing.T, s *Store) string {
-			p := filepath.Join(s.Dir(), MasterKeyFile)
+			p := keyFile(s.Dir())
 			chmod(t, p, 0o644)
 			return p
 		}, true, false}, // the key is already in memory; a restart would refuse
+		{"master key 0620", func(t *testing.T, s *Store) string {
+			p := keyFile(s.Dir())
+			chmod(t, p, 0o620)
+			return p
+		}, true, false},
+		{"master key dir 0770", func(t *testing.T, s *Store) string {
+			p := filepath.Dir(keyFile(s.Dir()))
+			chmod(t, p, 0o770)
+			return p
+		}, true, false},
+		{"master key is a symlink", func(t *testing.T, s *Store) string {
+			p := keyFile(s.Dir())
+			moved := p + ".real"
+			if err := os.Rename(p, moved); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(moved, p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, true, false},
 		{"secret file is a symlink", func(t *testing.T, s *Store) string {
 			p := filepath.Join(s.Dir(), fileName(Ref{"global", "k"}))
 			other := filepath.Join(s.Dir(), fileName(Ref{"global", "other"}))
@@ -231,7 +267,7 @@ func TestPermissionsEnforced(t *testing.T) {
 			}
 			_, err := s.Get(ctx, "global", "k")
 			check("Get", err, tt.get)
-			_, err = Open(s.Dir())
+			_, err = openDir(s.Dir())
 			check("Open", err, tt.open)
 		})
 	}
@@ -250,13 +286,13 @@ func TestOpenRefusesLooseExistingDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	chmod(t, dir, 0o750)
-	_, err := Open(dir)
+	_, err := openDir(dir)
 	var pe *PermissionError
 	if !errors.As(err, &pe) || pe.Path != dir || pe.Mode.Perm() != 0o750 {
 		t.Fatalf("Open = %v, want a *PermissionError for %s mode 0750", err, dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, MasterKeyFile)); !errors.Is(err, fs.ErrNotExist) {
-		t.Error("a master key was created in a refused directory")
+	if _, err := os.Stat(keyFile(dir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a master key was created for a refused directory")
 	}
 }
 
@@ -340,34 +376,39 @@ func TestMasterKeyOption(t *testing.T) {
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "s")
 	key := bytes.Repeat([]byte{7}, 32)
-	s, err := OpenWith(dir, Options{MasterKey: key})
+	s, err := Open(dir, Options{MasterKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, MasterKeyFile)); !errors.Is(err, fs.ErrNotExist) {
-		t.Error("a master key file was written although the key was supplied")
+	if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
+		t.Errorf("a master key file was written although the key was supplied: %v", entries)
 	}
 	if err := s.Set(ctx, "global", "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	other, err := OpenWith(dir, Options{MasterKey: bytes.Repeat([]byte{8}, 32)})
+	other, err := Open(dir, Options{MasterKey: bytes.Repeat([]byte{8}, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.Get(ctx, "global", "k"); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Get with another key = %v, want ErrCorrupt", err)
 	}
-	if _, err := OpenWith(dir, Options{MasterKey: key[:16]}); err == nil {
+	if _, err := Open(dir, Options{MasterKey: key[:16]}); err == nil {
 		t.Error("a 16-byte master key was accepted")
+	}
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrNoMasterKey) {
+		t.Errorf("Open without a key = %v, want ErrNoMasterKey", err)
 	}
 	// A damaged master key file is an error, not a silent new key.
 	dir2 := filepath.Join(t.TempDir(), "s2")
-	if _, err := Open(dir2); err != nil {
+	if _, err := openDir(dir2); err != nil {
 		t.Fatal(err)
 	}
-	writeRaw(t, filepath.Join(dir2, MasterKeyFile), []byte("short"))
-	if _, err := Open(dir2); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("Open with a 5-byte master key = %v, want ErrCorrupt", err)
+	for _, bad := range []string{"short", strings.Repeat("g", 64), strings.Repeat("ab", 33)} {
+		writeRaw(t, keyFile(dir2), []byte(bad))
+		if _, err := openDir(dir2); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), keyFile(dir2)) {
+			t.Errorf("Open with master key %q = %v, want ErrCorrupt naming the file", bad, err)
+		}
 	}
 }
 
@@ -380,7 +421,7 @@ func TestConcurrentAccess(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range openers {
 		wg.Go(func() {
-			s, err := Open(dir)
+			s, err := openDir(dir)
 			if err != nil {
 				t.Error(err)
 			}

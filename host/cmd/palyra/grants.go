@@ -18,7 +18,7 @@ type grantFlags struct {
 }
 
 func (f *grantFlags) register(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&f.requested, "grant-requested", false, "grant every capability the manifest requests")
+	cmd.Flags().BoolVar(&f.requested, "grant-requested", false, "grant what the manifest requests, except shared secrets (global, principal:ID, channel:ID): those only by --grant")
 	cmd.Flags().StringArrayVar(&f.grants, "grant", nil, "grant one requested capability: http:HOST, read:ROOT, write:ROOT or secret:SCOPE/KEY (repeatable)")
 }
 
@@ -26,9 +26,6 @@ func (f *grantFlags) register(cmd *cobra.Command) {
 func (f *grantFlags) parse() (*host.Grants, error) {
 	if len(f.grants) == 0 {
 		return nil, nil
-	}
-	if f.requested {
-		return nil, fmt.Errorf("--grant and --grant-requested exclude each other")
 	}
 	g := &host.Grants{}
 	for _, s := range f.grants {
@@ -63,9 +60,16 @@ func (c *cli) skillsGrantsCommand() *cobra.Command {
 		Use:   "grants ID",
 		Short: "Show (or, with --grant/--grant-requested/--none, replace) what a skill may do",
 		Long: `Grants shows what the current version of a skill requests, what the operator
-granted, what was denied, and the quotas it runs under (the lower of the
-manifest's and the policy's). With --grant, --grant-requested or --none it
-replaces the grants first.`,
+granted, what was denied, which secrets it can read, and the quotas it runs
+under (the lower of the manifest's and the policy's). With --grant,
+--grant-requested or --none it replaces the grants first.
+
+--grant-requested grants everything requested except shared secrets (scopes
+global, principal:ID, channel:ID): a skill gets only its own skill:ID
+secrets that way, and a warning names each shared secret left out. Grant
+those by name, alone or with --grant-requested:
+  palyra skills grants ID --grant-requested --grant secret:global/api_key
+'palyra secrets list' shows, for every secret, the skills that can read it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withHost(cmd, func(h *host.Host) error {
@@ -78,10 +82,11 @@ replaces the grants first.`,
 				case none:
 					rep, err = h.SetGrants(cmd.Context(), args[0], host.Grants{}, "")
 				case flags.requested:
-					var cur *host.GrantReport
-					if cur, err = h.Grants(cmd.Context(), args[0]); err == nil {
-						rep, err = h.SetGrants(cmd.Context(), args[0], cur.Requested, "")
+					var also host.Grants
+					if g != nil {
+						also = *g
 					}
+					rep, err = h.GrantRequested(cmd.Context(), args[0], also, "")
 				case g != nil:
 					rep, err = h.SetGrants(cmd.Context(), args[0], *g, "")
 				default:
@@ -93,7 +98,13 @@ replaces the grants first.`,
 				if asJSON {
 					return writeJSON(cmd.OutOrStdout(), rep)
 				}
-				return printGrants(cmd.OutOrStdout(), rep)
+				if err := printGrants(cmd.OutOrStdout(), rep); err != nil {
+					return err
+				}
+				if flags.requested {
+					warnWithheld(cmd.ErrOrStderr(), rep.SkillID, rep.Withheld)
+				}
+				return nil
 			})
 		},
 	}
@@ -120,15 +131,28 @@ func printGrants(out io.Writer, r *host.GrantReport) error {
 	line("http", r.Requested.HTTPHosts, r.Granted.HTTPHosts)
 	line("read", r.Requested.ReadRoots, r.Granted.ReadRoots)
 	line("write", r.Requested.WriteRoots, r.Granted.WriteRoots)
-	for _, s := range r.Requested.Secrets {
-		var got []string
-		for _, g := range r.Granted.Secrets {
-			if g.Scope == s.Scope {
-				got = g.KeyNames
-			}
+	for _, s := range r.Secrets {
+		mark, note := "denied", ""
+		switch {
+		case s.Foreign:
+			note = "\t(another skill's secret: never granted)"
+		case s.Granted:
+			mark = "granted"
+			note = "\t(the skill can read it)"
+		case s.Shared:
+			note = "\t(shared: grant by name with --grant " + s.Grant + ")"
 		}
-		line("secret "+s.Scope, s.KeyNames, got)
+		fmt.Fprintf(w, "  secret\t%s/%s\t%s%s\n", s.Scope, s.Key, mark, note)
 	}
 	fmt.Fprintf(w, "  timeout\t%d ms\n  memory\t%d bytes\n  fuel\t%d per call\n  tables\t%d elements\n", r.WallClockTimeoutMS, r.MaxMemoryBytes, r.FuelBudget, r.MaxTableElements)
 	return w.Flush()
+}
+
+// warnWithheld tells the operator which requested shared secrets granting
+// "what is requested" left out, and how to grant each.
+func warnWithheld(w io.Writer, skillID string, withheld []host.SecretAccess) {
+	for _, s := range withheld {
+		fmt.Fprintf(w, "warning: --grant-requested does not grant shared secret %s/%s; to let %s read it: palyra skills grants %s --grant %s\n",
+			s.Scope, s.Key, skillID, skillID, s.Grant)
+	}
 }

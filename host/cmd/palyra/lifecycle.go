@@ -61,13 +61,25 @@ it eligible. A refused artifact leaves no files and no trust-store change.`,
 					fmt.Fprintf(w, "  replaced:\t%s\n", in.Replaced)
 				}
 				fmt.Fprintf(w, "  publisher:\t%s\n  trust:\t%s\n  key:\t%s\n  dir:\t%s\n", in.Publisher, in.TrustDecision, in.KeyID, in.Dir)
+				warned := map[string]bool{} // withheld shared secrets get a warning below
+				for _, s := range in.Withheld {
+					warned["secret "+s.Scope+"/"+s.Key] = opts.GrantRequested
+				}
 				for _, d := range in.Denied {
-					fmt.Fprintf(w, "  not granted:\t%s (grant with 'palyra skills grants %s --grant …')\n", d, in.SkillID)
+					if !warned[d] {
+						fmt.Fprintf(w, "  not granted:\t%s (grant with 'palyra skills grants %s --grant …')\n", d, in.SkillID)
+					}
 				}
 				for _, warn := range in.Warnings {
 					fmt.Fprintf(w, "  warning:\t%s\n", warn)
 				}
-				return w.Flush()
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				if opts.GrantRequested {
+					warnWithheld(cmd.ErrOrStderr(), in.SkillID, in.Withheld)
+				}
+				return nil
 			})
 		},
 	}

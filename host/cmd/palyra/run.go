@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
 
@@ -219,24 +220,40 @@ func (c *cli) secretsListCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List stored secrets (names only, never values)",
-		Args:  cobra.NoArgs,
+		Short: "List secrets and the skills that can read each (names only, never values)",
+		Long: `List shows every stored secret, and every secret granted to a skill but not
+stored yet, with the installed skills granted it: which skill can read which
+secret. A skill runs, and so reads, only while eligible. For one skill's
+view, see 'palyra skills grants ID'.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withHost(cmd, func(h *host.Host) error {
-				refs, err := h.ListSecrets(cmd.Context())
+				entries, err := h.SecretReaders(cmd.Context())
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					if refs == nil {
-						refs = []host.SecretRef{}
-					}
-					return writeJSON(cmd.OutOrStdout(), refs)
+					return writeJSON(cmd.OutOrStdout(), entries)
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-				fmt.Fprintln(w, "SCOPE\tKEY")
-				for _, r := range refs {
-					fmt.Fprintf(w, "%s\t%s\n", r.Scope, r.Key)
+				fmt.Fprintln(w, "SCOPE\tKEY\tSTORED\tREADABLE BY")
+				for _, e := range entries {
+					stored := "yes"
+					if !e.Stored {
+						stored = "no"
+					}
+					readers := "-"
+					if len(e.Readers) > 0 {
+						names := make([]string, len(e.Readers))
+						for i, r := range e.Readers {
+							names[i] = r.SkillID
+							if r.State != host.StateEligible {
+								names[i] += " (" + string(r.State) + ")"
+							}
+						}
+						readers = strings.Join(names, ", ")
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Scope, e.Key, stored, readers)
 				}
 				return w.Flush()
 			})

@@ -13,6 +13,12 @@
 //     result.
 package guestabi
 
+import (
+	"strings"
+
+	"github.com/palyra/palyra-go/internal/manifest"
+)
+
 // ABI is a guest ABI.
 type ABI uint8
 
@@ -113,3 +119,33 @@ const (
 	StorageHandleBase = 30_000
 	ChannelHandleBase = 40_000
 )
+
+// Entrypoint returns the export a Palyra-native tool call of m runs: its
+// [operator.plugin] default_entrypoint, else DefaultEntrypoint. (Palyra's
+// daemon lets a plugin binding override it too; a palyra host has no
+// bindings, so the manifest is the only place.)
+func Entrypoint(m *manifest.Manifest) string {
+	if m.Operator != nil && m.Operator.Plugin != nil && m.Operator.Plugin.DefaultEntrypoint != "" {
+		return strings.TrimSpace(m.Operator.Plugin.DefaultEntrypoint)
+	}
+	return DefaultEntrypoint
+}
+
+// ModulePath returns the module a Palyra-native tool call of m runs when
+// it names one: its [operator.plugin] default_module_path, else "" (then
+// the artifact's only module; several are an error, as in Palyra).
+func ModulePath(m *manifest.Manifest) string {
+	if m.Operator != nil && m.Operator.Plugin != nil {
+		return strings.TrimSpace(m.Operator.Plugin.DefaultModulePath)
+	}
+	return ""
+}
+
+// ToolNames returns the names of m's tools, for Detect.
+func ToolNames(m *manifest.Manifest) []string {
+	out := make([]string, len(m.Entrypoints.Tools))
+	for i, t := range m.Entrypoints.Tools {
+		out[i] = t.Name
+	}
+	return out
+}

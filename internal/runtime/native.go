@@ -124,6 +124,24 @@ func capHandle(class int) api.GoModuleFunc {
 // Run (see guestabi.Detect for how the host picks, per tool).
 func (m *Module) ABI() ABI { return m.abi }
 
+// ABIFor returns the module's ABI for the given tools and entrypoint, as
+// guestabi.Detect decides it: a module that imports nothing is
+// Palyra-native when it exports the entrypoint as () -> i32 and none of
+// the tools' names.
+func (m *Module) ABIFor(tools []string, entrypoint string) ABI {
+	return guestabi.Detect(guestabi.Module{
+		ImportModules: m.importModules,
+		Exported: func(name string) bool {
+			e, ok := m.exports[name]
+			return ok && e.i32
+		},
+		ExportsFunction: func(name string) bool {
+			_, ok := m.compiled.ExportedFunctions()[name]
+			return ok
+		},
+	}, tools, entrypoint)
+}
+
 // RunsNative reports whether Run can run the module: its imports are all
 // Palyra host capabilities with their types (or it has none), and it
 // imports no memory.
@@ -154,6 +172,7 @@ func (m *Module) detectABI() {
 		names = append(names, mod)
 		bad = append(bad, fmt.Sprintf("%s.%s (memory import)", mod, name))
 	}
+	m.importModules = names
 	m.abi = guestabi.Detect(guestabi.Module{ImportModules: names}, nil, "")
 	if len(bad) > 0 {
 		m.nativeErr = fmt.Errorf("%w: cannot run as a Palyra-native module: imports %s", ErrABI, strings.Join(bad, ", "))

@@ -154,8 +154,9 @@ type Module struct {
 	exports map[string]export
 	// abi is the module's ABI, from its imports; nativeErr says why Run
 	// cannot run it (nil: it can).
-	abi       ABI
-	nativeErr error
+	abi           ABI
+	nativeErr     error
+	importModules []string // one per import
 }
 
 // Compile compiles a guest module.

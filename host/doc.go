@@ -8,7 +8,9 @@
 // SetGrants, the secrets store).
 //
 // A call runs the skill's Wasm module on palyra's implementation of the
-// Extism kernel ABI (internal/runtime) with the quotas min(manifest,
+// Extism kernel ABI (internal/runtime), or, for a module written for
+// Palyra's native ABI, its entrypoint with capability handles and an
+// {"exit_code":N} output (docs/abi.md), with the quotas min(manifest,
 // policy.json): the wall-clock timeout and the caller's ctx stop the guest
 // wherever it is, memory past the quota traps, HTTP goes only to granted
 // hosts (every redirect and the resolved address checked), files only

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
 	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/audit"
+	"github.com/palyra/palyra-go/internal/guestabi"
 	"github.com/palyra/palyra-go/internal/signing"
 )
 
@@ -22,6 +25,7 @@ type Inspection struct {
 	KeyID         string             `json:"key_id"`
 	PayloadSHA256 string             `json:"payload_sha256"`
 	Entries       []InspectedEntry   `json:"entries"`
+	Modules       []InspectedModule  `json:"modules"`
 	Components    []InspectedPackage `json:"sbom_components"`
 	Builder       string             `json:"provenance_builder"`
 	Subjects      []InspectedEntry   `json:"provenance_subjects"`
@@ -32,6 +36,19 @@ type InspectedEntry struct {
 	Path   string `json:"path"`
 	Size   int    `json:"size,omitempty"`
 	SHA256 string `json:"sha256"`
+}
+
+// InspectedModule is one modules/*.wasm entry and the guest ABI it is
+// written for: "extism" (called by tool name, with input and output) or
+// "palyra-native" (Palyra's run: () -> i32 with capability handles; see
+// docs/abi.md). ABI is "unknown", with Error saying why, for a module
+// whose structure cannot be read.
+type InspectedModule struct {
+	Path string `json:"path"`
+	ABI  string `json:"abi"`
+	// Entrypoint is what a Palyra-native module's tools run.
+	Entrypoint string `json:"entrypoint,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // InspectedPackage is one SBOM component.
@@ -59,6 +76,9 @@ func InspectArtifact(ctx context.Context, r io.ReaderAt, size int64) (*Inspectio
 	var sbomJSON, provJSON []byte
 	for _, f := range a.Files {
 		in.Entries = append(in.Entries, InspectedEntry{Path: f.Path, Size: len(f.Data), SHA256: artifact.SHA256Hex(f.Data)})
+		if strings.HasPrefix(f.Path, "modules/") && strings.HasSuffix(f.Path, ".wasm") {
+			in.Modules = append(in.Modules, inspectModule(f, a.Manifest))
+		}
 		switch f.Path {
 		case artifact.SBOMPath:
 			sbomJSON = f.Data
@@ -73,6 +93,18 @@ func InspectArtifact(ctx context.Context, r io.ReaderAt, size int64) (*Inspectio
 		return nil, err
 	}
 	return in, nil
+}
+
+func inspectModule(f artifact.File, m *Manifest) InspectedModule {
+	abi, err := audit.ModuleABI(f.Data, m)
+	if err != nil {
+		return InspectedModule{Path: f.Path, ABI: "unknown", Error: err.Error()}
+	}
+	im := InspectedModule{Path: f.Path, ABI: abi.String()}
+	if abi == guestabi.Palyra {
+		im.Entrypoint = guestabi.Entrypoint(m)
+	}
+	return im
 }
 
 func sbomComponents(data []byte) ([]InspectedPackage, error) {

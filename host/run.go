@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/palyra/palyra-go/internal/artifact"
 	"github.com/palyra/palyra-go/internal/egress"
+	"github.com/palyra/palyra-go/internal/guestabi"
 	"github.com/palyra/palyra-go/internal/journal"
 	"github.com/palyra/palyra-go/internal/runtime"
 	"github.com/palyra/palyra-go/internal/secrets"
@@ -96,6 +98,11 @@ type GuestLog struct {
 // ErrNotEligible, ErrNoTool, *GuestError, *TrapError (ErrMemoryLimit),
 // context.DeadlineExceeded and context.Canceled, ErrClosed.
 //
+// A tool of a Palyra-native module (see docs/abi.md) runs as Palyra runs
+// it: its entrypoint, with capability handles of what was granted and no
+// input (input is ignored, as Palyra's ABI has none to give); its output
+// is {"exit_code":N}, N being the i32 the entrypoint returned.
+//
 // The first call to a skill loads it: its modules come from the
 // installed copy of the signed artifact, checked against the payload
 // digest the journal recorded, and are compiled once (with a compilation
@@ -117,6 +124,13 @@ func (h *Host) Call(ctx context.Context, skillID, tool string, input []byte) ([]
 		// Only when the host logs guest records: the value costs an
 		// allocation per call.
 		ctx = context.WithValue(ctx, callKey{}, &callRecorder{id: h.callSeq.Add(1)})
+	}
+	if t.native {
+		out, _, err := runNative(ctx, t)
+		if err != nil {
+			return nil, ls.callError(t, err)
+		}
+		return out, nil
 	}
 	out, err := t.plugin.Call(ctx, t.export, input)
 	if err != nil {
@@ -140,7 +154,13 @@ func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*Ca
 	res := &CallResult{SkillID: ls.skillID, Version: ls.version, Tool: t.id, CallID: h.callSeq.Add(1), Logs: []GuestLog{}}
 	rec := &callRecorder{id: res.CallID, record: true}
 	start := time.Now()
-	out, info, err := t.plugin.CallInfo(context.WithValue(ctx, callKey{}, rec), t.export, input)
+	var out []byte
+	var info runtime.CallInfo
+	if t.native {
+		out, info, err = runNative(ctx, t)
+	} else {
+		out, info, err = t.plugin.CallInfo(context.WithValue(ctx, callKey{}, rec), t.export, input)
+	}
 	res.Duration = time.Since(start)
 	res.Module, res.Instance, res.InstanceCalls = t.module, info.Instance, info.Calls
 	res.FuelConsumed = info.Fuel
@@ -179,9 +199,10 @@ type loadedSkill struct {
 }
 
 type loadedTool struct {
-	id, export string
+	id, export string // export: the function called (a native tool's entrypoint)
 	module     string // its path in the artifact
 	plugin     *runtime.Plugin
+	native     bool // Palyra-native: Run the entrypoint, output {"exit_code": N}
 }
 
 func (ls *loadedSkill) tool(name string) (*loadedTool, error) {
@@ -488,8 +509,11 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 		return nil, err
 	}
 
-	// Each tool runs in the module that exports it (the audit checked
-	// that exactly one does).
+	// Each Extism tool runs in the module that exports it (the audit
+	// checked that exactly one does); a tool no Extism module exports runs
+	// as Palyra runs it, in a Palyra-native module (see nativeTools).
+	names, entry := guestabi.ToolNames(m), guestabi.Entrypoint(m)
+	var native []nativeModule
 	for _, f := range a.Files {
 		if !strings.HasPrefix(f.Path, "modules/") || path.Ext(f.Path) != ".wasm" {
 			continue
@@ -499,11 +523,23 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
 		ls.modules = append(ls.modules, mod)
-		plugin, err := rt.NewPlugin(ctx, mod, cfg)
+		abi := mod.ABIFor(names, entry)
+		mcfg := cfg
+		if abi == runtime.ABIPalyra {
+			// Palyra's capabilities, as handles; no WASI, so no mounts,
+			// and no Extism host functions.
+			mcfg.Mounts, mcfg.HTTP, mcfg.Secrets = nil, nil, nil
+			mcfg.Capabilities = nativeGrants(g)
+		}
+		plugin, err := rt.NewPlugin(ctx, mod, mcfg)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
 		ls.plugins = append(ls.plugins, plugin)
+		native = append(native, nativeModule{path: f.Path, abi: abi, plugin: plugin})
+		if abi == runtime.ABIPalyra {
+			continue
+		}
 		for _, t := range m.Entrypoints.Tools {
 			if mod.Exports(t.Name) {
 				lt := &loadedTool{id: t.ID, export: t.Name, module: f.Path, plugin: plugin}
@@ -514,11 +550,75 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 	}
 	for _, t := range m.Entrypoints.Tools {
 		if _, ok := ls.tools[t.ID]; !ok {
-			return nil, fmt.Errorf("tool %s: no module exports %q", t.ID, t.Name)
+			nm, err := nativeModuleOf(m, native)
+			if err != nil {
+				return nil, fmt.Errorf("tool %s: no module exports %q, and %w", t.ID, t.Name, err)
+			}
+			lt := &loadedTool{id: t.ID, export: entry, module: nm.path, plugin: nm.plugin, native: true}
+			ls.tools[t.ID] = lt
+			ls.tools[t.Name] = lt
 		}
 		ls.toolNames = append(ls.toolNames, t.ID)
 	}
 	return ls, nil
+}
+
+// nativeModule is one of a skill's modules, for choosing the one a
+// Palyra-native tool runs.
+type nativeModule struct {
+	path   string
+	abi    runtime.ABI
+	plugin *runtime.Plugin
+}
+
+// nativeModuleOf returns the module Palyra runs a tool in: the manifest's
+// [operator.plugin] default_module_path, else the artifact's only module
+// (Palyra's select_module_path); it must be Palyra-native.
+func nativeModuleOf(m *Manifest, mods []nativeModule) (nativeModule, error) {
+	var nm nativeModule
+	if want := guestabi.ModulePath(m); want != "" {
+		i := slices.IndexFunc(mods, func(x nativeModule) bool { return x.path == want })
+		if i < 0 {
+			return nm, fmt.Errorf("operator.plugin.default_module_path %q is not a module of the artifact", want)
+		}
+		nm = mods[i]
+	} else if len(mods) == 1 {
+		nm = mods[0]
+	} else {
+		return nm, fmt.Errorf("the artifact has %d modules and no operator.plugin.default_module_path to run natively", len(mods))
+	}
+	if nm.abi != runtime.ABIPalyra {
+		return nm, fmt.Errorf("module %s does not use the Palyra-native ABI", nm.path)
+	}
+	return nm, nil
+}
+
+// nativeGrants maps what the operator granted to the capability classes
+// of Palyra's native ABI, as Palyra's capability_grants_from_manifest
+// does: http = the granted HTTP egress hosts; secret = the granted secret
+// keys as "scope/key"; storage = the granted filesystem write roots;
+// channel = none (Palyra grants skills no channel either). The guest sees
+// only their handles.
+func nativeGrants(g Grants) runtime.NativeGrants {
+	n := runtime.NativeGrants{HTTPHosts: g.HTTPHosts, StoragePrefixes: g.WriteRoots}
+	for _, s := range g.Secrets {
+		for _, k := range s.KeyNames {
+			n.SecretKeys = append(n.SecretKeys, s.Scope+"/"+k)
+		}
+	}
+	return n
+}
+
+// runNative runs a Palyra-native tool: its entrypoint, with no input (the
+// caller's is ignored: Palyra's ABI has none), and returns its exit code
+// as the output {"exit_code": N}.
+func runNative(ctx context.Context, t *loadedTool) ([]byte, runtime.CallInfo, error) {
+	rc, info, err := t.plugin.Run(ctx, t.export)
+	if err != nil {
+		return nil, info, err
+	}
+	out := append([]byte(`{"exit_code":`), strconv.FormatInt(int64(rc), 10)...)
+	return append(out, '}'), info, nil
 }
 
 // mounts turns granted filesystem roots into WASI preopens: root "r" is

@@ -90,9 +90,15 @@
 //   - wasm_import_allowlist: every import is a function the runtime
 //     provides: from extism:host/env (the Extism kernel and host functions
 //     of extism/go-sdk v1.7), extism:host/user (palyra_secret_get only),
-//     palyra:host/env (any name; the runtime owns that set) or
-//     wasi_snapshot_preview1 (its 46 functions). Memory, table and global
-//     imports fail.
+//     palyra:host/env (any name; the runtime owns that set),
+//     wasi_snapshot_preview1 (its 46 functions) or Palyra's native
+//     palyra:plugins/host-capabilities@0.1.0 (exactly http-count,
+//     secret-count, storage-count, channel-count: () -> i32, and
+//     http-handle, secret-handle, storage-handle, channel-handle:
+//     (i32) -> i32; another type fails). Memory, table and global imports
+//     fail. A module importing from palyra:plugins/host-capabilities@0.1.0
+//     and from any other module fails: a Palyra-native module gets no WASI
+//     and no Extism kernel, in Palyra as here.
 //   - wasm_capability_imports (warn): the module imports
 //     extism:host/env.http_request while http_egress_allowlist is empty, or
 //     extism:host/user.palyra_secret_get while no secret key is requested.
@@ -113,11 +119,18 @@
 //     (default 100,000).
 //   - wasm_data_segment_limit: data segments <= Policy.MaxDataSegments
 //     (default 100,000).
-//   - wasm_tool_exports: one per tool: the tool's name is an exported
-//     function of exactly one module, with no parameters and at most one
-//     i32 result (how Extism calls plugin functions). Missing, exported by
-//     two modules, exported as something other than a function, or with
-//     another type: fail.
+//   - wasm_tool_exports: one per tool. An Extism tool: the tool's name is
+//     an exported function of exactly one Extism module, with no
+//     parameters and at most one i32 result (how Extism calls plugin
+//     functions). Missing, exported by two modules, exported as something
+//     other than a function, or with another type: fail. A tool no Extism
+//     module exports is a Palyra-native tool when the module Palyra would
+//     run ([operator.plugin] default_module_path, else the only module) is
+//     Palyra-native (guestabi.Detect: it imports Palyra's host
+//     capabilities, or imports nothing, exports the entrypoint and none of
+//     the tools' names): that module must export the entrypoint
+//     ([operator.plugin] default_entrypoint, else "run") as a () -> i32
+//     function; the tool's name need not be exported.
 //   - vulnerability_feed_hook (Palyra): the Go modules sbom.cdx.json
 //     lists (components with a pkg:golang purl) are matched against the
 //     OSV feed Policy.VulnerabilityFeedHook names, which the caller loads

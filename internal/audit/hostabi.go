@@ -1,6 +1,10 @@
 package audit
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/palyra/palyra-go/internal/guestabi"
+)
 
 // The import namespaces palyra's runtime provides. A module importing
 // anything else cannot be instantiated, and is a host surface nobody
@@ -18,6 +22,10 @@ const (
 	nsPalyraEnv = "palyra:host/env"
 	// nsWASIP1 is WASI preview 1, implemented by wazero.
 	nsWASIP1 = "wasi_snapshot_preview1"
+	// nsPalyraCaps is Palyra's native plugin ABI: capability handles
+	// only. A module importing from it gets nothing else (no WASI, no
+	// Extism kernel), as in Palyra.
+	nsPalyraCaps = guestabi.CapabilitiesModule
 )
 
 // Host functions that exercise a capability the manifest must request.
@@ -52,6 +60,9 @@ func knownImport(ns, name string) bool {
 		return name == secretGetFunc
 	case nsPalyraEnv:
 		return true
+	case nsPalyraCaps:
+		_, ok := guestabi.CapabilityFunction(name)
+		return ok
 	case nsWASIP1:
 		switch name {
 		case "args_get", "args_sizes_get", "environ_get", "environ_sizes_get",
@@ -75,7 +86,7 @@ func knownImport(ns, name string) bool {
 // knownNamespace reports whether ns is one of the runtime's namespaces.
 func knownNamespace(ns string) bool {
 	switch ns {
-	case nsExtismEnv, nsExtismUser, nsPalyraEnv, nsWASIP1:
+	case nsExtismEnv, nsExtismUser, nsPalyraEnv, nsWASIP1, nsPalyraCaps:
 		return true
 	}
 	return false

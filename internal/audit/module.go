@@ -3,12 +3,14 @@ package audit
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/tetratelabs/wabin/binary"
 	"github.com/tetratelabs/wabin/wasm"
 	"github.com/tetratelabs/wazero"
 
 	"github.com/palyra/palyra-go/internal/artifact"
+	"github.com/palyra/palyra-go/internal/guestabi"
 	"github.com/palyra/palyra-go/internal/manifest"
 )
 
@@ -161,11 +163,20 @@ func (a *auditor) checkFilesystemImports(mod *module, c *manifest.Capabilities) 
 }
 
 // checkImportAllowlist fails a module importing anything the runtime does
-// not provide: an unknown namespace, an unknown function in a known one, or
-// a memory, table or global (the runtime exports functions only).
+// not provide: an unknown namespace, an unknown function in a known one, a
+// Palyra host capability with another type than Palyra's, or a memory,
+// table or global (the runtime exports functions only). A module importing
+// Palyra's host capabilities must import nothing else: Palyra links no WASI
+// and no Extism kernel for it, and neither does the runtime.
 func (a *auditor) checkImportAllowlist(mod *module) {
-	var bad []string
+	var bad, other []string
+	native := false
 	for _, im := range mod.m.ImportSection {
+		if im.Module == nsPalyraCaps {
+			native = true
+		} else {
+			other = append(other, im.Module+"."+im.Name)
+		}
 		switch {
 		case !knownNamespace(im.Module):
 			bad = append(bad, fmt.Sprintf("%s.%s (unknown module)", im.Module, im.Name))
@@ -173,15 +184,51 @@ func (a *auditor) checkImportAllowlist(mod *module) {
 			bad = append(bad, fmt.Sprintf("%s.%s (%s import; only functions are provided)", im.Module, im.Name, wasm.ExternTypeName(im.Type)))
 		case !knownImport(im.Module, im.Name):
 			bad = append(bad, fmt.Sprintf("%s.%s (no such host function)", im.Module, im.Name))
+		case im.Module == nsPalyraCaps:
+			params, _ := guestabi.CapabilityFunction(im.Name)
+			if ft := typeAt(mod.m, im.DescFunc); ft == nil || !capabilityType(ft, params) {
+				want := "() -> (i32)"
+				if params == 1 {
+					want = "(i32) -> (i32)"
+				}
+				bad = append(bad, fmt.Sprintf("%s.%s (type %s; Palyra's is %s)", im.Module, im.Name, typeString(ft), want))
+			}
 		}
 	}
-	details := map[string]any{"module_path": mod.path, "allowed_modules": []string{nsExtismEnv, nsExtismUser, nsPalyraEnv, nsWASIP1}}
+	details := map[string]any{"module_path": mod.path, "allowed_modules": []string{nsExtismEnv, nsExtismUser, nsPalyraEnv, nsWASIP1, nsPalyraCaps}}
+	if native && len(other) > 0 {
+		details["imports"] = unique(other)
+		a.fail(checkImportAllowlist, fmt.Sprintf("module '%s' imports Palyra's host capabilities (%s) and also %s; a Palyra-native module gets only those: no WASI, no Extism kernel",
+			mod.path, nsPalyraCaps, listed(unique(other))), details)
+		return
+	}
 	if len(bad) > 0 {
 		details["imports"] = bad
 		a.fail(checkImportAllowlist, fmt.Sprintf("module '%s' imports what the runtime does not provide: %s", mod.path, listed(bad)), details)
 		return
 	}
 	a.pass(checkImportAllowlist, fmt.Sprintf("module '%s' imports only host functions the runtime provides", mod.path), details)
+}
+
+// capabilityType reports whether ft is the core type of a Palyra host
+// capability with params i32 parameters: (i32{params}) -> i32.
+func capabilityType(ft *wasm.FunctionType, params int) bool {
+	if len(ft.Params) != params || len(ft.Results) != 1 || ft.Results[0] != wasm.ValueTypeI32 {
+		return false
+	}
+	for _, p := range ft.Params {
+		if p != wasm.ValueTypeI32 {
+			return false
+		}
+	}
+	return true
+}
+
+func typeAt(m *wasm.Module, t wasm.Index) *wasm.FunctionType {
+	if int(t) < len(m.TypeSection) {
+		return m.TypeSection[t]
+	}
+	return nil
 }
 
 // checkCapabilityImports warns when a module imports the host function of
@@ -306,20 +353,33 @@ func (a *auditor) checkCount(mod *module, id, what string, n, limit int, limitNa
 	a.pass(id, fmt.Sprintf("module '%s' has %d %s, within %s (%d)", mod.path, n, what, limitName, limit), details)
 }
 
-// checkToolExports checks that each tool's name is an exported function of
-// exactly one module, callable the way Extism calls plugin functions (no
-// parameters, at most one i32 result). undecoded counts modules that
-// failed earlier checks: a tool they might export is still missing as far
-// as the audit can tell, and the message says so.
+// checkToolExports checks that each tool can be called. An Extism tool:
+// its name is an exported function of exactly one module, callable the
+// way Extism calls plugin functions (no parameters, at most one i32
+// result). A Palyra-native tool (no Extism module exports its name, and
+// the module Palyra would run is native; see guestabi.Detect): that module
+// — [operator.plugin] default_module_path, else the only module — exports
+// the entrypoint (default_entrypoint, else "run") as () -> i32; the
+// tool's name need not be exported. undecoded counts modules that failed
+// earlier checks: a tool they might export is still missing as far as
+// the audit can tell, and the message says so.
 func (a *auditor) checkToolExports(mf *manifest.Manifest, mods []*module, undecoded int) {
 	note := ""
 	if undecoded > 0 {
 		note = fmt.Sprintf(" (%d module(s) could not be decoded)", undecoded)
 	}
+	tools, entry := guestabi.ToolNames(mf), guestabi.Entrypoint(mf)
+	abis := make([]guestabi.ABI, len(mods))
+	for i, mod := range mods {
+		abis[i] = moduleABI(mod.m, tools, entry)
+	}
 	for _, t := range mf.Entrypoints.Tools {
 		var in []string
 		var bad []string
-		for _, mod := range mods {
+		for i, mod := range mods {
+			if abis[i] == guestabi.Palyra {
+				continue
+			}
 			e := findExport(mod.m, t.Name)
 			if e == nil {
 				continue
@@ -335,6 +395,11 @@ func (a *auditor) checkToolExports(mf *manifest.Manifest, mods []*module, undeco
 			}
 		}
 		details := map[string]any{"tool_id": t.ID, "tool_name": t.Name, "modules": strs(in)}
+		if len(in) == 0 && len(bad) == 0 {
+			if done := a.checkNativeTool(mf, t, mods, abis, entry, details); done {
+				continue
+			}
+		}
 		switch {
 		case len(in) > 1:
 			a.fail(checkToolExports, fmt.Sprintf("tool '%s' (%s) is exported by more than one module: %s", t.Name, t.ID, listed(in)), details)
@@ -347,6 +412,81 @@ func (a *auditor) checkToolExports(mf *manifest.Manifest, mods []*module, undeco
 			a.pass(checkToolExports, fmt.Sprintf("tool '%s' (%s) is exported by module '%s'", t.Name, t.ID, in[0]), details)
 		}
 	}
+}
+
+// checkNativeTool checks a tool no Extism module exports, as Palyra runs
+// it, when the module it would run is Palyra-native; it reports whether it
+// recorded the check (false: not a native tool, the caller reports it
+// missing).
+func (a *auditor) checkNativeTool(mf *manifest.Manifest, t manifest.Tool, mods []*module, abis []guestabi.ABI, entry string, details map[string]any) bool {
+	i := -1
+	if want := guestabi.ModulePath(mf); want != "" {
+		i = slices.IndexFunc(mods, func(m *module) bool { return m.path == want })
+	} else if len(mods) == 1 {
+		i = 0
+	}
+	if i < 0 || abis[i] != guestabi.Palyra {
+		return false
+	}
+	mod := mods[i]
+	details["modules"] = []string{mod.path}
+	details["abi"] = guestabi.Palyra.String()
+	details["entrypoint"] = entry
+	e := findExport(mod.m, entry)
+	switch {
+	case e == nil || e.Type != wasm.ExternTypeFunc:
+		a.fail(checkToolExports, fmt.Sprintf("tool '%s' (%s) runs module '%s' (Palyra-native ABI), which does not export its entrypoint '%s' as a function", t.Name, t.ID, mod.path, entry), details)
+	case !entrypointType(funcType(mod.m, e.Index)):
+		a.fail(checkToolExports, fmt.Sprintf("tool '%s' (%s) runs module '%s' (Palyra-native ABI), whose entrypoint '%s' has type %s; Palyra calls () -> (i32)",
+			t.Name, t.ID, mod.path, entry, typeString(funcType(mod.m, e.Index))), details)
+	default:
+		a.pass(checkToolExports, fmt.Sprintf("tool '%s' (%s) runs entrypoint '%s' of module '%s' (Palyra-native ABI)", t.Name, t.ID, entry, mod.path), details)
+	}
+	return true
+}
+
+// entrypointType reports whether ft is () -> i32.
+func entrypointType(ft *wasm.FunctionType) bool {
+	return ft != nil && len(ft.Params) == 0 && len(ft.Results) == 1 && ft.Results[0] == wasm.ValueTypeI32
+}
+
+// moduleABI decides the ABI of a decoded module (guestabi.Detect).
+func moduleABI(m *wasm.Module, tools []string, entry string) guestabi.ABI {
+	g := guestabi.Module{
+		Exported: func(name string) bool {
+			e := findExport(m, name)
+			return e != nil && e.Type == wasm.ExternTypeFunc && entrypointType(funcType(m, e.Index))
+		},
+		ExportsFunction: func(name string) bool {
+			e := findExport(m, name)
+			return e != nil && e.Type == wasm.ExternTypeFunc
+		},
+	}
+	for _, im := range m.ImportSection {
+		g.ImportModules = append(g.ImportModules, im.Module)
+	}
+	return guestabi.Detect(g, tools, entry)
+}
+
+// ModuleABI returns the guest ABI of the module in data for the tools of
+// mf (guestabi.Detect), for `palyra skills inspect`. It reads the module's
+// structure only after the bounds check, so untrusted bytes cannot make
+// the decoder allocate more than they back; it does not validate the
+// module (the audit does).
+func ModuleABI(data []byte, mf *manifest.Manifest) (abi guestabi.ABI, err error) {
+	if _, err := checkBounds(data); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			abi, err = 0, fmt.Errorf("decoding module structure: %v", r)
+		}
+	}()
+	m, err := binary.DecodeModule(data, wasm.CoreFeaturesV2)
+	if err != nil {
+		return 0, fmt.Errorf("decoding module structure: %w", err)
+	}
+	return moduleABI(m, guestabi.ToolNames(mf), guestabi.Entrypoint(mf)), nil
 }
 
 func findExport(m *wasm.Module, name string) *wasm.Export {

@@ -1,6 +1,7 @@
 // Package runtime runs skills: WebAssembly modules built with an Extism
 // PDK (any language) or with palyra's sdk, in a wazero sandbox, with
-// palyra's own implementation of the Extism kernel ABI.
+// palyra's own implementation of the Extism kernel ABI, and modules
+// written for Palyra's native plugin ABI (see below).
 //
 // A Runtime compiles modules (with an optional on-disk compilation
 // cache); a Plugin is a compiled module with its configuration, quotas and
@@ -85,6 +86,30 @@
 //	                                 [src, src+n) (n = 0 clears it)
 //
 // A range outside guest memory traps.
+//
+// # Palyra-native ABI
+//
+// A module importing from palyra:plugins/host-capabilities@0.1.0 is
+// written for Palyra's own plugin ABI (Module.ABI reports ABIPalyra; see
+// package guestabi): its instances are linked to those eight functions
+// and nothing else, no kernel and no WASI (NewPlugin refuses such a module
+// that imports anything else, ErrABI), and Plugin.Run calls its
+// entrypoint, an exported () -> i32 function, with no input or output:
+//
+//	http-count() i32      http-handle(index i32) i32
+//	secret-count() i32    secret-handle(index i32) i32
+//	storage-count() i32   storage-handle(index i32) i32
+//	channel-count() i32   channel-handle(index i32) i32
+//
+// The counts and handles come from PluginConfig.Capabilities, as Palyra's
+// CapabilityHandles::from_grants makes them: each class canonicalized,
+// handle = base + index (10000, 20000, 30000, 40000), -1 for an index out
+// of range. Run goes through the same call path as Call (pooled
+// instances, fuel budget, timeout, ctx, memory and table limits, a
+// stopped or trapped instance discarded); the start function runs before
+// the first call, _initialize never does. A module with no imports at all
+// can be called either way. Call on a Palyra-native plugin fails with
+// ErrABI.
 //
 // # Quotas
 //

@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/palyra/palyra-go/internal/guestabi"
 	"github.com/palyra/palyra-go/internal/runtime/instrument"
 	"github.com/palyra/palyra-go/internal/runtime/kernel"
 )
@@ -101,33 +102,46 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	}()
 
 	ctx = experimental.WithMemoryAllocator(ctx, &inst.budget)
-	kctx := experimental.WithImportResolver(ctx, func(name string) api.Module {
-		if name == kernel.GoModule {
-			return p.rt.host
+	var gctx context.Context
+	mc := p.mcfg
+	if p.native {
+		// Palyra's linker: its host capabilities and nothing else (the
+		// module was checked to import nothing else: no WASI, no kernel).
+		gctx = experimental.WithImportResolver(ctx, func(name string) api.Module {
+			if name == guestabi.CapabilitiesModule {
+				return p.rt.caps
+			}
+			return nil
+		})
+	} else {
+		kctx := experimental.WithImportResolver(ctx, func(name string) api.Module {
+			if name == kernel.GoModule {
+				return p.rt.host
+			}
+			return nil
+		})
+		if inst.kmod, err = inst.instantiate(kctx, p.rt.kernel, wazero.NewModuleConfig().WithName("")); err != nil {
+			return nil, fmt.Errorf("kernel: %w", err)
 		}
-		return nil
-	})
-	if inst.kmod, err = inst.instantiate(kctx, p.rt.kernel, wazero.NewModuleConfig().WithName("")); err != nil {
-		return nil, fmt.Errorf("kernel: %w", err)
-	}
-	if inst.k, err = kernel.Bind(inst.kmod); err != nil {
-		return nil, err
-	}
-	gctx := experimental.WithImportResolver(ctx, func(name string) api.Module {
-		switch name {
-		case ExtismEnv:
-			return inst.kmod
-		case ExtismUser, PalyraEnv:
-			return p.rt.host
+		if inst.k, err = kernel.Bind(inst.kmod); err != nil {
+			return nil, err
 		}
-		return nil // WASI, from the runtime's namespace
-	})
-	mc := p.mcfg.
-		WithStdout(&inst.stdout).
-		WithStderr(&inst.stderr).
-		WithNanosleep(inst.sleep)
-	if len(p.mounts) > 0 {
-		mc = mc.WithFSConfig(p.fsConfig(inst))
+		gctx = experimental.WithImportResolver(ctx, func(name string) api.Module {
+			switch name {
+			case ExtismEnv:
+				return inst.kmod
+			case ExtismUser, PalyraEnv:
+				return p.rt.host
+			}
+			return nil // WASI, from the runtime's namespace
+		})
+		mc = mc.
+			WithStdout(&inst.stdout).
+			WithStderr(&inst.stderr).
+			WithNanosleep(inst.sleep)
+		if len(p.mounts) > 0 {
+			mc = mc.WithFSConfig(p.fsConfig(inst))
+		}
 	}
 	if inst.guest, err = inst.instantiate(gctx, p.mod.compiled, mc); err != nil {
 		return nil, err
@@ -244,22 +258,68 @@ func (inst *instance) close() {
 	}
 }
 
-// call runs one guest call. keep reports whether the instance may serve
-// another.
-func (inst *instance) call(ctx context.Context, name string, fn export, input []byte) (out []byte, keep bool, err error) {
-	p := inst.p
+// function returns the instance's api.Function of the export fn, cached.
+func (inst *instance) function(name string, fn export) api.Function {
 	f := inst.fns[fn.index]
 	if f == nil {
 		f = inst.guest.ExportedFunction(name)
 		inst.fns[fn.index] = f
 	}
+	return f
+}
+
+// call runs one Extism guest call. keep reports whether the instance may
+// serve another.
+func (inst *instance) call(ctx context.Context, name string, fn export, input []byte) (out []byte, keep bool, err error) {
+	f := inst.function(name, fn)
 	if err := inst.k.SetInput(input); err != nil {
 		return nil, true, fmt.Errorf("runtime: %s: input of %d bytes: %w", name, len(input), ErrMemoryLimit)
 	}
-	inst.callCtx = ctx
 	inst.bulkOut = nil
 	inst.httpStatus = 0
 	clear(inst.httpHeaders)
+
+	// A new instance runs its language runtime's initialisation first.
+	keep, err = inst.invoke(ctx, name, f, name != "_start" && name != "_initialize")
+	if err != nil {
+		return nil, keep, err
+	}
+
+	var rc int32
+	if fn.hasResult {
+		rc = int32(uint32(inst.stack[0]))
+	}
+	if h := inst.k.Error(); h != 0 || rc != 0 {
+		ge := &GuestError{Function: name, Code: rc}
+		if h != 0 {
+			if msg, ok := inst.k.Block(h); ok {
+				ge.Message = string(msg)
+			} else {
+				ge.Message = fmt.Sprintf("(error_set with %d, not a memory block)", h)
+			}
+		}
+		return nil, keep, ge
+	}
+	off, view, ok := inst.k.Output()
+	switch {
+	case off == bulkOutputMark:
+		return inst.bulkOut, keep, nil
+	case !ok:
+		return nil, false, &TrapError{Function: name, Err: errors.New("output range outside kernel memory")}
+	}
+	return bytes.Clone(view), keep, nil
+}
+
+// invoke runs f on the instance under the call's containment (the fuel
+// budget, the timeout, ctx's cancellation, the memory budget), after the
+// instance's start function and, when init is set, its language
+// runtime's initialisation, if they have not run yet. The result, if any,
+// is in inst.stack[0]. keep reports whether the instance may serve
+// another call; err is a *TrapError or a stop (timeout, ctx, Close).
+// Both ABIs' calls go through it.
+func (inst *instance) invoke(ctx context.Context, name string, f api.Function, init bool) (keep bool, err error) {
+	p := inst.p
+	inst.callCtx = ctx
 	inst.budget.refused = false
 	inst.logs.begin(ctx)
 	inst.stdout.begin()
@@ -279,7 +339,7 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	// initialisation first, under this call's deadline and a fuel budget
 	// of their own.
 	var initFailed bool
-	needInit := !inst.initialized && name != "_start" && name != "_initialize"
+	needInit := init && !inst.initialized
 	if !inst.started || needInit {
 		inst.setFuel()
 		if err = inst.start(); err == nil && needInit {
@@ -309,7 +369,7 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 	if why := inst.killed.Load(); why != killNone {
 		keep = false
 		if err != nil {
-			return nil, false, inst.killError(ctx, name, why)
+			return false, inst.killError(ctx, name, why)
 		}
 	}
 
@@ -319,35 +379,12 @@ func (inst *instance) call(ctx context.Context, name string, fn export, input []
 		}
 		var exit *sys.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 0 {
-			return nil, false, inst.trapError(name, err)
+			return false, inst.trapError(name, err)
 		}
 		// proc_exit(0) is a success, as in Extism; the instance is closed.
 		keep = false
 	}
-
-	var rc int32
-	if fn.hasResult {
-		rc = int32(uint32(inst.stack[0]))
-	}
-	if h := inst.k.Error(); h != 0 || rc != 0 {
-		ge := &GuestError{Function: name, Code: rc}
-		if h != 0 {
-			if msg, ok := inst.k.Block(h); ok {
-				ge.Message = string(msg)
-			} else {
-				ge.Message = fmt.Sprintf("(error_set with %d, not a memory block)", h)
-			}
-		}
-		return nil, keep, ge
-	}
-	off, view, ok := inst.k.Output()
-	switch {
-	case off == bulkOutputMark:
-		return inst.bulkOut, keep, nil
-	case !ok:
-		return nil, false, &TrapError{Function: name, Err: errors.New("output range outside kernel memory")}
-	}
-	return bytes.Clone(view), keep, nil
+	return keep, nil
 }
 
 // start runs the module's start function, which the instrumenter turned

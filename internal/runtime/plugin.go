@@ -110,6 +110,10 @@ type PluginConfig struct {
 	// Mounts are the WASI preopened directories.
 	Mounts []Mount
 
+	// Capabilities are what a Palyra-native module (see Run) is told it
+	// was granted, as handles; Extism calls ignore them.
+	Capabilities NativeGrants
+
 	// Logger receives the guest's logs (log_*) and its stdout and stderr,
 	// one record per line, bounded per call (nil: the Runtime's Logger).
 	Logger *slog.Logger
@@ -130,6 +134,10 @@ type Plugin struct {
 	logger *slog.Logger // nil: guest logs dropped
 	mcfg   wazero.ModuleConfig
 	mounts []pluginMount
+	// native: the module uses the Palyra-native ABI, its instances have
+	// no kernel and only Run calls them; handles are its capabilities.
+	native  bool
+	handles nativeHandles
 
 	done   chan struct{} // closed by Close
 	closed atomic.Bool
@@ -199,6 +207,16 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 		p.logger = r.logger
 	}
 	p.vars.init(cfg.Vars, cfg.MaxVarBytes)
+	p.handles = cfg.Capabilities.handles()
+	if mod.abi == ABIPalyra {
+		if mod.nativeErr != nil {
+			return nil, mod.nativeErr
+		}
+		if len(cfg.Mounts) > 0 {
+			return nil, fmt.Errorf("%w: a Palyra-native module gets no WASI, hence no mounts", ErrABI)
+		}
+		p.native = true
+	}
 
 	// The parts of the guest's configuration all instances share. Clocks
 	// are real and randomness is crypto/rand: wazero's defaults are fakes
@@ -263,6 +281,9 @@ type CallInfo struct {
 // CallInfo is Call that also reports which instance ran the call.
 func (p *Plugin) CallInfo(ctx context.Context, name string, input []byte) ([]byte, CallInfo, error) {
 	fn, ok := p.mod.exports[name]
+	if p.native {
+		return nil, CallInfo{}, fmt.Errorf("%w: %s: the module uses the Palyra-native ABI (no input or output): use Run", ErrABI, name)
+	}
 	if !ok {
 		return nil, CallInfo{}, fmt.Errorf("%w: %q", ErrNoFunction, name)
 	}

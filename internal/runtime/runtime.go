@@ -51,6 +51,7 @@ type Runtime struct {
 	cacheDir string // of cache; "" without
 	kernel   wazero.CompiledModule
 	host     api.Module // the Go host functions, anonymous
+	caps     api.Module // Palyra's host capabilities, anonymous
 	logger   *slog.Logger
 
 	watch *watchdog
@@ -101,6 +102,13 @@ func (r *Runtime) init(ctx context.Context) error {
 	if r.host, err = r.wz.InstantiateModule(ctx, host, wazero.NewModuleConfig().WithName("")); err != nil {
 		return fmt.Errorf("runtime: host functions: %w", err)
 	}
+	caps, err := r.compileCapabilities(ctx)
+	if err != nil {
+		return fmt.Errorf("runtime: host capabilities: %w", err)
+	}
+	if r.caps, err = r.wz.InstantiateModule(ctx, caps, wazero.NewModuleConfig().WithName("")); err != nil {
+		return fmt.Errorf("runtime: host capabilities: %w", err)
+	}
 	if r.kernel, err = r.wz.CompileModule(ctx, kernel.Wasm); err != nil {
 		return fmt.Errorf("runtime: kernel: %w", err)
 	}
@@ -144,6 +152,11 @@ type Module struct {
 	compiled wazero.CompiledModule
 	// exports holds the exported functions Extism can call.
 	exports map[string]export
+	// abi is the module's ABI, from its imports; nativeErr says why Run
+	// cannot run it (nil: it can).
+	abi           ABI
+	nativeErr     error
+	importModules []string // one per import
 }
 
 // Compile compiles a guest module.
@@ -179,9 +192,11 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 			continue // the instrumenter's, such as the start function
 		}
 		if len(def.ParamTypes()) == 0 && len(def.ResultTypes()) <= 1 {
-			m.exports[name] = export{index: len(m.exports), hasResult: len(def.ResultTypes()) == 1}
+			m.exports[name] = export{index: len(m.exports), hasResult: len(def.ResultTypes()) == 1,
+				i32: len(def.ResultTypes()) == 1 && def.ResultTypes()[0] == api.ValueTypeI32}
 		}
 	}
+	m.detectABI()
 	return m, nil
 }
 
@@ -211,11 +226,12 @@ func (r *Runtime) instrument(wasm []byte) ([]byte, error) {
 }
 
 // export is a function a plugin can call: its index among them (each
-// instance caches its api.Functions by index) and whether it returns a
-// status.
+// instance caches its api.Functions by index), whether it returns a
+// status, and whether that is an i32 (a Palyra-native entrypoint).
 type export struct {
 	index     int
 	hasResult bool
+	i32       bool
 }
 
 // Close releases the module's compiled code. Plugins made from it must be

@@ -173,3 +173,38 @@ func TestLifecycleCommands(t *testing.T) {
 		t.Fatalf("list after remove:\n%s", out)
 	}
 }
+
+// inspect shows each module's guest ABI, in text and in --json.
+func TestInspectShowsABI(t *testing.T) {
+	out, err := run(t, nil, "skills", "inspect", "../../../testdata/palyra-v1/golden.palyra-skill")
+	if err != nil || !strings.Contains(out, "modules/echo.wasm  extism") {
+		t.Errorf("golden: %v\n%s", err, out)
+	}
+	wasm, err := os.ReadFile("../../../internal/runtime/testdata/native/echo_http.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "acme.echo-1.0.0.palyra-skill")
+	if err := os.WriteFile(path, testskill.Spec{Module: wasm}.Build(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, nil, "skills", "inspect", path)
+	if err != nil || !strings.Contains(out, "modules/echo.wasm  palyra-native  entrypoint run") {
+		t.Errorf("native: %v\n%s", err, out)
+	}
+	out, err = run(t, nil, "skills", "inspect", "--json", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in struct {
+		Modules []struct {
+			Path, ABI, Entrypoint string
+		} `json:"modules"`
+	}
+	if err := json.Unmarshal([]byte(out), &in); err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Modules) != 1 || in.Modules[0].ABI != "palyra-native" || in.Modules[0].Entrypoint != "run" {
+		t.Errorf("--json modules = %+v", in.Modules)
+	}
+}

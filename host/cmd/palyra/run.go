@@ -28,7 +28,9 @@ func (c *cli) skillsRunCommand() *cobra.Command {
 		Long: `Run calls TOOL (a tool id or name from the manifest) of the current version of
 skill ID with the capabilities the operator granted, and prints the output.
 The input is --input's text, the contents of --input-file, or standard input
-when the last argument is "-"; with none, the input is empty.
+when the last argument is "-"; with none, the input is empty. A tool of a
+Palyra-native module gets no input (it is ignored: Palyra's ABI has none);
+its output is {"exit_code":N}, N being what its entrypoint returned.
 
 The guest's log records go to standard error, with control characters
 escaped (as \x1b, \u202e) so that they cannot act on the terminal, and so

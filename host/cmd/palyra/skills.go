@@ -77,7 +77,8 @@ func (c *cli) skillsInspectCommand() *cobra.Command {
 		Short: "Describe an artifact without trusting it",
 		Long: `Inspect checks the artifact's structure, integrity and signature against the
 key the artifact carries — which proves it is intact, not who made it — and
-prints its manifest, signer, SBOM components and provenance builder. The
+prints its manifest, signer, modules with the guest ABI each is written for
+(extism or palyra-native), SBOM components and provenance builder. The
 trust store is neither read nor written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,6 +107,17 @@ trust store is neither read nor written.`,
 			fmt.Fprintln(w, "entries:")
 			for _, e := range in.Entries {
 				fmt.Fprintf(w, "  %s\t%d bytes\tsha256:%s\n", e.Path, e.Size, e.SHA256)
+			}
+			fmt.Fprintln(w, "modules:")
+			for _, mod := range in.Modules {
+				switch {
+				case mod.Error != "":
+					fmt.Fprintf(w, "  %s\t%s\t%s\n", mod.Path, mod.ABI, mod.Error)
+				case mod.Entrypoint != "":
+					fmt.Fprintf(w, "  %s\t%s\tentrypoint %s\n", mod.Path, mod.ABI, mod.Entrypoint)
+				default:
+					fmt.Fprintf(w, "  %s\t%s\n", mod.Path, mod.ABI)
+				}
 			}
 			fmt.Fprintf(w, "sbom components: %d\n", len(in.Components))
 			for _, p := range in.Components {

@@ -521,7 +521,7 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 // <state>/skills/data/<skill_id>/r on the host and "/r" in the guest,
 // read-only for read roots. The directories are created on first use.
 func (h *Host) mounts(skillID string, g Grants) ([]runtime.Mount, error) {
-	base := filepath.Join(h.skillsDir(), dataDirName, skillID)
+	base := h.dataDir(skillID)
 	var out []runtime.Mount
 	add := func(root string, readOnly bool) error {
 		if strings.Contains(root, "*") {
@@ -578,12 +578,8 @@ func (h *Host) runtime(ctx context.Context) (*runtime.Runtime, error) {
 	if h.rt != nil {
 		return h.rt, nil
 	}
-	cacheDir := h.opts.CompilationCacheDir
-	if cacheDir == "" {
-		cacheDir = filepath.Join(h.dir, cacheDirName, "wazero")
-	}
 	rt, err := runtime.New(ctx, runtime.Config{
-		CompilationCacheDir: cacheDir,
+		CompilationCacheDir: h.cacheDir(),
 		Logger:              h.log,
 	})
 	if err != nil {
@@ -599,7 +595,7 @@ func (h *Host) secretStore() (*secrets.Store, error) {
 	if h.secrets != nil {
 		return h.secrets, nil
 	}
-	s, err := secrets.Open(filepath.Join(h.dir, secretsDirName))
+	s, err := secrets.Open(h.secretsDir())
 	if err != nil {
 		return nil, err
 	}

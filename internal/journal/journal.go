@@ -124,9 +124,12 @@ type Journal struct {
 }
 
 // Open opens the journal database at path, conventionally
-// <state>/skills/journal.sqlite3, creating it (and its directory, 0700)
-// if needed, and brings its schema up to date. It fails with
-// [ErrSchemaTooNew] if a newer build has already migrated the file.
+// <state>/skills/journal.sqlite3, creating it (and its directory, 0700;
+// the file 0600) if it does not exist, and brings its schema up to date.
+// It fails with [ErrSchemaTooNew] if a newer build has already migrated
+// the file, and with [ErrCorrupt], naming the file and changing nothing,
+// if the file exists but is empty, unreadable, not a SQLite database or
+// fails SQLite's quick_check.
 func Open(ctx context.Context, path string) (*Journal, error) {
 	if path == "" {
 		return nil, errors.New("journal: empty path")
@@ -135,16 +138,29 @@ func Open(ctx context.Context, path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+	exists, err := checkFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if err := create(ctx, abs); err != nil {
+			return nil, err
+		}
 	}
 	db, err := sql.Open("sqlite", dsn(abs))
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
 	}
-	if err := migrate(ctx, db); err != nil {
+	if err := integrity(ctx, db, abs); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, wrapCorrupt(abs, err)
 	}
 	return &Journal{db: db, writeSlot: make(chan struct{}, 1)}, nil
 }

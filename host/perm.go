@@ -1,0 +1,120 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/palyra/palyra-go/internal/trust"
+)
+
+// ErrInsecurePermissions: a state file or directory can be written (or,
+// for secrets and keys, read) by users other than its owner. palyra
+// refuses to use it, since whoever can write it can make the host trust a
+// publisher, run a skill or execute their own machine code.
+var ErrInsecurePermissions = errors.New("insecure permissions")
+
+// PermissionError is an ErrInsecurePermissions for one path.
+type PermissionError struct {
+	Path string
+	Mode fs.FileMode
+	// What is wrong, e.g. "group-writable", "readable by others".
+	Problem string
+	// Fix is the chmod that makes the path acceptable.
+	Fix string
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("%s is %s (mode %s): %v; fix with: %s", e.Path, e.Problem, e.Mode, ErrInsecurePermissions, e.Fix)
+}
+
+func (e *PermissionError) Unwrap() error { return ErrInsecurePermissions }
+
+// checkNotWritableByOthers refuses a path (file or directory, symlinks
+// followed) that its group or other users may write. A missing path is
+// fine: palyra creates its files and directories owner-only.
+func checkNotWritableByOthers(path string) error {
+	return checkMode(path, 0o022, "go-w")
+}
+
+// checkPrivateDir refuses a directory that its group or other users may
+// read, write or enter — for secrets and keys. A missing directory is fine.
+func checkPrivateDir(path string) error {
+	return checkMode(path, 0o077, "go-rwx")
+}
+
+// checkPrivateFile refuses a file that its group or other users may read
+// or write. A missing file is fine.
+func checkPrivateFile(path string) error {
+	return checkMode(path, 0o077, "go-rwx")
+}
+
+func checkMode(path string, forbidden fs.FileMode, chmod string) error {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		return nil // no POSIX permission bits to check
+	}
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	bad := st.Mode().Perm() & forbidden
+	if bad == 0 {
+		return nil
+	}
+	return &PermissionError{Path: path, Mode: st.Mode(), Problem: describe(bad), Fix: "chmod " + chmod + " " + path}
+}
+
+// describe names the permission bits in bad.
+func describe(bad fs.FileMode) string {
+	var parts []string
+	for _, b := range []struct {
+		bit  fs.FileMode
+		name string
+	}{
+		{0o020, "group-writable"}, {0o002, "world-writable"},
+		{0o040, "group-readable"}, {0o004, "world-readable"},
+		{0o010, "group-accessible"}, {0o001, "world-accessible"},
+	} {
+		if bad&b.bit != 0 {
+			parts = append(parts, b.name)
+		}
+	}
+	s := parts[0]
+	for i, p := range parts[1:] {
+		if i == len(parts)-2 {
+			s += " and " + p
+		} else {
+			s += ", " + p
+		}
+	}
+	return s
+}
+
+// checkPermissions refuses a state dir whose security-relevant parts
+// others can change (see Open); readsPolicy says whether Open reads
+// policy.json. It runs before Open creates or changes anything.
+func (h *Host) checkPermissions(readsPolicy bool) error {
+	writable := []string{
+		h.dir, h.skillsDir(), h.installedDir(),
+		TrustStorePath(h.dir), filepath.Join(h.skillsDir(), trust.RevocationsFileName),
+		h.journalPath(), h.cacheDir(),
+	}
+	if h.opts.CompilationCacheDir == "" {
+		writable = append(writable, filepath.Dir(h.cacheDir()))
+	}
+	if readsPolicy {
+		writable = append(writable, filepath.Join(h.dir, policyFileName))
+	}
+	for _, p := range writable {
+		if err := checkNotWritableByOthers(p); err != nil {
+			return err
+		}
+	}
+	return checkPrivateDir(h.secretsDir())
+}

@@ -39,6 +39,8 @@ type Spec struct {
 	// Capabilities are TOML lines of the [capabilities] table, e.g.
 	// `http_egress_allowlist = ["api.example.com"]`.
 	Capabilities string
+	// SkillID, if set, is the skill id instead of publisher.name.
+	SkillID string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -185,6 +187,9 @@ func (s Spec) Bytes() ([]byte, error) {
 		return nil, err
 	}
 	id := s.Publisher + "." + s.Name
+	if s.SkillID != "" {
+		id = s.SkillID
+	}
 	var tools strings.Builder
 	for _, t := range s.Tools {
 		fmt.Fprintf(&tools, `

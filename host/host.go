@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -126,7 +127,8 @@ type Host struct {
 // before it changes anything, a state dir, skills dir, policy.json, trust
 // store, journal or compilation cache dir that its group or other users
 // can write, and a secrets dir they can read; and, with an error wrapping
-// ErrJournalCorrupt, a journal file that is empty, unreadable or corrupt.
+// ErrJournalCorrupt, a journal file that is empty, unreadable or corrupt,
+// and with ErrJournalMissing a missing one while skills are installed.
 func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	if dir == "" {
 		return nil, errors.New("host: empty state dir")
@@ -166,11 +168,32 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 // corrupt; Open changed nothing.
 var ErrJournalCorrupt = journal.ErrCorrupt
 
+// ErrJournalMissing: the journal file is gone while skills are installed;
+// Open changed nothing.
+var ErrJournalMissing = errors.New("journal missing while skills are installed")
+
+// checkJournalNotLost refuses to start a fresh journal beside installed
+// skills: recovery deletes every skill dir the journal does not name.
+func (h *Host) checkJournalNotLost() error {
+	if _, err := os.Lstat(h.journalPath()); !errors.Is(err, fs.ErrNotExist) {
+		return nil // present (journal.Open checks it) or unreadable (and says so)
+	}
+	entries, err := os.ReadDir(h.installedDir())
+	if err != nil || len(entries) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s does not exist but %s holds %d skill(s); restore the journal from a backup, or remove %s to start over",
+		ErrJournalMissing, h.journalPath(), h.installedDir(), len(entries), h.installedDir())
+}
+
 // openJournal, under the install lock, opens the journal, moves a legacy
 // state dir to the current layout and recovers from interrupted installs.
 func (h *Host) openJournal(ctx context.Context) (err error) {
 	if err := h.upgradeJournalSideDirs(); err != nil {
 		return fmt.Errorf("upgrade state dir layout: %w", err)
+	}
+	if err := h.checkJournalNotLost(); err != nil {
+		return err
 	}
 	if h.journal, err = journal.Open(ctx, h.journalPath()); err != nil {
 		return err

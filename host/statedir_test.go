@@ -302,14 +302,19 @@ func TestUpgradeFinishesPartialMoves(t *testing.T) {
 
 // Issue 11: a 0-byte journal was taken as an empty one, and recovery then
 // deleted every installed skill. A journal that is empty, garbage or
-// unreadable is an error naming it, and Open touches nothing.
+// missing (with skills installed) is an error naming it, and Open touches
+// nothing.
 func TestOpenRefusesCorruptJournal(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		data []byte
+		want error
 	}{
-		{"zero bytes", nil},
-		{"garbage", []byte(strings.Repeat("\x00garbage", 1000))},
+		{"zero bytes", []byte{}, host.ErrJournalCorrupt},
+		{"garbage", []byte(strings.Repeat("\x00garbage", 1000)), host.ErrJournalCorrupt},
+		// Deleted: a fresh journal would name no skill, and recovery
+		// would delete them all.
+		{"missing", nil, host.ErrJournalMissing},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state")
@@ -320,7 +325,12 @@ func TestOpenRefusesCorruptJournal(t *testing.T) {
 			}
 			h.Close()
 			journal := filepath.Join(state, "skills", "journal.sqlite3")
-			if err := os.WriteFile(journal, c.data, 0o600); err != nil {
+			if c.data == nil {
+				err = os.Remove(journal)
+			} else {
+				err = os.WriteFile(journal, c.data, 0o600)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			before := snapshot(t, state)
@@ -330,8 +340,8 @@ func TestOpenRefusesCorruptJournal(t *testing.T) {
 					h.Close()
 					t.Fatal("Open succeeded")
 				}
-				if !errors.Is(err, host.ErrJournalCorrupt) || !strings.Contains(err.Error(), journal) {
-					t.Fatalf("Open: %v; want ErrJournalCorrupt naming %s", err, journal)
+				if !errors.Is(err, c.want) || !strings.Contains(err.Error(), journal) {
+					t.Fatalf("Open: %v; want %v naming %s", err, c.want, journal)
 				}
 			}
 			if after := snapshot(t, state); after != before {

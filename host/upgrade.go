@@ -120,15 +120,7 @@ func (h *Host) adoptLegacy(id string) error {
 		return err
 	}
 	for _, v := range versions {
-		p := filepath.Join(legacy, v.Name())
-		if _, err := os.Lstat(filepath.Join(target, v.Name())); err == nil {
-			h.log.Warn("removing a legacy copy of a skill version already in the current layout", "skill", id, "version", v.Name())
-			if err := os.RemoveAll(p); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := h.adoptLegacyVersion(p, id, v.Name()); err != nil {
+		if err := h.adoptLegacyVersion(filepath.Join(legacy, v.Name()), id, v.Name()); err != nil {
 			return err
 		}
 	}
@@ -145,6 +137,10 @@ func (h *Host) adoptLegacyVersion(legacy, id, version string) error {
 		return err
 	}
 	target := h.versionDir(id, version)
+	if _, err := os.Lstat(target); err == nil {
+		h.log.Warn("removing a legacy copy of a skill version already in the current layout", "skill", id, "version", version)
+		return os.RemoveAll(legacy)
+	}
 	if err := os.Rename(legacy, target); err != nil {
 		return err
 	}

@@ -98,7 +98,9 @@ func describe(bad fs.FileMode) string {
 
 // checkPermissions refuses a state dir whose security-relevant parts
 // others can change (see Open); readsPolicy says whether Open reads
-// policy.json. It runs before Open creates or changes anything.
+// policy.json. It runs before Open creates or changes anything. A
+// directory of keys or secrets is checked with checkPrivateDir, a key
+// file with checkPrivateFile.
 func (h *Host) checkPermissions(readsPolicy bool) error {
 	writable := []string{
 		h.dir, h.skillsDir(), h.installedDir(),

@@ -246,6 +246,36 @@ func TestOpenUpgradesLegacyLayout(t *testing.T) {
 	}
 }
 
+// A removed skill's files that a crash of 0.1.0 left in the legacy place
+// (here, where the trust store's revocation list belongs) are moved too,
+// and recovery deletes them.
+func TestUpgradeMovesRemovedSkillLeftovers(t *testing.T) {
+	const id = "trust-revocations.json"
+	state, _ := legacyState(t, id)
+	h := openHost(t, state, host.Options{})
+	if err := h.Remove(ctx, id, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	leftover := filepath.Join(state, "skills", id, "1.0.0")
+	if err := os.MkdirAll(leftover, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(leftover, "artifact.palyra-skill"), []byte("left by a crash"))
+	h = openHost(t, state, host.Options{})
+	if err := h.TrustStore().Revoke(ctx, "other", host.KeyID(newKey(t).Public().(ed25519.PublicKey))); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	for _, p := range []string{filepath.Join(state, "skills", "installed", id)} {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left: %v", p, err)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(state, "skills", id)); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("%s should be the revocation list now: %v", id, err)
+	}
+}
+
 // A crash in the middle of the upgrade leaves a state dir the next Open
 // finishes: the child process is killed right after its first move, then
 // again after the first move of the next attempt, until nothing is left

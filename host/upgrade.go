@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/palyra/palyra-go/internal/atomicfile"
+	"github.com/palyra/palyra-go/internal/journal"
 )
 
 // Upgrading a state dir from the layout of palyra-go 0.1.0, which kept an
@@ -19,8 +20,9 @@ import (
 //
 // Which directories are skills is decided by the journal, never guessed
 // from names: a legacy skill dir is <state>/skills/<id> for an id the
-// journal has installed, when that path is a directory and not one of the
-// directories palyra owns there. The one exception comes first, before
+// journal has recorded (removed ones too, whose files a crash may have
+// left), when that path is a directory and not one of the directories
+// palyra owns there. The one exception comes first, before
 // the journal can be opened: a directory named like one of SQLite's side
 // files of the journal (-journal, -wal, -shm) can only be a skill, since
 // SQLite makes files, and SQLite would take it for a hot journal and fail.
@@ -53,29 +55,17 @@ func (h *Host) upgradeJournalSideDirs() error {
 	return nil
 }
 
-// upgradeLayout moves every skill the journal has installed from its
-// legacy place to the current layout.
+// upgradeLayout moves every skill the journal knows, removed ones too (a
+// crash could have left their files), from its legacy place to the
+// current layout.
 func (h *Host) upgradeLayout(ctx context.Context) error {
-	sts, err := h.journal.List(ctx)
+	ids, err := h.journal.SkillIDs(ctx)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, st := range sts {
-		id := st.SkillID
-		if seen[id] {
-			continue // List gives each id's current version first
-		}
-		seen[id] = true
+	for _, id := range ids {
 		if id == installedDirName {
-			// The legacy skill "installed" lived in what is now the
-			// installed dir itself: move its current version, which holds
-			// the artifact copy (a skill dir there never does).
-			legacy := filepath.Join(h.installedDir(), st.Version)
-			if !isRegular(filepath.Join(legacy, artifactCopyName)) {
-				continue
-			}
-			if err := h.adoptLegacyVersion(legacy, id, st.Version); err != nil {
+			if err := h.upgradeSkillNamedInstalled(ctx); err != nil {
 				return err
 			}
 			continue
@@ -88,6 +78,26 @@ func (h *Host) upgradeLayout(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// upgradeSkillNamedInstalled moves the current version of a legacy skill
+// named "installed", which lived in what is now the installed dir itself.
+// Its version dir is told from a skill dir there by the artifact copy it
+// holds (a skill dir holds only version dirs); its other versions are
+// left to recovery, which deletes what the journal does not name.
+func (h *Host) upgradeSkillNamedInstalled(ctx context.Context) error {
+	cur, err := h.journal.Current(ctx, installedDirName)
+	if errors.Is(err, journal.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	legacy := filepath.Join(h.installedDir(), cur.Version)
+	if !isRegular(filepath.Join(legacy, artifactCopyName)) {
+		return nil
+	}
+	return h.adoptLegacyVersion(legacy, installedDirName, cur.Version)
 }
 
 // adoptLegacy moves <state>/skills/<id>, if it is a directory, to

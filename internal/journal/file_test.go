@@ -144,3 +144,23 @@ func TestOpenCreatesFresh(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// SkillIDs names removed skills too: the host moves their leftover files
+// when it upgrades a state dir's layout.
+func TestSkillIDs(t *testing.T) {
+	ctx := context.Background()
+	j, _ := openTest(t)
+	if ids, err := j.SkillIDs(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("empty journal: %v %v", ids, err)
+	}
+	mustRecord(t, j, "b.skill", "1.0.0")
+	mustRecord(t, j, "b.skill", "2.0.0")
+	mustRecord(t, j, "a.skill", "1.0.0")
+	if err := j.Remove(ctx, "a.skill", operator); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := j.SkillIDs(ctx)
+	if err != nil || strings.Join(ids, ",") != "a.skill,b.skill" {
+		t.Fatalf("SkillIDs = %v, %v", ids, err)
+	}
+}

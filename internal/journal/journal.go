@@ -423,6 +423,31 @@ func (j *Journal) List(ctx context.Context) (sts []Status, err error) {
 	return sts, err
 }
 
+// SkillIDs returns, sorted, every skill id that has ever had a version
+// recorded, removed ones included.
+func (j *Journal) SkillIDs(ctx context.Context) (ids []string, err error) {
+	err = retryBusy(ctx, func() error {
+		ids = ids[:0]
+		rows, err := j.db.QueryContext(ctx, `SELECT DISTINCT skill_id FROM skill_status ORDER BY skill_id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: skill ids: %w", err)
+	}
+	return ids, nil
+}
+
 // LastEventSeq returns the sequence number of the latest event recorded
 // for skillID (0 if none). Every change to a skill (install, state,
 // grants, removal) appends an event, so a cache keyed by it notices

@@ -10,7 +10,7 @@
 // The state directory's layout is in layout.go (and the README): installed
 // skills live under <state>/skills/installed/<skill_id>/<version>/, where
 // an id cannot name a state file, and Open moves a state dir from the
-// 0.1.0 layout. Open refuses a journal file that is empty, unreadable or
+// legacy layout (skills beside the state files). Open refuses a journal file that is empty, unreadable or
 // corrupt (ErrJournalCorrupt) rather than take it for an empty one, and a
 // state dir, skills dir, policy.json, trust store, journal or compilation
 // cache that its group or other users can write, or a secrets dir they can

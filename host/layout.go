@@ -22,8 +22,8 @@ import (
 //	<state>/secrets/                        the secret store (0700, encrypted)
 //
 // A skill id names a directory only under installed/ and data/, each of
-// which holds nothing but skill ids, so no id can name a state file. (Up
-// to palyra-go 0.1.0 a skill lived at <state>/skills/<skill_id>/, beside
+// which holds nothing but skill ids, so no id can name a state file. (In
+// the legacy layout a skill lived at <state>/skills/<skill_id>/, beside
 // the state files; Open moves such a state dir to this layout, see
 // upgrade.go.)
 //
@@ -74,5 +74,5 @@ func (h *Host) cacheDir() string {
 // secretsDir holds the encrypted secret store.
 func (h *Host) secretsDir() string { return filepath.Join(h.dir, secretsDirName) }
 
-// legacySkillDir is where palyra-go 0.1.0 kept a skill's versions.
+// legacySkillDir is where the legacy layout kept a skill's versions.
 func (h *Host) legacySkillDir(id string) string { return filepath.Join(h.skillsDir(), id) }

@@ -117,8 +117,8 @@ func TestSkillIDsNamingStateFiles(t *testing.T) {
 	}
 }
 
-// makeLegacy turns a state dir made by this build into the layout of
-// palyra-go 0.1.0: every skills/installed/<id> becomes skills/<id>.
+// makeLegacy turns a state dir made by this build into the legacy
+// layout: every skills/installed/<id> becomes skills/<id>.
 func makeLegacy(t *testing.T, state string) {
 	t.Helper()
 	installed := filepath.Join(state, "skills", "installed")
@@ -141,7 +141,7 @@ func makeLegacy(t *testing.T, state string) {
 }
 
 // legacyState installs skills with the given ids (plus acme.echo), then
-// moves them to the 0.1.0 layout, with a stale version dir the old
+// moves them to the legacy layout, with a stale version dir the old
 // recovery would have deleted.
 func legacyState(t *testing.T, ids ...string) (state string, key ed25519.PrivateKey) {
 	t.Helper()
@@ -218,7 +218,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Open moves a state dir in the 0.1.0 layout to the current one, using
+// Open moves a state dir in the legacy layout to the current one, using
 // the journal to know which directories are skills; even skills whose ids
 // are state file names (before the upgrade the trust store or the journal
 // could not be opened) or the name of the new installed dir.
@@ -246,7 +246,7 @@ func TestOpenUpgradesLegacyLayout(t *testing.T) {
 	}
 }
 
-// A removed skill's files that a crash of 0.1.0 left in the legacy place
+// A removed skill's files that a crash of an older build left in the legacy place
 // (here, where the trust store's revocation list belongs) are moved too,
 // and recovery deletes them.
 func TestUpgradeMovesRemovedSkillLeftovers(t *testing.T) {

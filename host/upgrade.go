@@ -11,9 +11,9 @@ import (
 	"github.com/palyra/palyra-go/internal/journal"
 )
 
-// Upgrading a state dir from the layout of palyra-go 0.1.0, which kept an
-// installed skill at <state>/skills/<skill_id>/<version>/, beside the
-// trust store and the journal: a skill whose id was a state file's name
+// Upgrading a state dir from the legacy layout, which kept an installed
+// skill at <state>/skills/<skill_id>/<version>/, beside the trust store
+// and the journal: a skill whose id was a state file's name
 // (trust-revocations.json, journal.sqlite3-journal) took that file's
 // place. Open moves such skills to <state>/skills/installed/<skill_id>/,
 // under the install lock, before anything reads the trust store.
@@ -22,10 +22,10 @@ import (
 // from names: a legacy skill dir is <state>/skills/<id> for an id the
 // journal has recorded (removed ones too, whose files a crash may have
 // left), when that path is a directory and not one of the directories
-// palyra owns there. The one exception comes first, before
-// the journal can be opened: a directory named like one of SQLite's side
-// files of the journal (-journal, -wal, -shm) can only be a skill, since
-// SQLite makes files, and SQLite would take it for a hot journal and fail.
+// palyra owns there. The one exception comes first, before the journal
+// can be opened: a directory named like one of SQLite's side files of the
+// journal (-journal, -wal, -shm) can only be a skill, since SQLite makes
+// files, and SQLite would take it for a hot journal and fail.
 //
 // Every move is one rename (the whole skill dir, or one version dir when
 // the target skill dir exists already), so a crash leaves each skill in

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/palyra/palyra-go/internal/trust"
 )
@@ -21,7 +22,7 @@ var ErrInsecurePermissions = errors.New("insecure permissions")
 type PermissionError struct {
 	Path string
 	Mode fs.FileMode
-	// What is wrong, e.g. "group-writable", "readable by others".
+	// Problem says what is wrong, e.g. "writable by group and others".
 	Problem string
 	// Fix is the chmod that makes the path acceptable.
 	Fix string
@@ -70,30 +71,26 @@ func checkMode(path string, forbidden fs.FileMode, chmod string) error {
 	return &PermissionError{Path: path, Mode: st.Mode(), Problem: describe(bad), Fix: "chmod " + chmod + " " + path}
 }
 
-// describe names the permission bits in bad.
+// describe says what the permission bits in bad allow, and to whom.
 func describe(bad fs.FileMode) string {
+	who := func(group, other fs.FileMode) string {
+		switch {
+		case bad&group != 0 && bad&other != 0:
+			return "group and others"
+		case bad&group != 0:
+			return "group"
+		default:
+			return "others"
+		}
+	}
 	var parts []string
-	for _, b := range []struct {
-		bit  fs.FileMode
-		name string
-	}{
-		{0o020, "group-writable"}, {0o002, "world-writable"},
-		{0o040, "group-readable"}, {0o004, "world-readable"},
-		{0o010, "group-accessible"}, {0o001, "world-accessible"},
-	} {
-		if bad&b.bit != 0 {
-			parts = append(parts, b.name)
-		}
+	if bad&0o022 != 0 {
+		parts = append(parts, "writable by "+who(0o020, 0o002))
 	}
-	s := parts[0]
-	for i, p := range parts[1:] {
-		if i == len(parts)-2 {
-			s += " and " + p
-		} else {
-			s += ", " + p
-		}
+	if bad&0o055 != 0 {
+		parts = append(parts, "accessible to "+who(0o050, 0o005))
 	}
-	return s
+	return strings.Join(parts, " and ")
 }
 
 // checkPermissions refuses a state dir whose security-relevant parts

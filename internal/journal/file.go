@@ -20,7 +20,7 @@ import (
 // check. Open then touches nothing: the journal is the record of which
 // skills are installed, and taking a damaged one for an empty one would
 // make recovery delete every installed skill.
-var ErrCorrupt = errors.New("journal: file is empty, unreadable or corrupt")
+var ErrCorrupt = errors.New("journal: unusable journal file")
 
 // sqliteMagic starts every SQLite database file (its 100-byte header).
 var sqliteMagic = []byte("SQLite format 3\x00")
@@ -44,7 +44,7 @@ func checkFile(abs string) (exists bool, err error) {
 		return true, fmt.Errorf("%w: %s is not a regular file (%s)", ErrCorrupt, abs, st.Mode().Type())
 	}
 	if st.Size() == 0 {
-		return true, fmt.Errorf("%w: %s is empty (0 bytes); palyra never leaves it so: restore it from a backup, or remove it if no skill was ever installed here", ErrCorrupt, abs)
+		return true, fmt.Errorf("%w: %s is empty (0 bytes), a state palyra never leaves it in: restore it from a backup, or remove it if no skill was ever installed here", ErrCorrupt, abs)
 	}
 	head := make([]byte, len(sqliteMagic))
 	if _, err := io.ReadFull(f, head); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {

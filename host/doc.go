@@ -12,7 +12,7 @@
 // an id cannot name a state file, and Open moves a state dir from the
 // legacy layout (skills beside the state files). Open refuses a journal file that is empty, unreadable or
 // corrupt (ErrJournalCorrupt) rather than take it for an empty one, and a
-// state dir, skills dir, policy.json, trust store, journal or compilation
+// state dir, skills dirs, policy.json, trust store, journal or compilation
 // cache that its group or other users can write, or a secrets dir they can
 // read (ErrInsecurePermissions, a *PermissionError naming the path, its
 // mode and the chmod that fixes it); either way it changes nothing.

@@ -124,7 +124,7 @@ type Host struct {
 // the legacy layout (skills beside the state files) is moved to the current one (layout.go).
 //
 // Open refuses, with a *PermissionError (ErrInsecurePermissions) and
-// before it changes anything, a state dir, skills dir, policy.json, trust
+// before it changes anything, a state dir, skills dirs, policy.json, trust
 // store, journal or compilation cache dir that its group or other users
 // can write, and a secrets dir they can read; and, with an error wrapping
 // ErrJournalCorrupt, a journal file that is empty, unreadable or corrupt,

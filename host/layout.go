@@ -27,7 +27,7 @@ import (
 // the state files; Open moves such a state dir to this layout, see
 // upgrade.go.)
 //
-// Open refuses a state dir, skills dir, policy, trust store, journal or
+// Open refuses a state dir, skills dirs, policy, trust store, journal or
 // compilation cache that others can write, and a secrets dir they can
 // read (perm.go).
 const (

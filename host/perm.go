@@ -100,7 +100,7 @@ func describe(bad fs.FileMode) string {
 // file with checkPrivateFile.
 func (h *Host) checkPermissions(readsPolicy bool) error {
 	writable := []string{
-		h.dir, h.skillsDir(), h.installedDir(),
+		h.dir, h.skillsDir(), h.installedDir(), h.stagingDir(),
 		TrustStorePath(h.dir), filepath.Join(h.skillsDir(), trust.RevocationsFileName),
 		h.journalPath(), h.cacheDir(),
 	}

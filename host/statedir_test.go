@@ -400,6 +400,7 @@ func TestOpenRefusesInsecurePermissions(t *testing.T) {
 		{".", 0o707, 0o755},
 		{"skills", 0o775, 0o755},
 		{"skills/installed", 0o777, 0o700},
+		{"skills/.staging", 0o730, 0o700},
 		{"policy.json", 0o664, 0o644},
 		{"policy.json", 0o606, 0o600},
 		{"skills/trust-store.json", 0o620, 0o600},

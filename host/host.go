@@ -121,7 +121,8 @@ type Host struct {
 
 // Open opens (creating if needed, mode 0700) the state directory dir and
 // finishes or rolls back any install a crash interrupted. A state dir in
-// the legacy layout (skills beside the state files) is moved to the current one (layout.go).
+// the legacy layout (skills beside the state files) is moved to the
+// current one (layout.go).
 //
 // Open refuses, with a *PermissionError (ErrInsecurePermissions) and
 // before it changes anything, a state dir, skills dirs, policy.json, trust

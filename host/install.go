@@ -321,10 +321,10 @@ func writeSynced(root *os.Root, name string, data []byte) error {
 }
 
 // moveIntoPlace renames a staged directory to
-// <state>/skills/installed/<id>/<version>. A
-// directory already there (a reinstall of the same version) is first moved
-// aside into .staging as "old-<id>@<version>", which recovery puts back if
-// a crash comes between the two renames.
+// <state>/skills/installed/<id>/<version>. A directory already there (a
+// reinstall of the same version) is first moved aside into .staging as
+// "old-<id>@<version>", which recovery puts back if a crash comes between
+// the two renames.
 func (h *Host) moveIntoPlace(stage, id, version string) error {
 	if err := os.MkdirAll(h.skillDir(id), 0o700); err != nil {
 		return err

@@ -12,9 +12,9 @@ import (
 )
 
 // recover makes the installed skills dir agree with the journal after a
-// crash, under the install lock (after the layout upgrade). The journal is the source of truth: a skill's version
-// directory stays only if the journal names it as that skill's current,
-// not-removed version. In order:
+// crash, under the install lock (after the layout upgrade). The journal
+// is the source of truth: a skill's version directory stays only if the
+// journal names it as that skill's current, not-removed version. In order:
 //
 //   - .staging/old-<id>@<version> (moved aside by a reinstall) goes back to
 //     its place if that place is empty, else is deleted;

@@ -154,7 +154,9 @@ func Open(ctx context.Context, path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
 	}
-	if err := integrity(ctx, db, abs); err != nil {
+	// A read, but SQLite may still answer SQLITE_BUSY while another
+	// process's last connection checkpoints the WAL (see retryBusy).
+	if err := retryBusy(ctx, func() error { return integrity(ctx, db, abs) }); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func assertConsistent(t *testing.T, state, wantVersion string) {
 		t.Fatal(err)
 	}
 	var versions []string
-	if entries, err := os.ReadDir(filepath.Join(state, "skills", "acme.echo")); err == nil {
+	if entries, err := os.ReadDir(filepath.Join(state, "skills", "installed", "acme.echo")); err == nil {
 		for _, e := range entries {
 			versions = append(versions, e.Name())
 		}

@@ -7,6 +7,16 @@
 // only the capabilities the operator granted (Call, Run; Grants,
 // SetGrants, the secrets store).
 //
+// The state directory's layout is in layout.go (and the README): installed
+// skills live under <state>/skills/installed/<skill_id>/<version>/, where
+// an id cannot name a state file, and Open moves a state dir from the
+// legacy layout (skills beside the state files). Open refuses a journal file that is empty, unreadable or
+// corrupt (ErrJournalCorrupt) rather than take it for an empty one, and a
+// state dir, skills dirs, policy.json, trust store, journal or compilation
+// cache that its group or other users can write, or a secrets dir they can
+// read (ErrInsecurePermissions, a *PermissionError naming the path, its
+// mode and the chmod that fixes it); either way it changes nothing.
+//
 // A call runs the skill's Wasm module on palyra's implementation of the
 // Extism kernel ABI (internal/runtime), or, for a module written for
 // Palyra's native ABI, its entrypoint with capability handles and an

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -125,7 +126,16 @@ type Host struct {
 }
 
 // Open opens (creating if needed, mode 0700) the state directory dir and
-// finishes or rolls back any install a crash interrupted.
+// finishes or rolls back any install a crash interrupted. A state dir in
+// the legacy layout (skills beside the state files) is moved to the
+// current one (layout.go).
+//
+// Open refuses, with a *PermissionError (ErrInsecurePermissions) and
+// before it changes anything, a state dir, skills dirs, policy.json, trust
+// store, journal or compilation cache dir that its group or other users
+// can write, and a secrets dir they can read; and, with an error wrapping
+// ErrJournalCorrupt, a journal file that is empty, unreadable or corrupt,
+// and with ErrJournalMissing a missing one while skills are installed.
 func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	if dir == "" {
 		return nil, errors.New("host: empty state dir")
@@ -137,6 +147,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	if err := h.checkPermissions(opts.Policy == nil); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	if err := os.MkdirAll(h.stagingDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("host: state dir: %w", err)
 	}
@@ -146,15 +159,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	} else if h.policy, err = readPolicy(dir); err != nil {
 		return nil, fmt.Errorf("host: policy: %w", err)
 	}
+	// The layout upgrade runs before the trust store is read: a legacy
+	// skill dir may sit where the trust store's files belong.
+	if err := h.withInstallLock(ctx, h.openJournal); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	if h.trust, err = trust.Open(TrustStorePath(dir)); err != nil {
-		return nil, fmt.Errorf("host: %w", err)
-	}
-	if h.journal, err = journal.Open(ctx, filepath.Join(h.skillsDir(), journalFileName)); err != nil {
-		return nil, fmt.Errorf("host: %w", err)
-	}
-	if err := h.withInstallLock(ctx, h.recover); err != nil {
 		h.journal.Close()
-		return nil, fmt.Errorf("host: recover: %w", err)
+		return nil, fmt.Errorf("host: %w", err)
 	}
 	if hasLegacySecretsKey(dir) {
 		// Move the key out of the secrets dir now, not at first use.
@@ -164,6 +176,57 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 		}
 	}
 	return h, nil
+}
+
+// ErrJournalCorrupt: the journal file exists but is empty, unreadable or
+// corrupt; Open changed nothing.
+var ErrJournalCorrupt = journal.ErrCorrupt
+
+// ErrJournalMissing: the journal file is gone while skills are installed;
+// Open changed nothing.
+var ErrJournalMissing = errors.New("journal missing while skills are installed")
+
+// checkJournalNotLost refuses to start a fresh journal beside installed
+// skills: recovery deletes every skill dir the journal does not name.
+func (h *Host) checkJournalNotLost() error {
+	if _, err := os.Lstat(h.journalPath()); !errors.Is(err, fs.ErrNotExist) {
+		return nil // present (journal.Open checks it) or unreadable (and says so)
+	}
+	entries, err := os.ReadDir(h.installedDir())
+	if err != nil || len(entries) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s does not exist but %s holds %d skill(s); restore the journal from a backup, or remove %s to start over",
+		ErrJournalMissing, h.journalPath(), h.installedDir(), len(entries), h.installedDir())
+}
+
+// openJournal, under the install lock, opens the journal, moves a legacy
+// state dir to the current layout and recovers from interrupted installs.
+func (h *Host) openJournal(ctx context.Context) (err error) {
+	if err := h.upgradeJournalSideDirs(); err != nil {
+		return fmt.Errorf("upgrade state dir layout: %w", err)
+	}
+	if err := h.checkJournalNotLost(); err != nil {
+		return err
+	}
+	if h.journal, err = journal.Open(ctx, h.journalPath()); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			h.journal.Close()
+		}
+	}()
+	if err := os.MkdirAll(h.installedDir(), 0o700); err != nil {
+		return err
+	}
+	if err := h.upgradeLayout(ctx); err != nil {
+		return fmt.Errorf("upgrade state dir layout: %w", err)
+	}
+	if err := h.recover(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	return nil
 }
 
 // Dir returns the state directory.

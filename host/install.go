@@ -32,8 +32,6 @@ var (
 	ErrDowngrade = errors.New("downgrade refused")
 	// ErrVersionConflict: the installed version has different content.
 	ErrVersionConflict = errors.New("version already installed with different content")
-	// ErrReservedSkillID: the skill id names part of the state dir.
-	ErrReservedSkillID = errors.New("skill id is reserved")
 )
 
 // AuditError is an install or enable refused by the static audit. Report
@@ -107,7 +105,7 @@ type Installed struct {
 
 // Install verifies the artifact at path, audits it, checks its [compat]
 // range and the installed version, then extracts it to
-// <state>/skills/<skill_id>/<version>/ and records it eligible.
+// <state>/skills/installed/<skill_id>/<version>/ and records it eligible.
 //
 // Everything is checked before anything is written: a refused artifact
 // leaves no files and no trust-store change (a refusal after verification
@@ -136,9 +134,6 @@ func (h *Host) install(ctx context.Context, data []byte, a *artifact.Artifact, o
 	m := a.Manifest
 	id, version := m.SkillID, m.Version
 	principal := h.principal(opts.Principal)
-	if err := h.checkSkillID(id); err != nil {
-		return nil, err
-	}
 	pub := ed25519.PublicKey(a.PublicKey)
 	dopts := trust.DecideOptions{AllowTOFU: opts.AllowTOFU}
 	decision, err := h.trust.Evaluate(ctx, m.Publisher, pub, dopts)
@@ -247,17 +242,6 @@ func auditWarnings(r *AuditReport) []string {
 	return out
 }
 
-// checkSkillID refuses ids that would name part of the state dir itself.
-func (h *Host) checkSkillID(id string) error {
-	if id == dataDirName {
-		return fmt.Errorf("%q: %w", id, ErrReservedSkillID)
-	}
-	if st, err := os.Lstat(h.skillDir(id)); err == nil && !st.IsDir() {
-		return fmt.Errorf("%q names a file of the state dir: %w", id, ErrReservedSkillID)
-	}
-	return nil
-}
-
 // checkUpgrade enforces rollback protection: versions only go up per skill
 // id, and a version's content never changes, unless forced.
 func checkUpgrade(prev journal.Status, version, payload string, force bool) error {
@@ -349,10 +333,11 @@ func writeSynced(root *os.Root, name string, data []byte) error {
 	return f.Close()
 }
 
-// moveIntoPlace renames a staged directory to <skills>/<id>/<version>. A
-// directory already there (a reinstall of the same version) is first moved
-// aside into .staging as "old-<id>@<version>", which recovery puts back if
-// a crash comes between the two renames.
+// moveIntoPlace renames a staged directory to
+// <state>/skills/installed/<id>/<version>. A directory already there (a
+// reinstall of the same version) is first moved aside into .staging as
+// "old-<id>@<version>", which recovery puts back if a crash comes between
+// the two renames.
 func (h *Host) moveIntoPlace(stage, id, version string) error {
 	if err := os.MkdirAll(h.skillDir(id), 0o700); err != nil {
 		return err

@@ -161,10 +161,10 @@ func TestUpgradeDowngradeAndConflicts(t *testing.T) {
 	if err != nil || in.Replaced != "1.0.0" {
 		t.Fatalf("upgrade: %+v %v", in, err)
 	}
-	if got := tree(t, filepath.Join(state, "skills", "acme.echo")); len(got) == 0 || !strings.HasPrefix(got[0], "1.2.0/") {
+	if got := tree(t, filepath.Join(state, "skills", "installed", "acme.echo")); len(got) == 0 || !strings.HasPrefix(got[0], "1.2.0/") {
 		t.Fatalf("after upgrade the skill dir holds %v", got)
 	}
-	for _, f := range tree(t, filepath.Join(state, "skills", "acme.echo")) {
+	for _, f := range tree(t, filepath.Join(state, "skills", "installed", "acme.echo")) {
 		if !strings.HasPrefix(f, "1.2.0/") {
 			t.Fatalf("old version left behind: %s", f)
 		}

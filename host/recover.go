@@ -11,10 +11,10 @@ import (
 	"github.com/palyra/palyra-go/internal/manifest"
 )
 
-// recover makes the skills dir agree with the journal after a crash, under
-// the install lock. The journal is the source of truth: a skill's version
-// directory stays only if the journal names it as that skill's current,
-// not-removed version. In order:
+// recover makes the installed skills dir agree with the journal after a
+// crash, under the install lock (after the layout upgrade). The journal
+// is the source of truth: a skill's version directory stays only if the
+// journal names it as that skill's current, not-removed version. In order:
 //
 //   - .staging/old-<id>@<version> (moved aside by a reinstall) goes back to
 //     its place if that place is empty, else is deleted;
@@ -46,13 +46,13 @@ func (h *Host) recover(ctx context.Context) error {
 		}
 	}
 
-	skills, err := os.ReadDir(h.skillsDir())
+	skills, err := os.ReadDir(h.installedDir())
 	if err != nil {
 		return err
 	}
 	for _, s := range skills {
 		id := s.Name()
-		if !s.IsDir() || id == dataDirName || manifest.ValidateSkillID(id) != nil {
+		if !s.IsDir() || manifest.ValidateSkillID(id) != nil {
 			continue
 		}
 		keep := ""

@@ -625,7 +625,7 @@ func runNative(ctx context.Context, t *loadedTool) ([]byte, runtime.CallInfo, er
 // <state>/skills/data/<skill_id>/r on the host and "/r" in the guest,
 // read-only for read roots. The directories are created on first use.
 func (h *Host) mounts(skillID string, g Grants) ([]runtime.Mount, error) {
-	base := filepath.Join(h.skillsDir(), dataDirName, skillID)
+	base := h.dataDir(skillID)
 	var out []runtime.Mount
 	add := func(root string, readOnly bool) error {
 		if strings.Contains(root, "*") {
@@ -682,12 +682,8 @@ func (h *Host) runtime(ctx context.Context) (*runtime.Runtime, error) {
 	if h.rt != nil {
 		return h.rt, nil
 	}
-	cacheDir := h.opts.CompilationCacheDir
-	if cacheDir == "" {
-		cacheDir = filepath.Join(h.dir, cacheDirName, "wazero")
-	}
 	rt, err := runtime.New(ctx, runtime.Config{
-		CompilationCacheDir: cacheDir,
+		CompilationCacheDir: h.cacheDir(),
 		Logger:              h.log,
 	})
 	if err != nil {

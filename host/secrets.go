@@ -47,10 +47,6 @@ func ParseSecretRef(s string) (SecretRef, error) { return secrets.ParseRef(s) }
 var (
 	ErrSecretNotFound   = secrets.ErrNotFound
 	ErrSecretNotGranted = secrets.ErrSecretNotGranted
-	// ErrInsecurePermissions: a secret file, the secret store or the
-	// master key file is accessible to group or others (the key's
-	// directory: writable by them); the error names the path and mode.
-	ErrInsecurePermissions = secrets.ErrInsecurePermissions
 	// ErrNoSecretsKey: the master key file named by
 	// Options.SecretsKeyFile or $PALYRA_SECRETS_KEY_FILE does not exist.
 	ErrNoSecretsKey = secrets.ErrNoMasterKey
@@ -71,7 +67,7 @@ func (h *Host) openSecretStore() (*secrets.Store, error) {
 	if opts.MasterKeyFile == "" {
 		opts.MasterKeyFile, opts.CreateMasterKey = SecretsKeyPath(h.dir), true
 	}
-	s, err := secrets.Open(filepath.Join(h.dir, secretsDirName), opts)
+	s, err := secrets.Open(h.secretsDir(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

@@ -63,6 +63,17 @@
 // whose user_version is beyond what this build knows is refused with
 // [ErrSchemaTooNew].
 //
+// # The file
+//
+// A missing journal is created whole: built and migrated in a temporary
+// file beside it, then hard-linked into place, so no process ever sees a
+// half-made one (the file is 0600). A journal file that exists but is
+// empty (0 bytes), unreadable, not a SQLite database, or fails SQLite's
+// quick_check is refused with [ErrCorrupt], naming the file, before
+// anything is written: the journal is the record of what is installed,
+// and reading a damaged one as empty would let the host's recovery delete
+// every installed skill.
+//
 // # Concurrency
 //
 // The database runs in WAL mode with synchronous=FULL (a recorded

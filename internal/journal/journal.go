@@ -124,9 +124,12 @@ type Journal struct {
 }
 
 // Open opens the journal database at path, conventionally
-// <state>/skills/journal.sqlite3, creating it (and its directory, 0700)
-// if needed, and brings its schema up to date. It fails with
-// [ErrSchemaTooNew] if a newer build has already migrated the file.
+// <state>/skills/journal.sqlite3, creating it (and its directory, 0700;
+// the file 0600) if it does not exist, and brings its schema up to date.
+// It fails with [ErrSchemaTooNew] if a newer build has already migrated
+// the file, and with [ErrCorrupt], naming the file and changing nothing,
+// if the file exists but is empty, unreadable, not a SQLite database or
+// fails SQLite's quick_check.
 func Open(ctx context.Context, path string) (*Journal, error) {
 	if path == "" {
 		return nil, errors.New("journal: empty path")
@@ -135,16 +138,31 @@ func Open(ctx context.Context, path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+	exists, err := checkFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if err := create(ctx, abs); err != nil {
+			return nil, err
+		}
 	}
 	db, err := sql.Open("sqlite", dsn(abs))
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
 	}
-	if err := migrate(ctx, db); err != nil {
+	// A read, but SQLite may still answer SQLITE_BUSY while another
+	// process's last connection checkpoints the WAL (see retryBusy).
+	if err := retryBusy(ctx, func() error { return integrity(ctx, db, abs) }); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, wrapCorrupt(abs, err)
 	}
 	return &Journal{db: db, writeSlot: make(chan struct{}, 1)}, nil
 }
@@ -405,6 +423,31 @@ func (j *Journal) List(ctx context.Context) (sts []Status, err error) {
 		return err
 	})
 	return sts, err
+}
+
+// SkillIDs returns, sorted, every skill id that has ever had a version
+// recorded, removed ones included.
+func (j *Journal) SkillIDs(ctx context.Context) (ids []string, err error) {
+	err = retryBusy(ctx, func() error {
+		ids = ids[:0]
+		rows, err := j.db.QueryContext(ctx, `SELECT DISTINCT skill_id FROM skill_status ORDER BY skill_id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: skill ids: %w", err)
+	}
+	return ids, nil
 }
 
 // LastEventSeq returns the sequence number of the latest event recorded

@@ -18,7 +18,7 @@ var (
 	// the master key file is accessible to group or others (the key's
 	// directory: writable by them), or is not what it should be (a
 	// symlink, a directory). Comes as a *PermissionError.
-	ErrInsecurePermissions = errors.New("insecure secret store permissions")
+	ErrInsecurePermissions = errors.New("insecure permissions")
 	// ErrCorrupt: a secret file failed authentication (modified, copied
 	// from another key, truncated, or sealed with another master key).
 	ErrCorrupt = errors.New("secret file corrupt or tampered with")

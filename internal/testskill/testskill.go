@@ -44,6 +44,8 @@ type Spec struct {
 	// compiled into the module (an SBOM made by internal/sbom); default
 	// none, and a minimal SBOM listing the module file alone.
 	GoModules []string
+	// SkillID, if set, is the skill id instead of publisher.name.
+	SkillID string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -190,6 +192,9 @@ func (s Spec) Bytes() ([]byte, error) {
 		return nil, err
 	}
 	id := s.Publisher + "." + s.Name
+	if s.SkillID != "" {
+		id = s.SkillID
+	}
 	var tools strings.Builder
 	for _, t := range s.Tools {
 		fmt.Fprintf(&tools, `

@@ -153,7 +153,7 @@ func TestLifecycleCommands(t *testing.T) {
 	}
 	must("skills", "audit", "acme.echo")
 
-	os.Remove(filepath.Join(state, "skills", "acme.echo", "1.0.0", "provenance.json"))
+	os.Remove(filepath.Join(state, "skills", "installed", "acme.echo", "1.0.0", "provenance.json"))
 	out, err := run(t, nil, append(sd, "skills", "check")...)
 	if err == nil || !strings.Contains(out, "QUARANTINED acme.echo") || !strings.Contains(out, "provenance.json missing") {
 		t.Fatalf("check after tampering must fail and say why: %v\n%s", err, out)

@@ -219,14 +219,20 @@ type CheckReport struct {
 // the current policy and vulnerability feed (read afresh, once per check,
 // so an advisory published since the install is matched). Anything that
 // fails is quarantined with the reason; skills already quarantined stay so
-// and are reported with their reason.
+// and are reported with their reason. A vulnerability feed that is
+// configured but does not load fails the whole check before it changes
+// anything: one bad record upstream must not take every skill out of
+// service (installs still refuse to proceed without the feed).
 func (h *Host) Check(ctx context.Context, principal string) (*CheckReport, error) {
+	feed := h.loadVulnFeed(ctx)
+	if feed.err != nil {
+		return nil, fmt.Errorf("host: check: %w (nothing was checked or quarantined)", feed.err)
+	}
 	list, err := h.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rep := &CheckReport{Skills: []CheckResult{}}
-	feed := h.loadVulnFeed(ctx)
 	for _, s := range list {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -101,7 +101,22 @@ func TestBrokenFeedFailsInstall(t *testing.T) {
 		t.Fatalf("install with a corrupt feed: %v", err)
 	}
 	writeFile(t, filepath.Join(feed, "GO-2099-0001.json"), []byte(advisory))
-	if _, err := h.Install(ctx, skillSpec{}.File(t), host.InstallOptions{AllowTOFU: true}); err != nil {
+	inst, err := h.Install(ctx, skillSpec{}.File(t), host.InstallOptions{AllowTOFU: true})
+	if err != nil {
 		t.Fatalf("install once the feed loads: %v", err)
+	}
+
+	// A feed that breaks after the install fails the check as a whole:
+	// the installed skill is not quarantined for it.
+	writeFile(t, filepath.Join(feed, "GO-2099-0001.json"), []byte(advisory[:40]))
+	if _, err := h.Check(ctx, ""); err == nil || !strings.Contains(err.Error(), "GO-2099-0001.json") {
+		t.Fatalf("check with a corrupt feed: %v", err)
+	}
+	info, err := h.Info(ctx, inst.SkillID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Status.State != host.StateEligible {
+		t.Fatalf("after a check with a corrupt feed the skill is %s, want eligible", info.Status.State)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/signing"
 	"github.com/palyra/palyra-go/internal/testskill"
 )
@@ -187,5 +188,21 @@ func TestLifecycleCommands(t *testing.T) {
 	must("skills", "remove", "acme.echo")
 	if out := must("skills", "list"); !strings.Contains(out, "no skills installed") {
 		t.Fatalf("list after remove:\n%s", out)
+	}
+}
+
+// TestVerifyCommandChecksCompat: `palyra skills verify` refuses an artifact
+// that needs a newer host, naming the field and both values, as Palyra's
+// verify does (before, only install checked [compat]).
+func TestVerifyCommandChecksCompat(t *testing.T) {
+	dir := t.TempDir()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	art := filepath.Join(dir, "acme.echo-1.0.0.palyra-skill")
+	if err := os.WriteFile(art, testskill.Spec{Key: key, MinHost: "42.0.0"}.Build(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, nil, "--state-dir", filepath.Join(dir, "state"), "skills", "verify", "--allow-tofu", art)
+	if err == nil || !strings.Contains(err.Error(), "compat.min_palyra_version 42.0.0") || !strings.Contains(err.Error(), host.Version) {
+		t.Fatalf("verify of an artifact needing palyra 42: %v", err)
 	}
 }

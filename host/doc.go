@@ -33,8 +33,10 @@
 //
 // Verification trusts nothing in an artifact before it has checked it. It
 // runs every check of package internal/artifact (ZIP structure, entry set,
-// integrity list, payload digest, Ed25519 signature, publisher), evaluates
-// the trust store read-only, and only when all of that passes does it record
+// integrity list, payload digest, Ed25519 signature, publisher), checks the
+// manifest's [compat] range against Version and ProtocolMajor as Palyra's
+// verify does (ErrIncompatible), evaluates the trust store read-only, and
+// only when all of that passes does it record
 // a trust-on-first-use pin. A rejected artifact never changes the state dir.
 //
 // The trust decision follows Palyra:
@@ -47,7 +49,7 @@
 //
 // Anything else is an error callers tell apart with errors.Is:
 // ErrUntrustedPublisher, ErrKeyMismatch, ErrKeyRevoked, ErrBadSignature,
-// ErrPayloadDigestMismatch, ErrMalformedArchive, ...
+// ErrPayloadDigestMismatch, ErrMalformedArchive, ErrIncompatible, ...
 //
 // Secrets (SetSecret, SecretReaders) are sealed with a master key kept
 // outside <state>/secrets: <state>/identity/secrets.key by default,

@@ -64,6 +64,30 @@ func (g Grants) checkOwnSecrets(skillID string) error {
 	return nil
 }
 
+// ErrWildcardNotAllowed: a grant names a wildcard host ("*.example.com",
+// "api.*.example.com") while the policy's audit.allow_wildcard_capabilities
+// is off.
+var ErrWildcardNotAllowed = errors.New("wildcard capability not allowed by policy")
+
+// wildcardsAllowed checks that g grants a wildcard host only under a
+// policy that allows wildcard capabilities: a policy tightened after
+// install must not leave a skill able to be granted one.
+func (h *Host) wildcardsAllowed(g Grants) error {
+	if h.auditPolicy().AllowWildcardCapabilities {
+		return nil
+	}
+	var w []string
+	for _, x := range g.HTTPHosts {
+		if strings.Contains(x, "*") {
+			w = append(w, "http "+x)
+		}
+	}
+	if len(w) > 0 {
+		return fmt.Errorf("%s: %w (audit.allow_wildcard_capabilities is off)", strings.Join(w, ", "), ErrWildcardNotAllowed)
+	}
+	return nil
+}
+
 // SecretAccess is one secret key a skill requests, and whether it may
 // read it.
 type SecretAccess struct {
@@ -427,6 +451,9 @@ func (h *Host) SetGrants(ctx context.Context, skillID string, g Grants, principa
 		return nil, err
 	}
 	if err := g.within(Requested(m)); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", skillID, st.Version, err)
+	}
+	if err := h.wildcardsAllowed(g); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", skillID, st.Version, err)
 	}
 	data, _ := json.Marshal(g)

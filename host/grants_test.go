@@ -299,3 +299,40 @@ func TestSecretReaders(t *testing.T) {
 		t.Fatalf("secret readers:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestWildcardHostGrants: Palyra's "api.*.example.com" form installs and is
+// granted under a policy that allows wildcard capabilities; under one that
+// does not (tightened after install), granting it is refused, naming the
+// host, and a grant already stored does not reach the egress policy.
+func TestWildcardHostGrants(t *testing.T) {
+	state := t.TempDir()
+	spec := skillSpec{Key: newKey(t), Capabilities: `http_egress_allowlist = ["api.*.example.com", "plain.example.com"]
+wildcard_opt_in = { http_egress = true }`}
+	allow := host.DefaultAuditPolicy()
+	allow.AllowWildcardCapabilities = true
+	h := openHost(t, state, host.Options{Policy: &host.Policy{Audit: &allow}})
+	in, err := h.Install(ctx, spec.File(t), host.InstallOptions{AllowTOFU: true, GrantRequested: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in.Granted.HTTPHosts, []string{"api.*.example.com", "plain.example.com"}) {
+		t.Fatalf("granted %v", in.Granted.HTTPHosts)
+	}
+	if _, err := h.Call(ctx, "acme.echo", "echo", nil); err != nil {
+		t.Fatalf("call with the wildcard granted: %v", err)
+	}
+	h.Close()
+
+	// The same state dir under the default policy (no wildcards).
+	h = openHost(t, state, host.Options{})
+	if _, err := h.Call(ctx, "acme.echo", "echo", nil); !errors.Is(err, host.ErrWildcardNotAllowed) {
+		t.Fatalf("call with a stored wildcard grant, policy now without wildcards: %v", err)
+	}
+	_, err = h.SetGrants(ctx, "acme.echo", host.Grants{HTTPHosts: []string{"api.*.example.com"}}, "")
+	if !errors.Is(err, host.ErrWildcardNotAllowed) || !strings.Contains(err.Error(), "api.*.example.com") {
+		t.Fatalf("SetGrants of a wildcard host without policy: %v", err)
+	}
+	if _, err := h.SetGrants(ctx, "acme.echo", host.Grants{HTTPHosts: []string{"plain.example.com"}}, ""); err != nil {
+		t.Fatalf("SetGrants of a plain host: %v", err)
+	}
+}

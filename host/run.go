@@ -476,6 +476,9 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 		MaxHTTPResponseBytes: p.MaxHTTPResponseBytes,
 	}
 	if len(m.Capabilities.HTTPEgressAllowlist) > 0 {
+		if err := h.wildcardsAllowed(g); err != nil {
+			return nil, fmt.Errorf("HTTP egress: %w", err)
+		}
 		ls.egress, err = egress.New(egress.Policy{
 			AllowedHosts:          g.HTTPHosts,
 			AllowWildcards:        m.Capabilities.WildcardOptIn.HTTPEgress,

@@ -204,7 +204,7 @@ func assertUpgraded(t *testing.T, state string, ids ...string) {
 	}
 	// A revocation writes trust-revocations.json, which a legacy skill
 	// dir of that name had taken.
-	if err := h.TrustStore().Revoke(ctx, "other", host.KeyID(newKey(t).Public().(ed25519.PublicKey))); err != nil {
+	if err := revokeOther(t, h); err != nil {
 		t.Errorf("trust store write after upgrade: %v", err)
 	}
 }
@@ -263,7 +263,7 @@ func TestUpgradeMovesRemovedSkillLeftovers(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(leftover, "artifact.palyra-skill"), []byte("left by a crash"))
 	h = openHost(t, state, host.Options{})
-	if err := h.TrustStore().Revoke(ctx, "other", host.KeyID(newKey(t).Public().(ed25519.PublicKey))); err != nil {
+	if err := revokeOther(t, h); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
 	for _, p := range []string{filepath.Join(state, "skills", "installed", id)} {
@@ -433,7 +433,7 @@ func TestOpenRefusesInsecurePermissions(t *testing.T) {
 			if err := h.SetSecret(ctx, "global", "k", []byte("v")); err != nil { // makes the secrets dir
 				t.Fatal(err)
 			}
-			if err := h.TrustStore().Revoke(ctx, "other", host.KeyID(newKey(t).Public().(ed25519.PublicKey))); err != nil {
+			if err := revokeOther(t, h); err != nil {
 				t.Fatal(err)
 			}
 			h.Close()
@@ -485,4 +485,16 @@ func TestPolicyFileModeIgnoredWhenNotRead(t *testing.T) {
 		t.Fatalf("Open reading a world-writable policy.json: %v", err)
 	}
 	openHost(t, state, host.Options{Policy: &host.Policy{}})
+}
+
+// revokeOther makes the state dir's trust-revocations.json by trusting a
+// key for a publisher "other" and revoking it (a revoke names a key the
+// store holds).
+func revokeOther(t *testing.T, h *host.Host) error {
+	t.Helper()
+	pub := newKey(t).Public().(ed25519.PublicKey)
+	if err := h.TrustStore().AddTrusted(ctx, "other", pub); err != nil {
+		t.Fatal(err)
+	}
+	return h.TrustStore().Revoke(ctx, "other", host.KeyID(pub))
 }

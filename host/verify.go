@@ -69,7 +69,10 @@ type Verification struct {
 
 // VerifyArtifact checks the artifact of the given size read from r and
 // returns how its publisher key is trusted. It runs every check of the
-// artifact format first, then evaluates store; only when everything passed
+// artifact format first, then the manifest's [compat] range against
+// ProtocolMajor and Version (as Palyra's verify does; a failure wraps
+// ErrIncompatible and names the field and both values), then evaluates
+// store; only when everything passed
 // does it pin a new publisher key (tofu_newly_pinned). On any error the
 // store is unchanged.
 func VerifyArtifact(ctx context.Context, r io.ReaderAt, size int64, store *TrustStore, opts VerifyOptions) (*Verification, error) {
@@ -81,6 +84,11 @@ func VerifyArtifact(ctx context.Context, r io.ReaderAt, size int64, store *Trust
 }
 
 func decide(ctx context.Context, a *artifact.Artifact, store *TrustStore, opts VerifyOptions) (*Verification, error) {
+	// Palyra's verify (inspect_skill_artifact) asserts [compat] before the
+	// trust decision, so an artifact this host cannot run never pins a key.
+	if err := manifest.CheckCompat(a.Manifest.Compat, ProtocolMajor, Version); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", a.Manifest.SkillID, a.Manifest.Version, err)
+	}
 	pub := ed25519.PublicKey(a.PublicKey)
 	dopts := trust.DecideOptions{AllowTOFU: opts.AllowTOFU}
 	// Evaluate before Decide: a refusal must be reported without taking the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/palyra/palyra-go/host"
@@ -154,5 +155,56 @@ func TestInspectDoesNotNeedTrust(t *testing.T) {
 	if in.Builder != "holdout" || in.KeyID != "ed25519:2ef75dfce7823b5e" || len(in.Entries) != 5 ||
 		len(in.Subjects) != 1 || in.Subjects[0].Path != "modules/echo.wasm" {
 		t.Fatalf("inspection: %+v", in)
+	}
+}
+
+// TestVerifyChecksCompat: Palyra's verify (inspect_skill_artifact, then
+// assert_runtime_compatibility) refuses an artifact whose [compat] range
+// excludes the host; ours checked [compat] only at install. The error
+// wraps ErrIncompatible, names the field and both values, and nothing is
+// pinned.
+func TestVerifyChecksCompat(t *testing.T) {
+	key := newKey(t)
+	tests := []struct {
+		name string
+		spec skillSpec
+		want []string // in the error message
+	}{
+		{"protocol major above the host's", skillSpec{Key: key, ProtocolMajor: host.ProtocolMajor + 1},
+			[]string{"compat.required_protocol_major", "2", "1"}},
+		{"min version above the host's", skillSpec{Key: key, MinHost: "99.0.0"},
+			[]string{"compat.min_palyra_version", "99.0.0", host.Version}},
+		{"host above max version", skillSpec{Key: key, MinHost: "0.0.1", MaxHost: "0.0.9"},
+			[]string{"compat.max_palyra_version", "0.0.9", host.Version}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "skills", "trust-store.json")
+			store, err := host.OpenTrustStore(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = verify(t, store, tt.spec.Build(t), true)
+			if !errors.Is(err, host.ErrIncompatible) {
+				t.Fatalf("verify = %v, want ErrIncompatible", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("an incompatible artifact pinned its key (stat: %v)", err)
+			}
+		})
+	}
+	// The bounds themselves are compatible, as in Palyra (requested <=
+	// current, current <= max).
+	store, err := host.OpenTrustStore(filepath.Join(t.TempDir(), "trust-store.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(t, store, skillSpec{Key: key, MinHost: host.Version, MaxHost: host.Version}.Build(t), true); err != nil {
+		t.Fatalf("verify at exactly min = max = host version: %v", err)
 	}
 }

@@ -558,9 +558,30 @@ func TestAudit(t *testing.T) {
 			want:   []expect{{checkFilesystemScopes, StatusFail, []string{`"/etc" (absolute)`}}},
 		},
 		{
+			// Palyra's inner wildcard form: before, the audit accepted any
+			// string with '*' once opted in, "api*.example.com" too.
+			name: "inner wildcard label with opt-in, partial-label wildcard refused",
+			mutate: func(f *fixture) {
+				f.m.Capabilities.WildcardOptIn.HTTPEgress = true
+				f.m.Capabilities.HTTPEgressAllowlist = []string{"api.*.example.com", "api*.example.com"}
+				f.p.AllowWildcardCapabilities = true
+			},
+			want: []expect{{checkHTTPScopes, StatusFail, []string{`"api*.example.com"`, "whole label"}}},
+		},
+		{
+			name: "inner wildcard label with opt-in",
+			mutate: func(f *fixture) {
+				f.m.Capabilities.WildcardOptIn.HTTPEgress = true
+				f.m.Capabilities.HTTPEgressAllowlist = []string{"api.*.example.com"}
+				f.p.AllowWildcardCapabilities = true
+			},
+			passed: true,
+			want:   []expect{{checkHTTPScopes, StatusPass, []string{"1 http egress host"}}},
+		},
+		{
 			name:   "wildcard host without opt-in",
 			mutate: func(f *fixture) { f.m.Capabilities.HTTPEgressAllowlist = []string{"*"} },
-			want:   []expect{{checkHTTPScopes, StatusFail, []string{`"*"`, "opt-in"}}},
+			want:   []expect{{checkHTTPScopes, StatusFail, []string{`"*"`, "wildcard_opt_in.http_egress"}}},
 		},
 		{
 			name:   "URL instead of host",

@@ -36,7 +36,11 @@
 //     relative, '/'-separated, without '.', '..' or empty segments, ':', '\'
 //     or control characters, and '*' only with wildcard_opt_in.filesystem.
 //   - manifest_http_egress_scopes (Palyra): every host is a DNS name of
-//     [a-z0-9.-], and '*' only with wildcard_opt_in.http_egress.
+//     [a-z0-9.-] (labels <= 63, names <= 253 bytes), and '*' only with
+//     wildcard_opt_in.http_egress and only as a whole label ("*",
+//     "*.example.com", "api.*.example.com"): manifest.HostProblem, the
+//     parser's rule. Stricter than Palyra, which takes any entry
+//     containing '*' once opted in.
 //   - manifest_secret_scopes (Palyra): every scope is global, principal:ID,
 //     channel:ID or skill:ID, lists key_names, and uses '*' only with
 //     wildcard_opt_in.secrets.

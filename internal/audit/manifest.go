@@ -148,8 +148,10 @@ func (a *auditor) checkFilesystemScopes(c *manifest.Capabilities) {
 func (a *auditor) checkHTTPScopes(c *manifest.Capabilities) {
 	var bad []string
 	for _, host := range c.HTTPEgressAllowlist {
-		if why := hostProblem(host, c.WildcardOptIn.HTTPEgress); why != "" {
-			bad = append(bad, fmt.Sprintf("%q (%s)", host, why))
+		// The manifest's own rule (whole-label '*' with the opt-in), so that
+		// the audit and the parser never disagree about a host.
+		if why := manifest.HostProblem(host, c.WildcardOptIn.HTTPEgress); why != "" {
+			bad = append(bad, why)
 		}
 	}
 	details := map[string]any{"hosts": strs(c.HTTPEgressAllowlist)}
@@ -384,29 +386,6 @@ func rootProblem(root string, wildcard bool) string {
 	for _, seg := range strings.Split(root, "/") {
 		if seg == "" || seg == "." || seg == ".." {
 			return "has an empty, '.' or '..' segment"
-		}
-	}
-	return ""
-}
-
-// hostProblem applies Palyra's host grammar: a DNS name of [a-z0-9.-], no
-// empty labels, not starting or ending with '.' or '-'. Case and one
-// trailing dot are forgiven, as in Palyra.
-func hostProblem(host string, wildcard bool) string {
-	if strings.Contains(host, "*") {
-		if wildcard {
-			return ""
-		}
-		return "wildcard without explicit opt-in"
-	}
-	h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(host), "."))
-	if h == "" || strings.Contains(h, "..") || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") ||
-		strings.HasPrefix(h, "-") || strings.HasSuffix(h, "-") {
-		return "not a host name"
-	}
-	for _, r := range h {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
-			return "not a host name"
 		}
 	}
 	return ""

@@ -454,8 +454,11 @@ func TestNewRejectsBadPolicy(t *testing.T) {
 	}{
 		{"wildcard without opt-in", Policy{AllowedHosts: []string{"*.example.com"}}, "AllowWildcards"},
 		{"star without opt-in", Policy{AllowedHosts: []string{"*"}}, "AllowWildcards"},
-		{"inner wildcard", Policy{AllowedHosts: []string{"api.*.com"}, AllowWildcards: true}, `"*" or "*.<domain>"`},
-		{"partial wildcard", Policy{AllowedHosts: []string{"*api.com"}, AllowWildcards: true}, `"*" or "*.<domain>"`},
+		{"inner wildcard without opt-in", Policy{AllowedHosts: []string{"api.*.com"}}, "AllowWildcards"},
+		{"partial wildcard", Policy{AllowedHosts: []string{"*api.com"}, AllowWildcards: true}, "whole label"},
+		{"inner partial wildcard", Policy{AllowedHosts: []string{"api.e*.com"}, AllowWildcards: true}, "whole label"},
+		{"inner wildcard, empty label", Policy{AllowedHosts: []string{"api.*..com"}, AllowWildcards: true}, "empty"},
+		{"inner wildcard over IP", Policy{AllowedHosts: []string{"10.*.0.1"}, AllowWildcards: true}, "numeric IPv4"},
 		{"wildcard over IP", Policy{AllowedHosts: []string{"*.10.0.0.1"}, AllowWildcards: true}, "not IP addresses"},
 		{"URL", Policy{AllowedHosts: []string{"https://example.com/"}}, "not a URL"},
 		{"empty", Policy{AllowedHosts: []string{""}}, "empty"},
@@ -478,5 +481,55 @@ func TestNewRejectsBadPolicy(t *testing.T) {
 				t.Fatalf("err = %v, want ErrInvalidPolicy mentioning %q", err, tt.inMsg)
 			}
 		})
+	}
+}
+
+// TestInnerWildcardOverHTTP: Palyra's "api.*.example.com" form, granted,
+// admits a name with exactly one label in place of '*', over real HTTP on
+// 127.0.0.1; a redirect is checked against the pattern again (two labels
+// in place of '*' and the bare domain are refused before any connection),
+// and the resolved address is still checked.
+func TestInnerWildcardOverHTTP(t *testing.T) {
+	target := newServer(t, ok("landed"))
+	deep := newServer(t, ok("deep"))
+	for _, tt := range []struct {
+		name, loc string
+		want      error // nil: followed
+	}{
+		{"one label", fmt.Sprintf("http://api.us.example.test:%d/", target.port), nil},
+		{"two labels", fmt.Sprintf("http://api.a.b.example.test:%d/", deep.port), ErrHostNotAllowed},
+		{"no label", fmt.Sprintf("http://api.example.test:%d/", deep.port), ErrHostNotAllowed},
+		{"other first label", fmt.Sprintf("http://www.us.example.test:%d/", deep.port), ErrHostNotAllowed},
+		{"resolves to metadata", "http://api.meta.example.test/", ErrAddressNotAllowed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			start := newServer(t, redirectTo(tt.loc))
+			c := mustNew(t, Policy{
+				AllowedHosts:          []string{"API.*.example.test."},
+				AllowWildcards:        true,
+				AllowedPorts:          []int{80, start.port, target.port, deep.port},
+				AllowPrivateAddresses: true,
+				Resolver: newResolver("api.eu.example.test.", "127.0.0.1", "api.us.example.test.", "127.0.0.1",
+					"api.a.b.example.test.", "127.0.0.1", "api.example.test.", "127.0.0.1",
+					"www.us.example.test.", "127.0.0.1", "api.meta.example.test.", "169.254.169.254"),
+			})
+			resp, err := c.Do(t.Context(), Request{URL: fmt.Sprintf("http://api.eu.example.test:%d/", start.port)})
+			if tt.want == nil {
+				if err != nil || string(resp.Body) != "landed" {
+					t.Fatalf("Do = %v, %v; want the redirect followed", resp, err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Do = %v, want %v", err, tt.want)
+			}
+			if start.hits.Load() != 1 || deep.hits.Load() != 0 {
+				t.Errorf("hits: start %d, refused target %d; want 1, 0", start.hits.Load(), deep.hits.Load())
+			}
+		})
+	}
+	// Without AllowWildcards the pattern is refused outright.
+	if _, err := New(Policy{AllowedHosts: []string{"api.*.example.test"}}); !errors.Is(err, ErrInvalidPolicy) {
+		t.Errorf("New without AllowWildcards = %v, want ErrInvalidPolicy", err)
 	}
 }

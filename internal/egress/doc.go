@@ -10,14 +10,29 @@
 // allowlisted host can therefore redirect a skill to 169.254.169.254 or
 // localhost. This package closes each of those gaps.
 //
+// # Wildcards and Palyra
+//
+// Palyra's manifest accepts any http_egress_allowlist entry containing
+// '*' once wildcard_opt_in.http_egress is set, but its matchers know only
+// a leading "*.": its connector net guard (palyra-connectors core/net.rs)
+// takes "*.domain" to mean one or more labels before domain, never domain
+// itself; its media fetcher also admits domain itself. We follow the net
+// guard for "*.domain" (the egress matcher of the two, and this package's
+// rule before inner wildcards existed) and give an inner '*' label the
+// narrowest meaning, one label, so that a pattern never admits more names
+// than its author could have meant.
+//
 // # Rules
 //
 //   - The scheme must be http or https, and in Policy.AllowedSchemes.
 //   - The URL must not carry user info; IPv6 zones are refused.
 //   - The host must match an allowlist entry: exact names compare
 //     case-insensitively after IDNA mapping to ASCII and removal of one
-//     trailing dot; "*.domain" matches subdomains only, never domain
-//     itself; "*" matches any name. Wildcards need Policy.AllowWildcards.
+//     trailing dot; "*.domain" matches subdomains only (any depth), never
+//     domain itself; "*" matches any name; a '*' label anywhere else
+//     ("api.*.example.com", Palyra's manifest form) matches exactly one
+//     label. A '*' must be a whole label. Wildcards need
+//     Policy.AllowWildcards.
 //     An IP-literal host matches only an entry naming that literal, never
 //     a wildcard. Names whose last label is numeric ("127.1",
 //     "0x7f.0.0.1") are legacy IPv4 forms and are refused.

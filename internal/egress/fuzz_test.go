@@ -21,6 +21,11 @@ func FuzzHostMatch(f *testing.F) {
 		{"example.com:8080", "EXAMPLE.COM."},
 		{"*.a", "b.a.a"},
 		{"a", "0x7f.1"},
+		{"api.*.example.com", "api.eu.example.com"},
+		{"api.*.example.com", "api.a.b.example.com"},
+		{"*.*.b", "x.y.z.b"},
+		{"a.*", "a.b"},
+		{"a.*.c", "A.B.C."},
 	} {
 		f.Add(s[0], s[1], true)
 	}
@@ -29,7 +34,7 @@ func FuzzHostMatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !wildcards && (r.kind == ruleAny || r.kind == ruleSubdomains) {
+		if !wildcards && (r.kind == ruleAny || r.kind == ruleSubdomains || r.kind == rulePattern) {
 			t.Fatalf("entry %q compiled to a wildcard without AllowWildcards", entry)
 		}
 		h, err := parseHost(hostname)
@@ -56,6 +61,20 @@ func FuzzHostMatch(f *testing.F) {
 			case ruleAny:
 				if h.addr.IsValid() {
 					t.Fatalf("* matched the IP literal %s", h.addr)
+				}
+			case rulePattern:
+				// Each fixed label matches in place, counted from the
+				// right; an inner '*' is one label; a first '*' one or
+				// more, so the host has at least as many labels.
+				hl := strings.Split(h.name, ".")
+				if h.addr.IsValid() || len(hl) < len(r.labels) || r.labels[0] != "*" && len(hl) != len(r.labels) {
+					t.Fatalf("pattern %v matched %q", r.labels, h.name)
+				}
+				off := len(hl) - len(r.labels)
+				for i, l := range r.labels {
+					if l != "*" && hl[off+i] != l || l == "*" && hl[off+i] == "" {
+						t.Fatalf("pattern %v matched %q at label %d", r.labels, h.name, i)
+					}
 				}
 			case ruleAddr:
 				if h.addr != r.addr {

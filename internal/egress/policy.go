@@ -30,6 +30,8 @@ type Policy struct {
 	//	example.com         that host exactly (any case, with or without a trailing dot)
 	//	example.com:8443    that host on that port only
 	//	*.example.com       any subdomain of example.com, not example.com itself
+	//	api.*.example.com   '*' as a later label: exactly one label there
+	//	                    (api.eu.example.com, not api.a.b.example.com)
 	//	*                   any host name (not an IP literal)
 	//	192.0.2.7, [2001:db8::7]:8443
 	//	                    an IP literal, which a URL may then name literally
@@ -90,15 +92,17 @@ const (
 	ruleSubdomains                 // host ends in "." + name
 	ruleAny                        // any host name
 	ruleAddr                       // an IP literal equal to addr
+	rulePattern                    // labels, "*" standing for one label (a first "*" for one or more)
 )
 
 // rule is one compiled allowlist entry.
 type rule struct {
-	kind  ruleKind
-	name  string     // normalized host name (ruleExact, ruleSubdomains)
-	addr  netip.Addr // unmapped (ruleAddr)
-	port  uint16     // 0: any of the policy's AllowedPorts
-	entry string     // as written, for messages
+	kind   ruleKind
+	name   string     // normalized host name (ruleExact, ruleSubdomains)
+	labels []string   // normalized labels, "*" for a wildcard (rulePattern)
+	addr   netip.Addr // unmapped (ruleAddr)
+	port   uint16     // 0: any of the policy's AllowedPorts
+	entry  string     // as written, for messages
 }
 
 // host is a request's host, normalized: either a name or an IP literal.
@@ -166,7 +170,7 @@ func parseRule(entry string, wildcards bool) (rule, error) {
 		}
 		r.kind = ruleAny
 		return r, nil
-	case strings.HasPrefix(hostPart, "*."):
+	case strings.HasPrefix(hostPart, "*.") && !strings.Contains(hostPart[2:], "*"):
 		if !wildcards {
 			return bad("a wildcard needs AllowWildcards (wildcard_opt_in.http_egress)")
 		}
@@ -180,7 +184,15 @@ func parseRule(entry string, wildcards bool) (rule, error) {
 		r.kind, r.name = ruleSubdomains, h.name
 		return r, nil
 	case strings.Contains(hostPart, "*"):
-		return bad(`a wildcard must be "*" or "*.<domain>"`)
+		if !wildcards {
+			return bad("a wildcard needs AllowWildcards (wildcard_opt_in.http_egress)")
+		}
+		labels, err := parsePattern(hostPart)
+		if err != nil {
+			return bad(err.Error())
+		}
+		r.kind, r.labels = rulePattern, labels
+		return r, nil
 	}
 	h, err := parseHost(hostPart)
 	if err != nil {
@@ -192,6 +204,64 @@ func parseRule(entry string, wildcards bool) (rule, error) {
 		r.kind, r.name = ruleExact, h.name
 	}
 	return r, nil
+}
+
+// parsePattern normalizes a host pattern with '*' labels other than the
+// leading-only "*.<domain>" form: every '*' must be a whole label, and the
+// other labels are normalized as parseHost does a name.
+func parsePattern(s string) ([]string, error) {
+	raw := strings.Split(strings.TrimSuffix(s, "."), ".")
+	stand := make([]string, len(raw))
+	for i, l := range raw {
+		switch {
+		case l == "*":
+			stand[i] = "x" // a valid label, put back after normalizing
+		case strings.Contains(l, "*"):
+			return nil, fmt.Errorf(`a wildcard must be a whole label ("*.example.com", "api.*.example.com"), not part of %q`, l)
+		default:
+			stand[i] = l
+		}
+	}
+	h, err := parseHost(strings.Join(stand, "."))
+	if err != nil {
+		return nil, err
+	}
+	if h.addr.IsValid() {
+		return nil, fmt.Errorf("a wildcard applies to domain names, not IP addresses")
+	}
+	labels := strings.Split(h.name, ".")
+	if len(labels) != len(raw) {
+		// IDNA mapping turned some character into a dot.
+		return nil, fmt.Errorf("host pattern %q changes its labels when mapped to ASCII", s)
+	}
+	for i, l := range raw {
+		if l == "*" {
+			labels[i] = "*"
+		}
+	}
+	return labels, nil
+}
+
+// matchPattern reports whether name (normalized, no trailing dot) fits
+// labels: a "*" label stands for exactly one label, except as the first
+// label, where it stands for one or more, as "*.<domain>" does.
+func matchPattern(labels []string, name string) bool {
+	hl := strings.Split(name, ".")
+	if labels[0] == "*" {
+		if len(hl) < len(labels) {
+			return false
+		}
+		hl = hl[len(hl)-len(labels)+1:]
+		labels = labels[1:]
+	} else if len(hl) != len(labels) {
+		return false
+	}
+	for i, l := range labels {
+		if l != "*" && l != hl[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func isAddr(s string) bool {
@@ -283,6 +353,8 @@ func (r *rule) matchesHost(h host) bool {
 			strings.HasSuffix(h.name, r.name) && h.name[len(h.name)-len(r.name)-1] == '.'
 	case ruleAny:
 		return !h.addr.IsValid()
+	case rulePattern:
+		return !h.addr.IsValid() && matchPattern(r.labels, h.name)
 	}
 	return false
 }

@@ -60,8 +60,10 @@
 //   - http-egress: every host is letters, digits, '-' and '.', with no empty
 //     label and no label starting or ending with '-' (one trailing '.' and
 //     upper case allowed, as Palyra); stricter: labels <= 63 and hosts <= 253
-//     bytes. A wildcard needs wildcard_opt_in.http_egress and, stricter than
-//     Palyra, must be "*" or "*.<host>".
+//     bytes. A wildcard needs wildcard_opt_in.http_egress and must be a
+//     whole label ("*", "*.example.com", "api.*.example.com"); stricter than
+//     Palyra, which takes any string containing '*' once opted in
+//     (HostProblem).
 //   - secrets: scope is global, principal:ID, channel:ID or skill:ID (ID an
 //     identifier, ':' allowed); key_names non-empty, each an identifier, or
 //     containing '*' with wildcard_opt_in.secrets.
@@ -78,8 +80,9 @@
 //     plugin.default_tool_id names a declared tool of this publisher;
 //     plugin.default_module_path is a modules/*.wasm relative path;
 //     plugin.default_entrypoint only [a-z0-9_-]; plugin.contracts have a
-//     known kind (ContractKinds), version 1 (non-zero; the only one the
-//     plugin SDK ABI publishes) and no kind twice.
+//     kind of Palyra's TypedPluginContractKind, no other (ContractKinds),
+//     version 1 (non-zero; the only one the plugin SDK ABI publishes) and
+//     no kind twice.
 //   - operator-config: schema_version > 0; required entries are [a-z0-9._-]
 //     and declared properties; property names [a-z0-9._-]; type is string,
 //     integer, number, boolean or string_list; title/description not blank;

@@ -183,14 +183,16 @@ type PluginContract struct {
 }
 
 // ContractKinds are the typed plugin contract kinds Palyra's plugin SDK
-// knows, in its declaration order.
+// knows (palyra_plugins_sdk::TypedPluginContractKind, serde snake_case),
+// in its declaration order. Exactly these: Palyra's manifest parser
+// rejects any other kind, so accepting one here would make a skill that
+// Palyra cannot read.
 func ContractKinds() []string {
 	return []string{
 		"memory_provider", "context_engine", "routing_strategy", "run_lifecycle_hook",
 		"compaction_provider", "diagnostics_provider", "policy_signal_provider",
 		"channel_binding_provider", "delivery_adapter", "scheduler_task_provider",
-		"model_auth_provider", "connector_adapter", "agent_harness",
-		"tool_result_middleware", "plugin_lifecycle_hook",
+		"model_auth_provider", "connector_adapter",
 	}
 }
 

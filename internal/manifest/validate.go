@@ -142,7 +142,7 @@ func checkCapabilities(m *Manifest) *Error {
 		}
 	}
 	for i, h := range c.HTTPEgressAllowlist {
-		if msg := hostProblem(h, w.HTTPEgress); msg != "" {
+		if msg := HostProblem(h, w.HTTPEgress); msg != "" {
 			return invalidf(indexPath("capabilities.http_egress_allowlist", i), msg)
 		}
 	}
@@ -555,30 +555,32 @@ func rootProblem(p string, wildcardOK bool) string {
 	return relativePathProblem(p)
 }
 
-// hostProblem applies Palyra's host rule (letters, digits, '.', '-'; no
-// empty label, no leading or trailing '-' or '.'; one trailing '.' allowed)
-// plus DNS length limits. With the opt-in, a wildcard must be "*" or
-// "*.<host>": Palyra accepts any string containing '*', which no egress
-// matcher can honour.
-func hostProblem(h string, wildcardOK bool) string {
-	if strings.Contains(h, "*") {
-		if !wildcardOK {
-			return fmt.Sprintf("%q uses a wildcard without capabilities.wildcard_opt_in.http_egress", h)
-		}
-		if h == "*" {
-			return ""
-		}
-		rest, ok := strings.CutPrefix(h, "*.")
-		if !ok || strings.Contains(rest, "*") {
-			return fmt.Sprintf("%q: a wildcard host must be \"*\" or \"*.<domain>\"", h)
-		}
-		h = rest
+// HostProblem checks one http_egress_allowlist entry and says what is
+// wrong with it, or "" when it is valid. wildcardOK is the manifest's
+// capabilities.wildcard_opt_in.http_egress. The rule is Palyra's host rule
+// (letters, digits, '.', '-'; no empty label, no label starting or ending
+// with '-'; one trailing '.' and upper case allowed) plus DNS length limits
+// (labels <= 63, names <= 253 bytes). With the opt-in a label may be
+// exactly "*" — a whole label, anywhere: "*", "*.example.com",
+// "api.*.example.com" — which the egress policy enforces. Palyra accepts
+// any string containing '*' once opted in ("api*.example.com", "a b*");
+// no matcher honours those, so they are refused here even with the
+// opt-in. The audit's manifest_http_egress_scopes applies the same rule.
+func HostProblem(h string, wildcardOK bool) string {
+	if strings.Contains(h, "*") && !wildcardOK {
+		return fmt.Sprintf("%q uses a wildcard without capabilities.wildcard_opt_in.http_egress", h)
 	}
 	n := strings.TrimSuffix(h, ".")
 	if n == "" || len(n) > 253 {
 		return fmt.Sprintf("%q is not a valid host name", h)
 	}
 	for label := range strings.SplitSeq(n, ".") {
+		if label == "*" {
+			continue
+		}
+		if strings.Contains(label, "*") {
+			return fmt.Sprintf("%q: a wildcard must be a whole label (\"*\", \"*.example.com\", \"api.*.example.com\")", h)
+		}
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return fmt.Sprintf("%q is not a valid host name", h)
 		}

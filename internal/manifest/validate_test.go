@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -130,13 +131,32 @@ func TestValidateRules(t *testing.T) {
 		// HTTP egress.
 		{"host wildcard without opt-in", func(m *Manifest) { m.Capabilities.HTTPEgressAllowlist = []string{"*"} }, "capabilities.http_egress_allowlist[0]", "wildcard_opt_in.http_egress"},
 		{"host wildcard with opt-in", func(m *Manifest) {
-			m.Capabilities.HTTPEgressAllowlist = []string{"*", "*.example.com"}
+			m.Capabilities.HTTPEgressAllowlist = []string{"*", "*.example.com", "*.Example.COM."}
 			m.Capabilities.WildcardOptIn.HTTPEgress = true
 		}, "", ""},
-		{"host odd wildcard with opt-in", func(m *Manifest) {
-			m.Capabilities.HTTPEgressAllowlist = []string{"api.*.com"}
+		// Palyra's form with a wildcard label inside the name: before, refused
+		// even with the opt-in, though Palyra accepts it.
+		{"host inner wildcard label with opt-in", func(m *Manifest) {
+			m.Capabilities.HTTPEgressAllowlist = []string{"api.*.example.com", "*.*.example.com", "api.example.*"}
 			m.Capabilities.WildcardOptIn.HTTPEgress = true
-		}, "capabilities.http_egress_allowlist[0]", `"*.<domain>"`},
+		}, "", ""},
+		{"host inner wildcard label without opt-in", func(m *Manifest) { m.Capabilities.HTTPEgressAllowlist = []string{"api.*.example.com"} }, "capabilities.http_egress_allowlist[0]", "wildcard_opt_in.http_egress"},
+		{"host partial-label wildcard with opt-in", func(m *Manifest) {
+			m.Capabilities.HTTPEgressAllowlist = []string{"example.com", "api*.example.com"}
+			m.Capabilities.WildcardOptIn.HTTPEgress = true
+		}, "capabilities.http_egress_allowlist[1]", "whole label"},
+		{"host wildcard suffix in label with opt-in", func(m *Manifest) {
+			m.Capabilities.HTTPEgressAllowlist = []string{"api.ex*"}
+			m.Capabilities.WildcardOptIn.HTTPEgress = true
+		}, "capabilities.http_egress_allowlist[0]", "whole label"},
+		{"host wildcard with a bad label with opt-in", func(m *Manifest) {
+			m.Capabilities.HTTPEgressAllowlist = []string{"*.-bad.com"}
+			m.Capabilities.WildcardOptIn.HTTPEgress = true
+		}, "capabilities.http_egress_allowlist[0]", "not a valid host"},
+		{"host wildcard empty label with opt-in", func(m *Manifest) {
+			m.Capabilities.HTTPEgressAllowlist = []string{"*..example.com"}
+			m.Capabilities.WildcardOptIn.HTTPEgress = true
+		}, "capabilities.http_egress_allowlist[0]", "not a valid host"},
 		{"host underscore", func(m *Manifest) { m.Capabilities.HTTPEgressAllowlist = []string{"bad_host.com"} }, "capabilities.http_egress_allowlist[0]", "not a valid host"},
 		{"host port", func(m *Manifest) { m.Capabilities.HTTPEgressAllowlist = []string{"a.com:443"} }, "capabilities.http_egress_allowlist[0]", "not a valid host"},
 		{"host leading dash", func(m *Manifest) { m.Capabilities.HTTPEgressAllowlist = []string{"-a.com"} }, "capabilities.http_egress_allowlist[0]", "not a valid host"},
@@ -214,6 +234,14 @@ func TestValidateRules(t *testing.T) {
 			}
 		}, "", ""},
 		{"contract unknown kind", func(m *Manifest) { m.Operator.Plugin.Contracts = []PluginContract{{Kind: "teleporter", Version: 1}} }, "operator.plugin.contracts[0].kind", "unknown contract kind"},
+		// Kinds we once accepted that Palyra's TypedPluginContractKind lacks.
+		{"contract agent_harness", func(m *Manifest) { m.Operator.Plugin.Contracts = []PluginContract{{Kind: "agent_harness", Version: 1}} }, "operator.plugin.contracts[0].kind", "unknown contract kind"},
+		{"contract tool_result_middleware", func(m *Manifest) {
+			m.Operator.Plugin.Contracts = []PluginContract{{Kind: "memory_provider", Version: 1}, {Kind: "tool_result_middleware", Version: 1}}
+		}, "operator.plugin.contracts[1].kind", "unknown contract kind"},
+		{"contract plugin_lifecycle_hook", func(m *Manifest) {
+			m.Operator.Plugin.Contracts = []PluginContract{{Kind: "plugin_lifecycle_hook", Version: 1}}
+		}, "operator.plugin.contracts[0].kind", "unknown contract kind"},
 		{"contract version zero", func(m *Manifest) { m.Operator.Plugin.Contracts = []PluginContract{{Kind: "memory_provider"}} }, "operator.plugin.contracts[0].version", "non-zero version"},
 		{"contract version unsupported", func(m *Manifest) {
 			m.Operator.Plugin.Contracts = []PluginContract{{Kind: "run_lifecycle_hook", Version: 99}}
@@ -366,5 +394,21 @@ func TestValueValidators(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("validate(%q) = %v, want ErrInvalid", tt.value, err)
 		}
+	}
+}
+
+// TestContractKindsArePalyras pins ContractKinds to Palyra's
+// palyra_plugins_sdk::TypedPluginContractKind (crates/palyra-plugins/sdk/
+// src/lib.rs), variant for variant in declaration order: a kind Palyra
+// lacks makes a manifest Palyra refuses to parse.
+func TestContractKindsArePalyras(t *testing.T) {
+	palyra := []string{
+		"memory_provider", "context_engine", "routing_strategy", "run_lifecycle_hook",
+		"compaction_provider", "diagnostics_provider", "policy_signal_provider",
+		"channel_binding_provider", "delivery_adapter", "scheduler_task_provider",
+		"model_auth_provider", "connector_adapter",
+	}
+	if got := ContractKinds(); !slices.Equal(got, palyra) {
+		t.Fatalf("ContractKinds() = %v\nwant Palyra's %v", got, palyra)
 	}
 }

@@ -30,6 +30,9 @@ type Spec struct {
 	Memory    uint64 // quotas.max_memory_bytes; default 1 MiB
 	Key       ed25519.PrivateKey
 	MinHost   string // compat.min_palyra_version; default 0.1.0
+	MaxHost   string // compat.max_palyra_version; default none
+	// ProtocolMajor is compat.required_protocol_major; default 1.
+	ProtocolMajor int
 	// Tools are the exported functions the manifest declares as tools,
 	// each with id publisher.<export>; default ["echo"].
 	Tools []string
@@ -171,6 +174,9 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.MinHost == "" {
 		s.MinHost = "0.1.0"
 	}
+	if s.ProtocolMajor == 0 {
+		s.ProtocolMajor = 1
+	}
 	return s, nil
 }
 
@@ -194,6 +200,10 @@ func (s Spec) Bytes() ([]byte, error) {
 	id := s.Publisher + "." + s.Name
 	if s.SkillID != "" {
 		id = s.SkillID
+	}
+	maxHost := ""
+	if s.MaxHost != "" {
+		maxHost = fmt.Sprintf("max_palyra_version = %q", s.MaxHost)
 	}
 	var tools strings.Builder
 	for _, t := range s.Tools {
@@ -222,13 +232,14 @@ wall_clock_timeout_ms = %d
 fuel_budget = %d
 
 [compat]
-required_protocol_major = 1
+required_protocol_major = %d
 min_palyra_version = %q
+%s
 
 [operator]
 display_name = "Test skill"
 summary = "A skill the tests build."
-`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.Fuel, s.MinHost))
+`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.Fuel, s.ProtocolMajor, s.MinHost, maxHost))
 	if err != nil {
 		return nil, err
 	}

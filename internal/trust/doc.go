@@ -22,6 +22,11 @@
 // processes never lose an update and readers never see half a file. Files
 // are created 0600, the directory 0700.
 //
+// A missing trust-store.json, or one that is empty or holds only ASCII
+// whitespace, is an empty store, as Palyra's SkillTrustStore::load has it
+// (a file created but never written must not break every command). A
+// blank trust-revocations.json is an error: revocations fail closed.
+//
 // Parsing is strict where Palyra's is lenient: unknown fields, duplicate
 // keys, case variants of field names, null values and trailing data are
 // errors that name the problem. Where Palyra normalizes (surrounding
@@ -42,7 +47,20 @@
 //  3. P pinned (in tofu_publishers) → K must be the pinned key:
 //     [TofuPinned], else [ErrKeyMismatch].
 //  4. P unknown → with AllowTOFU, pin K for P and return [TofuNewlyPinned];
-//     without it, [ErrUntrustedPublisher].
+//     without it, [ErrUntrustedPublisher]. A publisher with a revoked key
+//     is never pinned again ([ErrUntrustedPublisher]): its next key must
+//     be allowlisted.
+//
+// # Revocation
+//
+// [Store.Revoke] records the key in trust-revocations.json and takes it
+// out of trusted_publishers and tofu_publishers (of every publisher), so
+// that Palyra, which knows nothing of our revocations file, stops trusting
+// it too. The record stays: [Store.AddTrusted] of a revoked key fails with
+// [ErrKeyRevoked], and only [Store.Reinstate] (palyra trust add --force)
+// lifts the revocation, keeping it under lifted_revocations with the time
+// it was lifted. Revoking a key the publisher does not have is an
+// [ErrKeyNotFound] error, as for [Store.Remove].
 //
 // [Store.Evaluate] applies the rules without writing; [Store.Decide]
 // applies them and persists a new pin. A verifier calls Evaluate first,

@@ -32,9 +32,13 @@ func newStoreFile() *storeFile {
 	return &storeFile{Trusted: map[string][]string{}, Tofu: map[string]string{}}
 }
 
-// revocationsFile is palyra-go's own sibling file.
+// revocationsFile is palyra-go's own sibling file. Lifted is history: the
+// revocations an operator lifted (trust add --force), kept so that the
+// file says who was trusted when. It is written only when non-empty, so a
+// store that never lifted a revocation keeps its earlier shape.
 type revocationsFile struct {
-	Revoked []Revocation `json:"revoked_keys"`
+	Revoked []Revocation       `json:"revoked_keys"`
+	Lifted  []LiftedRevocation `json:"lifted_revocations,omitempty"`
 }
 
 // Revocation records a revoked key. A revoked key is refused for every
@@ -43,6 +47,23 @@ type Revocation struct {
 	Publisher       string `json:"publisher"`
 	KeyID           string `json:"key_id"`
 	RevokedAtUnixMS int64  `json:"revoked_at_unix_ms"`
+}
+
+// LiftedRevocation records a revocation that an operator lifted with
+// [Store.Reinstate].
+type LiftedRevocation struct {
+	Revocation
+	LiftedAtUnixMS int64 `json:"lifted_at_unix_ms"`
+}
+
+// revokedPublisher reports whether some key of publisher has been revoked.
+func (r *revocationsFile) revokedPublisher(publisher string) (keyID string, ok bool) {
+	for _, rv := range r.Revoked {
+		if rv.Publisher == publisher {
+			return rv.KeyID, true
+		}
+	}
+	return "", false
 }
 
 func (r *revocationsFile) isRevoked(keyID string) bool {
@@ -189,52 +210,77 @@ func parseRevocationsFile(data []byte) (*revocationsFile, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	r := &revocationsFile{}
-	err := readObject(dec, "top level", func(field string) error {
-		if field != "revoked_keys" {
-			return unknownField("top level", field, "revoked_keys")
+	// readEntry reads one revocation; lifted ones also carry
+	// lifted_at_unix_ms.
+	readEntry := func(where string, lifted bool) (LiftedRevocation, error) {
+		var rv LiftedRevocation
+		names := []string{"publisher", "key_id", "revoked_at_unix_ms"}
+		if lifted {
+			names = append(names, "lifted_at_unix_ms")
 		}
-		return readArray(dec, field, func(i int) error {
-			where := fmt.Sprintf("revoked_keys[%d]", i)
-			var rv Revocation
-			var have [3]bool
-			err := readObject(dec, where, func(k string) error {
-				var err error
-				switch k {
-				case "publisher":
-					have[0] = true
-					rv.Publisher, err = readString(dec, where+".publisher")
-				case "key_id":
-					have[1] = true
-					rv.KeyID, err = readString(dec, where+".key_id")
-				case "revoked_at_unix_ms":
-					have[2] = true
-					rv.RevokedAtUnixMS, err = readInt(dec, where+".revoked_at_unix_ms")
-				default:
-					err = unknownField(where, k, "publisher", "key_id", "revoked_at_unix_ms")
+		have := make([]bool, len(names))
+		err := readObject(dec, where, func(k string) error {
+			var err error
+			switch k {
+			case "publisher":
+				have[0] = true
+				rv.Publisher, err = readString(dec, where+".publisher")
+			case "key_id":
+				have[1] = true
+				rv.KeyID, err = readString(dec, where+".key_id")
+			case "revoked_at_unix_ms":
+				have[2] = true
+				rv.RevokedAtUnixMS, err = readInt(dec, where+".revoked_at_unix_ms")
+			case "lifted_at_unix_ms":
+				if !lifted {
+					return unknownField(where, k, names...)
 				}
+				have[3] = true
+				rv.LiftedAtUnixMS, err = readInt(dec, where+".lifted_at_unix_ms")
+			default:
+				err = unknownField(where, k, names...)
+			}
+			return err
+		})
+		if err != nil {
+			return rv, err
+		}
+		for j, name := range names {
+			if !have[j] {
+				return rv, fmt.Errorf("%s: missing %s", where, name)
+			}
+		}
+		if err := validatePublisher(rv.Publisher); err != nil {
+			return rv, fmt.Errorf("%s.publisher: %w", where, err)
+		}
+		if id, err := validateKeyID(rv.KeyID); err != nil || id != rv.KeyID {
+			return rv, fmt.Errorf("%s.key_id: %q is not a lowercase Palyra key id", where, rv.KeyID)
+		}
+		return rv, nil
+	}
+	err := readObject(dec, "top level", func(field string) error {
+		switch field {
+		case "revoked_keys":
+			return readArray(dec, field, func(i int) error {
+				where := fmt.Sprintf("revoked_keys[%d]", i)
+				rv, err := readEntry(where, false)
+				if err != nil {
+					return err
+				}
+				if r.isRevoked(rv.KeyID) {
+					return fmt.Errorf("%s: key %s is listed twice", where, rv.KeyID)
+				}
+				r.Revoked = append(r.Revoked, rv.Revocation)
+				return nil
+			})
+		case "lifted_revocations":
+			return readArray(dec, field, func(i int) error {
+				rv, err := readEntry(fmt.Sprintf("lifted_revocations[%d]", i), true)
+				r.Lifted = append(r.Lifted, rv)
 				return err
 			})
-			if err != nil {
-				return err
-			}
-			for j, name := range []string{"publisher", "key_id", "revoked_at_unix_ms"} {
-				if !have[j] {
-					return fmt.Errorf("%s: missing %s", where, name)
-				}
-			}
-			if err := validatePublisher(rv.Publisher); err != nil {
-				return fmt.Errorf("%s.publisher: %w", where, err)
-			}
-			id, err := validateKeyID(rv.KeyID)
-			if err != nil || id != rv.KeyID {
-				return fmt.Errorf("%s.key_id: %q is not a lowercase Palyra key id", where, rv.KeyID)
-			}
-			if r.isRevoked(id) {
-				return fmt.Errorf("%s: key %s is listed twice", where, id)
-			}
-			r.Revoked = append(r.Revoked, rv)
-			return nil
-		})
+		}
+		return unknownField("top level", field, "revoked_keys", "lifted_revocations")
 	})
 	if err != nil {
 		return nil, err
@@ -251,7 +297,7 @@ func (r *revocationsFile) sort() {
 }
 
 func (r *revocationsFile) encode() ([]byte, error) {
-	out := revocationsFile{Revoked: r.Revoked}
+	out := revocationsFile{Revoked: r.Revoked, Lifted: r.Lifted}
 	if out.Revoked == nil {
 		out.Revoked = []Revocation{}
 	}

@@ -15,6 +15,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"trusted_publishers": {" a": ["` + k + `"], "a": ["` + k + `"]}}`))
 	f.Add([]byte(`{"revoked_keys": [{"publisher": "a", "key_id": "ed25519:0011223344556677", "revoked_at_unix_ms": 5}]}`))
 	f.Add([]byte(`{"tofu_publishers": {"a": "` + k + `", "a": "` + k + `"}}`))
+	f.Add([]byte(`{"revoked_keys": [], "lifted_revocations": [{"publisher": "a", "key_id": "ed25519:0011223344556677", "revoked_at_unix_ms": 5, "lifted_at_unix_ms": 6}]}`))
+	f.Add([]byte(" \n\t"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if st, err := parseStoreFile(data); err == nil {
 			if !json.Valid(data) {

@@ -158,25 +158,47 @@ func (s *Store) Decide(ctx context.Context, publisher string, key ed25519.Public
 
 // AddTrusted allowlists key for publisher (Palyra's add_trusted_key). It is
 // idempotent; a publisher's keys stay sorted and unique. A revoked key is
-// refused, since it could never be used.
+// refused with a *DecisionError wrapping ErrKeyRevoked: the revocation
+// stays in force until an operator lifts it with [Store.Reinstate].
 func (s *Store) AddTrusted(ctx context.Context, publisher string, key ed25519.PublicKey) error {
+	return s.addTrusted(ctx, publisher, key, false)
+}
+
+// Reinstate allowlists key for publisher like AddTrusted, lifting the
+// key's revocation if it has one. The lifted revocation is kept in
+// trust-revocations.json under lifted_revocations, with the time it was
+// lifted, so the file still tells the key's history.
+func (s *Store) Reinstate(ctx context.Context, publisher string, key ed25519.PublicKey) error {
+	return s.addTrusted(ctx, publisher, key, true)
+}
+
+func (s *Store) addTrusted(ctx context.Context, publisher string, key ed25519.PublicKey, lift bool) error {
 	if err := checkInput(publisher, key); err != nil {
 		return err
 	}
 	return s.update(ctx, func(st *storeFile, rev *revocationsFile) (bool, bool, error) {
 		id := signing.KeyID(key)
-		if rev.isRevoked(id) {
-			return false, false, &DecisionError{Publisher: publisher, KeyID: id, Detail: "revoked keys cannot be allowlisted", Err: ErrKeyRevoked}
+		revChanged := false
+		if i := slices.IndexFunc(rev.Revoked, func(r Revocation) bool { return r.KeyID == id }); i >= 0 {
+			if !lift {
+				return false, false, &DecisionError{Publisher: publisher, KeyID: id,
+					Detail: fmt.Sprintf("revoked at %s; a revoked key is allowlisted only when its revocation is lifted",
+						time.UnixMilli(rev.Revoked[i].RevokedAtUnixMS).UTC().Format(time.RFC3339)),
+					Err: ErrKeyRevoked}
+			}
+			rev.Lifted = append(rev.Lifted, LiftedRevocation{Revocation: rev.Revoked[i], LiftedAtUnixMS: time.Now().UnixMilli()})
+			rev.Revoked = slices.Delete(rev.Revoked, i, i+1)
+			revChanged = true
 		}
 		h := signing.PublicKeyHex(key)
 		keys := st.Trusted[publisher]
 		if slices.Contains(keys, h) {
-			return false, false, nil
+			return false, revChanged, nil
 		}
 		keys = append(keys, h)
 		slices.Sort(keys)
 		st.Trusted[publisher] = keys
-		return true, false, nil
+		return true, revChanged, nil
 	})
 }
 
@@ -216,12 +238,20 @@ func (s *Store) Remove(ctx context.Context, publisher, keyID string) error {
 	})
 }
 
-// Revoke marks the key with id keyID as revoked. From then on every
-// decision about that key fails with ErrKeyRevoked, for publisher and for
-// any other publisher name. The key stays in the lists, so a TOFU-pinned
-// publisher stays pinned and cannot be re-pinned to whatever key comes
-// next. The key need not be in the store yet (a publisher may announce a
-// leaked key before anyone has seen it); revoking twice is a no-op.
+// Revoke marks the key with id keyID as revoked and takes it out of
+// Palyra's lists: from every publisher's trusted_publishers entry and
+// every TOFU pin, so that Palyra, reading the same trust-store.json, no
+// longer trusts it either. From then on every decision about that key
+// fails with ErrKeyRevoked, for publisher and for any other publisher
+// name, and a publisher with a revoked key is not trusted on first use
+// again (its next key must be allowlisted): otherwise removing the pin
+// would let whoever holds the next key re-pin the publisher.
+//
+// The revocation is kept in trust-revocations.json, so a later AddTrusted
+// of the key is refused until [Store.Reinstate] lifts it. Like Remove, it
+// is an error wrapping ErrKeyNotFound when publisher has no such key in
+// either list; revoking a key already revoked is a no-op (it only takes
+// the key out of the lists again, should Palyra have re-added it).
 func (s *Store) Revoke(ctx context.Context, publisher, keyID string) error {
 	if err := validatePublisher(publisher); err != nil {
 		return err
@@ -230,14 +260,48 @@ func (s *Store) Revoke(ctx context.Context, publisher, keyID string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(_ *storeFile, rev *revocationsFile) (bool, bool, error) {
+	return s.update(ctx, func(st *storeFile, rev *revocationsFile) (bool, bool, error) {
 		if rev.isRevoked(id) {
-			return false, false, nil
+			return st.purge(id), false, nil
 		}
+		listed := slices.ContainsFunc(st.Trusted[publisher], func(h string) bool { return hexKeyID(h) == id })
+		if h, ok := st.Tofu[publisher]; ok && hexKeyID(h) == id {
+			listed = true
+		}
+		if !listed {
+			return false, false, fmt.Errorf("%w: publisher %q has no key %s to revoke", ErrKeyNotFound, publisher, id)
+		}
+		st.purge(id)
 		rev.Revoked = append(rev.Revoked, Revocation{Publisher: publisher, KeyID: id, RevokedAtUnixMS: time.Now().UnixMilli()})
 		rev.sort()
-		return false, true, nil
+		return true, true, nil
 	})
+}
+
+// purge removes the key with id from every allowlist and pin, dropping a
+// publisher left with no allowlisted key (Palyra refuses an empty list).
+// It reports whether anything changed.
+func (st *storeFile) purge(id string) bool {
+	changed := false
+	for pub, keys := range st.Trusted {
+		kept := slices.DeleteFunc(keys, func(h string) bool { return hexKeyID(h) == id })
+		if len(kept) == len(keys) {
+			continue
+		}
+		changed = true
+		if len(kept) == 0 {
+			delete(st.Trusted, pub)
+		} else {
+			st.Trusted[pub] = kept
+		}
+	}
+	for pub, h := range st.Tofu {
+		if hexKeyID(h) == id {
+			delete(st.Tofu, pub)
+			changed = true
+		}
+	}
+	return changed
 }
 
 // KeyKind says which list a key is in.
@@ -261,13 +325,16 @@ type Key struct {
 type Snapshot struct {
 	// Keys are sorted by publisher, allowlisted before TOFU, then by key.
 	Keys []Key `json:"keys"`
-	// Revocations are sorted by key id; some may name keys not in Keys.
+	// Revocations are sorted by key id; revoked keys are not in Keys
+	// (unless Palyra re-added one, which is then marked Revoked).
 	Revocations []Revocation `json:"revocations"`
+	// Lifted are the revocations lifted by Reinstate, oldest first.
+	Lifted []LiftedRevocation `json:"lifted_revocations"`
 }
 
 // Snapshot reads the store. It writes nothing.
 func (s *Store) Snapshot(ctx context.Context) (Snapshot, error) {
-	snap := Snapshot{Keys: []Key{}, Revocations: []Revocation{}}
+	snap := Snapshot{Keys: []Key{}, Revocations: []Revocation{}, Lifted: []LiftedRevocation{}}
 	err := s.withReadLock(ctx, func(st *storeFile, rev *revocationsFile) error {
 		add := func(pub string, kind KeyKind, h string) {
 			id := hexKeyID(h)
@@ -282,6 +349,7 @@ func (s *Store) Snapshot(ctx context.Context) (Snapshot, error) {
 			add(pub, KindTofu, h)
 		}
 		snap.Revocations = append(snap.Revocations, rev.Revoked...)
+		snap.Lifted = append(snap.Lifted, rev.Lifted...)
 		return nil
 	})
 	slices.SortFunc(snap.Keys, func(a, b Key) int {
@@ -339,6 +407,9 @@ func decide(st *storeFile, rev *revocationsFile, publisher string, key ed25519.P
 		}
 		return fail(ErrKeyMismatch, fmt.Sprintf("publisher is pinned to key %s", hexKeyID(pinned)))
 	}
+	if revoked, ok := rev.revokedPublisher(publisher); ok {
+		return fail(ErrUntrustedPublisher, fmt.Sprintf("publisher's key %s was revoked, so it is not trusted on first use again: allowlist its new key", revoked))
+	}
 	if opts.AllowTOFU {
 		return TofuNewlyPinned, nil
 	}
@@ -354,6 +425,9 @@ func (s *Store) read() (*storeFile, *revocationsFile, error) {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, nil, fmt.Errorf("trust store: %w", err)
+	case isBlank(data):
+		// Palyra's SkillTrustStore::load takes an empty or whitespace-only
+		// file as an empty store (a file created but never written).
 	default:
 		if st, err = parseStoreFile(data); err != nil {
 			return nil, nil, fmt.Errorf("trust store %s: %w", s.path, err)
@@ -370,6 +444,20 @@ func (s *Store) read() (*storeFile, *revocationsFile, error) {
 		}
 	}
 	return st, rev, nil
+}
+
+// isBlank reports whether data is empty or only ASCII whitespace as Rust's
+// u8::is_ascii_whitespace means it (space, \t, \n, \f, \r), which is
+// what Palyra tests before parsing.
+func isBlank(data []byte) bool {
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\n', '\f', '\r':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -447,15 +535,9 @@ func (s *Store) update(ctx context.Context, fn func(*storeFile, *revocationsFile
 	if err != nil {
 		return err
 	}
-	if storeChanged {
-		data, err := st.encode()
-		if err != nil {
-			return fmt.Errorf("trust store: encode: %w", err)
-		}
-		if err := atomicfile.WriteFile(s.path, data, 0o600); err != nil {
-			return fmt.Errorf("trust store: %w", err)
-		}
-	}
+	// The revocations are written first: should the process die between
+	// the two writes, a revoked key is refused here although Palyra still
+	// lists it, and revoking again finishes the job.
 	if revChanged {
 		data, err := rev.encode()
 		if err != nil {
@@ -463,6 +545,15 @@ func (s *Store) update(ctx context.Context, fn func(*storeFile, *revocationsFile
 		}
 		if err := atomicfile.WriteFile(s.revPath, data, 0o600); err != nil {
 			return fmt.Errorf("trust revocations: %w", err)
+		}
+	}
+	if storeChanged {
+		data, err := st.encode()
+		if err != nil {
+			return fmt.Errorf("trust store: encode: %w", err)
+		}
+		if err := atomicfile.WriteFile(s.path, data, 0o600); err != nil {
+			return fmt.Errorf("trust store: %w", err)
 		}
 	}
 	return nil

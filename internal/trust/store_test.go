@@ -102,7 +102,11 @@ func TestDecide(t *testing.T) {
 		{name: "revoked allowlisted key", file: store(`"acme": ["`+hexOf(a)+`"]`, ``), revoke: []ed25519.PublicKey{a},
 			publisher: "acme", key: a, wantErr: ErrKeyRevoked},
 		{name: "revoked pinned key", file: store(``, `"acme": "`+hexOf(a)+`"`), revoke: []ed25519.PublicKey{a},
-			publisher: "acme", key: a, tofu: true, wantErr: ErrKeyRevoked, wantPin: hexOf(a)},
+			publisher: "acme", key: a, tofu: true, wantErr: ErrKeyRevoked},
+		{name: "publisher whose pinned key was revoked is not re-pinned", file: store(``, `"acme": "`+hexOf(a)+`"`), revoke: []ed25519.PublicKey{a},
+			publisher: "acme", key: b, tofu: true, wantErr: ErrUntrustedPublisher},
+		{name: "publisher whose only allowlisted key was revoked is not pinned", file: store(`"acme": ["`+hexOf(a)+`"]`, ``), revoke: []ed25519.PublicKey{a},
+			publisher: "acme", key: b, tofu: true, wantErr: ErrUntrustedPublisher},
 		{name: "revoked key under a new publisher name", file: store(``, `"acme": "`+hexOf(a)+`"`), revoke: []ed25519.PublicKey{a},
 			publisher: "acme2", key: a, tofu: true, wantErr: ErrKeyRevoked},
 		{name: "other key of a publisher with a revoked key", file: store(`"acme": ["`+hexOf(a)+`", "`+hexOf(b)+`"]`, ``), revoke: []ed25519.PublicKey{a},
@@ -291,7 +295,7 @@ func TestOpenRejects(t *testing.T) {
 		{"trailing garbage", `{}x`, "after the top-level object"},
 		{"array", `[]`, "want an object"},
 		{"null document", `null`, "want an object, got null"},
-		{"empty file", ``, "got end of input"},
+		{"vertical tab only", "\v", "invalid character"}, // not ASCII whitespace to Rust
 		{"null map", `{"trusted_publishers": null}`, "got null"},
 		{"key list not array", `{"trusted_publishers": {"a": "` + k + `"}}`, "want an array"},
 		{"non-string key", `{"trusted_publishers": {"a": [1]}}`, "want a string, got a number"},
@@ -331,6 +335,9 @@ func TestOpenRejectsRevocations(t *testing.T) {
 		{"negative time", `{"revoked_keys": [{"publisher": "acme", "key_id": "` + id + `", "revoked_at_unix_ms": -1}]}`, "non-negative"},
 		{"fractional time", `{"revoked_keys": [{"publisher": "acme", "key_id": "` + id + `", "revoked_at_unix_ms": 1.5}]}`, "non-negative"},
 		{"listed twice", `{"revoked_keys": [` + entry + `, ` + entry + `]}`, "listed twice"},
+		{"blank file", " \n", "end of input"}, // revocations fail closed
+		{"lifted entry without time", `{"revoked_keys": [], "lifted_revocations": [` + entry + `]}`, "missing lifted_at_unix_ms"},
+		{"revoked entry with lifted time", `{"revoked_keys": [{"publisher": "acme", "key_id": "` + id + `", "revoked_at_unix_ms": 1, "lifted_at_unix_ms": 2}]}`, `unknown field "lifted_at_unix_ms"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -451,7 +458,6 @@ func TestOperatorEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Key{
-		{Publisher: "acme", Kind: KindAllowlisted, KeyID: signing.KeyID(a), PublicKeyHex: hexOf(a), Revoked: true},
 		{Publisher: "tofu.co", Kind: KindTofu, KeyID: signing.KeyID(c), PublicKeyHex: hexOf(c)},
 	}
 	if fmt.Sprint(snap.Keys) != fmt.Sprint(want) {
@@ -463,9 +469,9 @@ func TestOperatorEdits(t *testing.T) {
 	if _, err := json.Marshal(snap); err != nil {
 		t.Fatal(err)
 	}
-	// The Palyra file never mentions revocations.
-	if data, _ := os.ReadFile(path); bytes.Contains(data, []byte("revoked")) {
-		t.Errorf("trust-store.json carries our extra state:\n%s", data)
+	// The Palyra file never mentions revocations, nor the revoked key.
+	if data, _ := os.ReadFile(path); bytes.Contains(data, []byte("revoked")) || bytes.Contains(data, []byte(hexOf(a))) {
+		t.Errorf("trust-store.json carries our extra state or the revoked key:\n%s", data)
 	}
 	// A fresh Store sees it all: nothing is cached.
 	if _, err := mustOpen(t, path).Decide(ctx, "acme", a, DecideOptions{}); !errors.Is(err, ErrKeyRevoked) {
@@ -645,5 +651,126 @@ func TestProcessesRacePin(t *testing.T) {
 	}
 	if got := readStore(t, path).Tofu["racer"]; got != hexOf(testKey(fmt.Sprint("key", winner))) {
 		t.Fatalf("store pins %s, but process %d won", got, winner)
+	}
+}
+
+// TestBlankStoreIsEmpty: Palyra's trust_store_load_accepts_empty_uninitialized_file
+// (crates/palyra-skills/src/tests.rs) loads "  \n\t" as the default store.
+// Before, Open failed on it, and so did every command of the CLI.
+func TestBlankStoreIsEmpty(t *testing.T) {
+	ctx := context.Background()
+	for _, content := range []string{"", "  \n\t", "\r\n\f "} {
+		t.Run(fmt.Sprintf("%q", content), func(t *testing.T) {
+			path := storePath(t)
+			writeFile(t, path, content)
+			s := mustOpen(t, path)
+			snap, err := s.Snapshot(ctx)
+			if err != nil || len(snap.Keys) != 0 {
+				t.Fatalf("Snapshot = %+v, %v; want an empty store", snap, err)
+			}
+			if _, err := s.Evaluate(ctx, "acme", testKey("a"), DecideOptions{}); !errors.Is(err, ErrUntrustedPublisher) {
+				t.Errorf("Evaluate = %v, want ErrUntrustedPublisher", err)
+			}
+			// The first write replaces the blank file with a real store.
+			if err := s.AddTrusted(ctx, "acme", testKey("a")); err != nil {
+				t.Fatal(err)
+			}
+			if got := readStore(t, path).Trusted["acme"]; len(got) != 1 {
+				t.Errorf("after AddTrusted: acme keys %v", got)
+			}
+		})
+	}
+}
+
+// TestRevokeTakesKeyOutOfPalyrasLists: Palyra reads only trust-store.json,
+// so a revoked key must leave trusted_publishers and tofu_publishers there
+// (before, it stayed and Palyra kept trusting it); the revocation stays in
+// our file and refuses a re-add until Reinstate lifts it.
+func TestRevokeTakesKeyOutOfPalyrasLists(t *testing.T) {
+	ctx := context.Background()
+	a, b := testKey("a"), testKey("b")
+	path := storePath(t)
+	// The same key allowlisted for two publishers and pinned for a third.
+	writeFile(t, path, `{"trusted_publishers": {"acme": ["`+hexOf(a)+`", "`+hexOf(b)+`"], "solo": ["`+hexOf(a)+`"]},
+		"tofu_publishers": {"pinned.co": "`+hexOf(a)+`", "other.co": "`+hexOf(b)+`"}}`)
+	s := mustOpen(t, path)
+	idA := signing.KeyID(a)
+
+	if err := s.Revoke(ctx, "acme", idA); err != nil {
+		t.Fatal(err)
+	}
+	st := readStore(t, path)
+	if got := st.Trusted["acme"]; len(got) != 1 || got[0] != hexOf(b) {
+		t.Errorf("acme keys after revoke = %v, want only b", got)
+	}
+	if _, ok := st.Trusted["solo"]; ok {
+		t.Error("publisher whose only key was revoked stays allowlisted (Palyra would trust it, or refuse the empty list)")
+	}
+	if _, ok := st.Tofu["pinned.co"]; ok {
+		t.Error("TOFU pin to the revoked key stays")
+	}
+	if st.Tofu["other.co"] != hexOf(b) {
+		t.Error("an unrelated pin was removed")
+	}
+
+	// A re-add is refused, naming the key; Reinstate lifts it, recorded.
+	err := s.AddTrusted(ctx, "acme", a)
+	var de *DecisionError
+	if !errors.Is(err, ErrKeyRevoked) || !errors.As(err, &de) || de.KeyID != idA || !strings.Contains(err.Error(), "lifted") {
+		t.Fatalf("AddTrusted(revoked) = %v, want ErrKeyRevoked naming %s and how to lift it", err, idA)
+	}
+	if err := s.Reinstate(ctx, "acme", a); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Evaluate(ctx, "acme", a, DecideOptions{}); err != nil || d != Allowlisted {
+		t.Errorf("after Reinstate: Evaluate = %q, %v", d, err)
+	}
+	snap, err := s.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Revocations) != 0 || len(snap.Lifted) != 1 || snap.Lifted[0].KeyID != idA || snap.Lifted[0].Publisher != "acme" ||
+		snap.Lifted[0].LiftedAtUnixMS < snap.Lifted[0].RevokedAtUnixMS {
+		t.Errorf("after Reinstate: revocations %+v, lifted %+v", snap.Revocations, snap.Lifted)
+	}
+	// The history survives a re-read and a second revoke/lift cycle.
+	if err := s.Revoke(ctx, "acme", idA); err != nil {
+		t.Fatal(err)
+	}
+	if err := mustOpen(t, path).Reinstate(ctx, "acme", a); err != nil {
+		t.Fatal(err)
+	}
+	if snap, _ := mustOpen(t, path).Snapshot(ctx); len(snap.Lifted) != 2 {
+		t.Errorf("lifted history = %+v, want two entries", snap.Lifted)
+	}
+
+	// Revoke of a key the publisher does not have: an error naming it, as
+	// for Remove, and nothing written.
+	before, _ := os.ReadFile(path)
+	idC := signing.KeyID(testKey("c"))
+	if err := s.Revoke(ctx, "acme", idC); !errors.Is(err, ErrKeyNotFound) || !strings.Contains(err.Error(), idC) {
+		t.Errorf("Revoke(unknown) = %v, want ErrKeyNotFound naming %s", err, idC)
+	}
+	if err := s.Revoke(ctx, "other.co", idA); !errors.Is(err, ErrKeyNotFound) {
+		t.Errorf("Revoke(key of another publisher) = %v, want ErrKeyNotFound", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("a failed Revoke rewrote the store")
+	}
+
+	// Revoking again after Palyra re-added the key (its add_trusted_key
+	// knows nothing of revocations) takes it out once more.
+	if err := s.Revoke(ctx, "acme", idA); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, `{"trusted_publishers": {"acme": ["`+hexOf(a)+`"]}, "tofu_publishers": {}}`)
+	if snap, _ := s.Snapshot(ctx); len(snap.Keys) != 1 || !snap.Keys[0].Revoked {
+		t.Errorf("re-added revoked key not shown as revoked: %+v", snap.Keys)
+	}
+	if err := s.Revoke(ctx, "acme", idA); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := readStore(t, path).Trusted["acme"]; ok {
+		t.Error("second revoke left the re-added key")
 	}
 }

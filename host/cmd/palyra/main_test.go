@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/signing"
 	"github.com/palyra/palyra-go/internal/testskill"
 )
@@ -164,9 +165,25 @@ func TestLifecycleCommands(t *testing.T) {
 	must("skills", "install", art)
 	must("skills", "quarantine", "acme.echo", "--reason", "testing")
 	must("skills", "enable", "acme.echo")
-	must("trust", "revoke", "acme", signing.KeyID(key.Public().(ed25519.PublicKey)))
+	pub := key.Public().(ed25519.PublicKey)
+	must("trust", "revoke", "acme", signing.KeyID(pub))
 	if _, err := run(t, nil, append(sd, "skills", "check")...); err == nil {
 		t.Fatal("check after revoking the key passed")
+	}
+	// Palyra reads trust-store.json alone: the revoked key must be gone.
+	if data, err := os.ReadFile(filepath.Join(state, "skills", "trust-store.json")); err != nil || strings.Contains(string(data), signing.PublicKeyHex(pub)) {
+		t.Fatalf("trust-store.json after revoke still lists the key (%v):\n%s", err, data)
+	}
+	if _, err := run(t, nil, append(sd, "trust", "revoke", "acme", "ed25519:0011223344556677")...); err == nil || !strings.Contains(err.Error(), "ed25519:0011223344556677") {
+		t.Fatalf("revoke of an unknown key: %v", err)
+	}
+	hexKey := signing.PublicKeyHex(pub)
+	if _, err := run(t, nil, append(sd, "trust", "add", "acme", hexKey)...); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("re-add of a revoked key: %v", err)
+	}
+	must("trust", "add", "--force", "acme", hexKey)
+	if out := must("trust", "list", "--json"); !strings.Contains(out, `"lifted_at_unix_ms"`) || !strings.Contains(out, hexKey) {
+		t.Fatalf("trust list after a forced add:\n%s", out)
 	}
 	must("skills", "remove", "acme.echo")
 	if out := must("skills", "list"); !strings.Contains(out, "no skills installed") {
@@ -206,5 +223,21 @@ func TestInspectShowsABI(t *testing.T) {
 	}
 	if len(in.Modules) != 1 || in.Modules[0].ABI != "palyra-native" || in.Modules[0].Entrypoint != "run" {
 		t.Errorf("--json modules = %+v", in.Modules)
+	}
+}
+
+// TestVerifyCommandChecksCompat: `palyra skills verify` refuses an artifact
+// that needs a newer host, naming the field and both values, as Palyra's
+// verify does (before, only install checked [compat]).
+func TestVerifyCommandChecksCompat(t *testing.T) {
+	dir := t.TempDir()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	art := filepath.Join(dir, "acme.echo-1.0.0.palyra-skill")
+	if err := os.WriteFile(art, testskill.Spec{Key: key, MinHost: "42.0.0"}.Build(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, nil, "--state-dir", filepath.Join(dir, "state"), "skills", "verify", "--allow-tofu", art)
+	if err == nil || !strings.Contains(err.Error(), "compat.min_palyra_version 42.0.0") || !strings.Contains(err.Error(), host.Version) {
+		t.Fatalf("verify of an artifact needing palyra 42: %v", err)
 	}
 }

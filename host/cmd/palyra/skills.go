@@ -26,8 +26,10 @@ func (c *cli) skillsVerifyCommand() *cobra.Command {
 		Use:   "verify FILE",
 		Short: "Verify a .palyra-skill artifact against the trust store",
 		Long: `Verify checks every rule of the artifact format (ZIP structure, entry set,
-integrity list, payload digest, Ed25519 signature, publisher) and then the
-trust store. It exits 0 only for a trusted artifact. With --allow-tofu an
+integrity list, payload digest, Ed25519 signature, publisher), then the
+manifest's [compat] range against this host (required_protocol_major,
+min_palyra_version, max_palyra_version, as Palyra's verify does), and then
+the trust store. It exits 0 only for a trusted, compatible artifact. With --allow-tofu an
 unknown publisher's key is pinned on first use; nothing is written when
 verification fails.`,
 		Args: cobra.ExactArgs(1),

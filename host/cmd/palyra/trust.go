@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,13 +20,17 @@ func (c *cli) trustCommand() *cobra.Command {
 }
 
 func (c *cli) trustAddCommand() *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "add PUBLISHER KEY",
 		Short: "Allowlist a publisher key",
 		Long: `Add allowlists KEY for PUBLISHER. KEY is a file holding the public key (SPKI
 PEM, as 'palyra-gen keygen' writes it) or the key itself in hex or base64.
 An allowlisted publisher is no longer trusted on first use: only its
-listed keys verify.`,
+listed keys verify.
+
+A revoked key is refused. --force lifts its revocation and allowlists it;
+the lifted revocation stays on record in trust-revocations.json.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keyText := []byte(args[1])
@@ -36,7 +42,15 @@ listed keys verify.`,
 				return fmt.Errorf("key %q: %w", args[1], err)
 			}
 			return c.withHost(cmd, func(h *host.Host) error {
-				if err := h.TrustStore().AddTrusted(cmd.Context(), args[0], pub); err != nil {
+				store := h.TrustStore()
+				add := store.AddTrusted
+				if force {
+					add = store.Reinstate
+				}
+				if err := add(cmd.Context(), args[0], pub); err != nil {
+					if errors.Is(err, host.ErrKeyRevoked) {
+						return fmt.Errorf("%w (use --force to lift the revocation)", err)
+					}
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "trusted %s key %s\n", args[0], signing.KeyID(pub))
@@ -44,6 +58,8 @@ listed keys verify.`,
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "lift the key's revocation, if it has one (recorded)")
+	return cmd
 }
 
 func (c *cli) trustListCommand() *cobra.Command {
@@ -66,7 +82,14 @@ func (c *cli) trustListCommand() *cobra.Command {
 				for _, k := range snap.Keys {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", k.Publisher, k.Kind, k.KeyID, k.Revoked, k.PublicKeyHex)
 				}
-				return w.Flush()
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				// Revoked keys are no longer in the lists above.
+				for _, r := range snap.Revocations {
+					fmt.Fprintf(cmd.OutOrStdout(), "revoked: %s key %s at %s\n", r.Publisher, r.KeyID, time.UnixMilli(r.RevokedAtUnixMS).UTC().Format(time.RFC3339))
+				}
+				return nil
 			})
 		},
 	}
@@ -95,7 +118,12 @@ func (c *cli) trustRevokeCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke PUBLISHER KEYID",
 		Short: "Revoke a publisher key: it never verifies again, and the next check quarantines its skills",
-		Args:  cobra.ExactArgs(2),
+		Long: `Revoke records KEYID in trust-revocations.json and takes it out of every
+allowlist and TOFU pin in trust-store.json, so that Palyra, reading the same
+store, stops trusting it too. The publisher is not trusted on first use
+again: allowlist its next key with 'palyra trust add'. A revoked key is
+re-added only with 'palyra trust add --force'.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withHost(cmd, func(h *host.Host) error {
 				if err := h.TrustStore().Revoke(cmd.Context(), args[0], args[1]); err != nil {

@@ -171,8 +171,17 @@ func TestBulkOperationsStop(t *testing.T) {
 	for _, fn := range []string{"copy_loop", "copy100_loop", "fill_loop", "grow_loop"} {
 		// A timed-out instance is replaced: the new one's memory is
 		// touched first, so that the loop, not the page faults, is timed.
-		if _, err := p.Call(context.Background(), "touch", nil); err != nil {
-			t.Fatal(err)
+		// On a loaded machine faulting 62 MB in can take longer than the
+		// timeout itself: then the instance is replaced, so try again.
+		for try := 1; ; try++ {
+			_, err := p.Call(context.Background(), "touch", nil)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, context.DeadlineExceeded) || try == 5 {
+				t.Fatalf("touch (try %d): %v", try, err)
+			}
+			t.Logf("touch timed out (try %d)", try)
 		}
 		stopsInTime(t, p, other, fn, context.DeadlineExceeded, timeout+slack)
 	}

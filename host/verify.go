@@ -118,17 +118,53 @@ func (o VerifyOptions) readOptions() *artifact.ReadOptions {
 	return &artifact.ReadOptions{MetadataOnly: true}
 }
 
-// VerifyFile is VerifyArtifact on the file at path.
+// VerifyFile is VerifyArtifact on the file at path. With MetadataOnly the
+// file is not read into memory whole: every byte streams, read once, from
+// the file through the checks (artifact.Open on the file), so neither the
+// archive nor its uncompressed payload is ever held whole.
 func (h *Host) VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Verification, error) {
-	data, err := readArtifactFile(path)
-	if err != nil {
-		return nil, err
-	}
-	a, err := artifact.OpenBytes(ctx, data, opts.readOptions())
-	if err != nil {
-		return nil, err
+	var a *artifact.Artifact
+	if opts.MetadataOnly {
+		f, size, err := openArtifactFile(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if a, err = artifact.Open(ctx, f, size, opts.readOptions()); err != nil {
+			return nil, err
+		}
+	} else {
+		data, err := readArtifactFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if a, err = artifact.OpenBytes(ctx, data, nil); err != nil {
+			return nil, err
+		}
 	}
 	return decide(ctx, a, h.trust, opts)
+}
+
+// openArtifactFile opens an artifact file and returns its size, refusing
+// what is not a regular file or is larger than the format allows.
+func openArtifactFile(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+	case !st.Mode().IsRegular():
+		err = fmt.Errorf("%s: not a regular file", path)
+	case st.Size() > artifact.MaxArtifactBytes:
+		err = fmt.Errorf("%s: %w: %d bytes, limit %d", path, ErrTooLarge, st.Size(), artifact.MaxArtifactBytes)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
 }
 
 // readArtifactFile reads an artifact into memory, refusing files larger than
@@ -139,30 +175,20 @@ func (h *Host) VerifyFile(ctx context.Context, path string, opts VerifyOptions) 
 // not mmap'd: another process writing the file would change bytes under
 // the checks, and what was checked must be what is used.
 func readArtifactFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, size, err := openArtifactFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if st.Size() > artifact.MaxArtifactBytes {
-		return nil, fmt.Errorf("%s: %w: %d bytes, limit %d", path, ErrTooLarge, st.Size(), artifact.MaxArtifactBytes)
-	}
-	data := make([]byte, st.Size()+1)
+	data := make([]byte, size+1)
 	n, err := io.ReadFull(f, data)
 	switch {
 	case err == nil:
-		return nil, fmt.Errorf("%s: grew past %d bytes while being read", path, st.Size())
+		return nil, fmt.Errorf("%s: grew past %d bytes while being read", path, size)
 	case err != io.ErrUnexpectedEOF && err != io.EOF:
 		return nil, err
-	case int64(n) != st.Size():
-		return nil, fmt.Errorf("%s: shrank to %d bytes from %d while being read", path, n, st.Size())
+	case int64(n) != size:
+		return nil, fmt.Errorf("%s: shrank to %d bytes from %d while being read", path, n, size)
 	}
 	return data[:n:n], nil
 }

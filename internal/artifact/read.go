@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"context"
@@ -149,21 +150,6 @@ type source struct {
 	b []byte
 }
 
-// slice returns the n bytes at off: a capped subslice of b, or a new buffer
-// filled from r.
-func (s source) slice(off int64, n uint64, into []byte) ([]byte, error) {
-	if s.b != nil {
-		// readLocal has checked that every entry lies inside the archive.
-		end := off + int64(n)
-		return s.b[off:end:end], nil
-	}
-	if uint64(cap(into)) < n {
-		into = make([]byte, n)
-	}
-	into = into[:n]
-	return into, readAt(s.r, into, off)
-}
-
 // readStructure runs every check that needs only headers: nothing is
 // decompressed before the whole structure has passed.
 func readStructure(r io.ReaderAt, size int64, lim *limits) ([]*entry, error) {
@@ -266,8 +252,9 @@ func readEntries(ctx context.Context, src source, entries []*entry, metadataOnly
 		}
 	}()
 
-	var compressed []byte
-	var br bytes.Reader
+	var mem memInput
+	var sec fileSection
+	var buffered *bufio.Reader
 	var fr io.ReadCloser
 	h := sha256.New()
 	var sum [sha256.Size]byte
@@ -311,14 +298,23 @@ func readEntries(ctx context.Context, src source, entries []*entry, metadataOnly
 			}
 		case e.method == methodStore:
 			err = readStored(src.r, e, next, emit)
+		case src.b != nil:
+			// readLocal has checked that every entry lies inside the archive.
+			mem.Reset(src.b[e.dataOffset:e.end()])
+			err = readDeflated(e, &mem, &fr, next, emit)
 		default:
-			compressed, err = src.slice(e.dataOffset, e.csize, compressed[:0])
-			if err != nil {
-				return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
+			// The compressed bytes stream from r too, read ahead a chunk at
+			// a time: never held whole.
+			sec = fileSection{r: src.r, off: e.dataOffset, end: e.end()}
+			if buffered == nil {
+				buffered = bufio.NewReaderSize(&sec, chunkSize)
+			} else {
+				buffered.Reset(&sec)
 			}
-			// With src.b, compressed aliases the archive; slice then never
-			// writes into it, so passing it back as a buffer is harmless.
-			err = readDeflated(e, compressed, &br, &fr, next, emit)
+			err = readDeflated(e, fileInput{buffered, &sec}, &fr, next, emit)
+			if sec.err != nil { // the archive could not be read, whatever the inflater made of it
+				err = fmt.Errorf("artifact: read %q: %w", e.name, sec.err)
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -383,16 +379,62 @@ func readStored(r io.ReaderAt, e *entry, next func(int) []byte, emit func([]byte
 	return nil
 }
 
+// deflateInput is an entry's compressed bytes as the inflater reads them
+// (an io.ByteReader, so that it reads no further than the stream's end).
+type deflateInput interface {
+	flate.Reader
+	// unread counts the compressed bytes the inflater has not read.
+	unread() int64
+}
+
+// memInput is an entry's compressed bytes in memory.
+type memInput struct{ bytes.Reader }
+
+func (m *memInput) unread() int64 { return int64(m.Len()) }
+
+// fileSection reads an entry's compressed bytes, [off, end), from the
+// archive's io.ReaderAt. A read that comes back short (the archive is
+// shorter than Open was told) is an I/O error, kept in err, not an end of
+// the deflate stream.
+type fileSection struct {
+	r        io.ReaderAt
+	off, end int64
+	err      error
+}
+
+func (s *fileSection) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.off >= s.end {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), s.end-s.off)]
+	if err := readAt(s.r, p, s.off); err != nil {
+		s.err = err
+		return 0, err
+	}
+	s.off += int64(len(p))
+	return len(p), nil
+}
+
+// fileInput is a fileSection read through a buffer.
+type fileInput struct {
+	*bufio.Reader
+	sec *fileSection
+}
+
+func (f fileInput) unread() int64 { return int64(f.Buffered()) + f.sec.end - f.sec.off }
+
 // readDeflated inflates the compressed bytes of e chunk by chunk, each into
 // next's room, emits them, and requires the deflate stream to end exactly at
 // the declared size, and exactly at the end of its compressed bytes: bytes
 // after the stream's end would be hidden from every reader but a careless
-// one. br and fr are reused from entry to entry.
-func readDeflated(e *entry, compressed []byte, br *bytes.Reader, fr *io.ReadCloser, next func(int) []byte, emit func([]byte)) error {
-	br.Reset(compressed)
+// one. fr is reused from entry to entry.
+func readDeflated(e *entry, in deflateInput, fr *io.ReadCloser, next func(int) []byte, emit func([]byte)) error {
 	if *fr == nil {
-		*fr = flate.NewReader(br)
-	} else if err := (*fr).(flate.Resetter).Reset(br, nil); err != nil {
+		*fr = flate.NewReader(in)
+	} else if err := (*fr).(flate.Resetter).Reset(in, nil); err != nil {
 		return err
 	}
 	for n := uint64(0); n < e.usize; {
@@ -423,8 +465,8 @@ func readDeflated(e *entry, compressed []byte, br *bytes.Reader, fr *io.ReadClos
 			return fail(CheckDeflate, e.name, ErrMalformedArchive, "%v", err)
 		}
 	}
-	if br.Len() != 0 {
-		return fail(CheckDeflate, e.name, ErrMalformedArchive, "%d bytes after the end of the deflate stream", br.Len())
+	if n := in.unread(); n != 0 {
+		return fail(CheckDeflate, e.name, ErrMalformedArchive, "%d bytes after the end of the deflate stream", n)
 	}
 	return nil
 }

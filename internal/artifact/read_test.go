@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 )
@@ -71,6 +72,54 @@ func TestMetadataOnlyMemory(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		if n := after.TotalAlloc - before.TotalAlloc; n < tc.min || n > tc.max {
 			t.Errorf("OpenBytes(%+v) allocated %d bytes for an 8 MiB module, want %d to %d", tc.opts, n, tc.min, tc.max)
+		}
+	}
+}
+
+// holeReaderAt fails reads that reach into [from, to): with err, or, when
+// err is nil, by coming back short with io.EOF (a file cut there).
+type holeReaderAt struct {
+	b        []byte
+	from, to int64
+	err      error
+}
+
+func (r holeReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) <= r.from || off >= r.to {
+		return bytes.NewReader(r.b).ReadAt(p, off)
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	n := copy(p, r.b[off:max(off, r.from)])
+	return n, io.EOF
+}
+
+// TestOpenReadErrorInEntry: a read that fails, or comes back short, inside a
+// deflated entry's compressed bytes is reported as the I/O error it is, not
+// as a deflate or size check the entry failed.
+func TestOpenReadErrorInEntry(t *testing.T) {
+	req := goodRequest(testKey("good"))
+	req.Modules = []File{{Path: "modules/big.wasm", Data: wasmLike(4 * chunkSize)}}
+	req.ModuleMethod = Deflate
+	data := build(t, req).Bytes
+	at := int64(bytes.Index(data, []byte("modules/big.wasm"))) + 100_000 // in its compressed bytes
+	errDisk := errors.New("disk on fire")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"error", errDisk, errDisk},
+		{"short", nil, io.ErrUnexpectedEOF},
+	} {
+		for _, metadataOnly := range []bool{false, true} {
+			r := holeReaderAt{b: data, from: at, to: at + 10, err: tc.err}
+			_, err := Open(context.Background(), r, int64(len(data)), &ReadOptions{MetadataOnly: metadataOnly})
+			var ce *CheckError
+			if !errors.Is(err, tc.want) || errors.As(err, &ce) {
+				t.Errorf("%s, MetadataOnly %v: %v, want %v and no failed check", tc.name, metadataOnly, err, tc.want)
+			}
 		}
 	}
 }

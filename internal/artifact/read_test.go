@@ -100,10 +100,11 @@ func (r holeReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // as a deflate or size check the entry failed.
 func TestOpenReadErrorInEntry(t *testing.T) {
 	req := goodRequest(testKey("good"))
-	req.Modules = []File{{Path: "modules/big.wasm", Data: wasmLike(4 * chunkSize)}}
+	req.Modules = []File{{Path: "modules/big.wasm", Data: wasmLike(1 << 20)}} // ~330 KB deflated
 	req.ModuleMethod = Deflate
 	data := build(t, req).Bytes
-	at := int64(bytes.Index(data, []byte("modules/big.wasm"))) + 100_000 // in its compressed bytes
+	// In its compressed bytes, past the first read-ahead.
+	at := int64(bytes.Index(data, []byte("modules/big.wasm"))) + 200_000
 	errDisk := errors.New("disk on fire")
 	for _, tc := range []struct {
 		name string

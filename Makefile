@@ -5,7 +5,7 @@ PKGS    := ./...
 RACE_PKGS := ./internal/trust/... ./internal/journal/... ./internal/egress/... ./internal/secrets/... ./internal/runtime ./host/...
 FUZZTIME ?= 30s
 
-.PHONY: all build test race demo bench fuzz lint clean
+.PHONY: all build test race demo bench bench-cli fuzz lint clean
 
 all: build
 
@@ -31,6 +31,11 @@ demo:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS)
+
+# Whole-process wall time of palyra skills verify against cosign
+# verify-blob --key (installed with go install when absent; see the script).
+bench-cli:
+	bash scripts/bench-cli.sh
 
 # Each fuzz target runs for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:

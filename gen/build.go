@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/sumdb/dirhash"
 
@@ -138,7 +139,9 @@ const (
 	HashSourceCompiledFiles = "compiled-files"
 )
 
-var moduleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+// moduleNameRE is compiled on first use, not at init, as are gen's other
+// patterns: every palyra process links gen, and most never use them.
+var moduleNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 // Build compiles the Go skill in dir to dir/modules/NAME.wasm and records
 // its inputs in dir/.palyra/build.json. See the package doc.
@@ -156,7 +159,7 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (*BuildResult, er
 		name = m.SkillID[strings.LastIndex(m.SkillID, ".")+1:]
 	}
 	name = strings.TrimSuffix(name, ".wasm")
-	if !moduleNameRE.MatchString(name) || strings.Contains(name, "..") {
+	if !moduleNameRE().MatchString(name) || strings.Contains(name, "..") {
 		return nil, fmt.Errorf("build: module name %q: %w: want letters, digits, '_', '-' and '.'", name, ErrBadPath)
 	}
 	pkg := cmp.Or(opts.Package, ".")

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"unicode"
 
@@ -411,7 +412,7 @@ func relativePos(dir, msg string) string {
 
 // toolName is the rule for tool names: they are export names, tool id
 // suffixes and method names of generated clients.
-var toolName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+var toolName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`) })
 
 // reservedNames are exports every Go c-shared module has already.
 var reservedNames = map[string]bool{"memory": true}
@@ -599,7 +600,7 @@ func toolOf(fd *ast.FuncDecl, args string, pkg *skillPackage, docs *docIndex, er
 	if name == "" {
 		name = snakeCase(fd.Name.Name)
 	}
-	if !toolName.MatchString(name) {
+	if !toolName().MatchString(name) {
 		fail(fd.Name.Pos(), name, ErrToolName, "bad tool name %q: want [a-z][a-z0-9_]*, at most 64 characters", name)
 		return nil, false
 	}
@@ -706,7 +707,13 @@ func snakeCase(s string) string {
 	return b.String()
 }
 
-var wrapperTemplate = template.Must(template.New("wrappers").Parse(`{{.Header}}
+// wrapperTemplate is parsed on first use, not at init: every palyra
+// process links gen, and most never generate anything.
+var wrapperTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("wrappers").Parse(wrapperSource))
+})
+
+const wrapperSource = `{{.Header}}
 
 //go:build wasip1
 
@@ -946,7 +953,7 @@ func palyraKey(quoted []byte) string {
 	palyrajson.Unmarshal(quoted, &k)
 	return k
 }
-`))
+`
 
 func renderWrappers(pkgName string, tools []*tool) ([]byte, error) {
 	type wrapper struct {
@@ -982,7 +989,7 @@ func renderWrappers(pkgName string, tools []*tool) ([]byte, error) {
 			InShape: roots[2*i], OutShape: roots[2*i+1]})
 	}
 	var buf bytes.Buffer
-	if err := wrapperTemplate.Execute(&buf, data); err != nil {
+	if err := wrapperTemplate().Execute(&buf, data); err != nil {
 		return nil, err
 	}
 	src, err := format.Source(buf.Bytes())

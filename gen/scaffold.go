@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 
 	"golang.org/x/mod/modfile"
@@ -73,7 +74,7 @@ type ScaffoldResult struct {
 
 // skillName is the rule for NAME: one skill_id segment, so that it is also
 // the module file name (modules/NAME.wasm) and a directory name.
-var skillName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+var skillName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`) })
 
 // scaffoldData is what the templates are executed with. Every value is
 // safe to paste into TOML and go.mod as it is: names are validated and
@@ -112,7 +113,7 @@ func Scaffold(ctx context.Context, name string, opts ScaffoldOptions) (*Scaffold
 	if opts.Module == "" {
 		opts.Module = name
 	}
-	if !skillName.MatchString(name) {
+	if !skillName().MatchString(name) {
 		return nil, fmt.Errorf("skill name %q: want [a-z0-9_-], starting with a letter or digit, at most 64 characters", name)
 	}
 	if err := manifest.ValidatePublisher(opts.Publisher); err != nil {

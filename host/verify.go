@@ -54,6 +54,11 @@ var (
 type VerifyOptions struct {
 	// AllowTOFU lets an unknown publisher's key be pinned on first use.
 	AllowTOFU bool
+	// MetadataOnly checks everything the same but keeps only the metadata
+	// entries' bytes in Verification.Files (artifact.ReadOptions
+	// MetadataOnly): for a caller that verifies without extracting, it
+	// saves holding the uncompressed modules and assets in memory.
+	MetadataOnly bool
 }
 
 // Verification is the result of a successful VerifyArtifact.
@@ -63,8 +68,11 @@ type Verification struct {
 	Signature     Signature
 	KeyID         string
 	PayloadSHA256 string
-	// Files are the artifact's entries, checked, in path order.
+	// Files are the artifact's entries, checked, in path order (with
+	// VerifyOptions.MetadataOnly, the metadata entries only).
 	Files []artifact.File
+	// Entries describe every entry, in path order: path, size, SHA-256.
+	Entries []artifact.Entry
 }
 
 // VerifyArtifact checks the artifact of the given size read from r and
@@ -76,7 +84,7 @@ type Verification struct {
 // does it pin a new publisher key (tofu_newly_pinned). On any error the
 // store is unchanged.
 func VerifyArtifact(ctx context.Context, r io.ReaderAt, size int64, store *TrustStore, opts VerifyOptions) (*Verification, error) {
-	a, err := artifact.Open(ctx, r, size, nil)
+	a, err := artifact.Open(ctx, r, size, opts.readOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -107,41 +115,90 @@ func decide(ctx context.Context, a *artifact.Artifact, store *TrustStore, opts V
 		KeyID:         signing.KeyID(pub),
 		PayloadSHA256: a.PayloadSHA256,
 		Files:         a.Files,
+		Entries:       a.Entries,
 	}, nil
 }
 
-// VerifyFile is VerifyArtifact on the file at path.
-func (h *Host) VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Verification, error) {
-	data, err := readArtifactFile(path)
-	if err != nil {
-		return nil, err
+func (o VerifyOptions) readOptions() *artifact.ReadOptions {
+	if !o.MetadataOnly {
+		return nil
 	}
-	a, err := artifact.OpenBytes(ctx, data, nil)
-	if err != nil {
-		return nil, err
+	return &artifact.ReadOptions{MetadataOnly: true}
+}
+
+// VerifyFile is VerifyArtifact on the file at path. With MetadataOnly the
+// file is not read into memory whole: every byte streams, read once, from
+// the file through the checks (artifact.Open on the file), so neither the
+// archive nor its uncompressed payload is ever held whole.
+func (h *Host) VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Verification, error) {
+	var a *artifact.Artifact
+	if opts.MetadataOnly {
+		f, size, err := openArtifactFile(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if a, err = artifact.Open(ctx, f, size, opts.readOptions()); err != nil {
+			return nil, err
+		}
+	} else {
+		data, err := readArtifactFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if a, err = artifact.OpenBytes(ctx, data, nil); err != nil {
+			return nil, err
+		}
 	}
 	return decide(ctx, a, h.trust, opts)
 }
 
-// readArtifactFile reads an artifact into memory, refusing files larger than
-// the format allows before reading them.
-func readArtifactFile(path string) ([]byte, error) {
+// openArtifactFile opens an artifact file and returns its size, refusing
+// what is not a regular file or is larger than the format allows.
+func openArtifactFile(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+	case !st.Mode().IsRegular():
+		err = fmt.Errorf("%s: not a regular file", path)
+	case st.Size() > artifact.MaxArtifactBytes:
+		err = fmt.Errorf("%s: %w: %d bytes, limit %d", path, ErrTooLarge, st.Size(), artifact.MaxArtifactBytes)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+// readArtifactFile reads an artifact into memory, refusing files larger than
+// the format allows before reading them. It reads the file once, into a
+// buffer of the size Stat reports (plus one byte, to notice a file that
+// grew): io.ReadAll would grow its buffer a score of times at 10 MB,
+// copying and faulting in each, which was most of a verify's time. It is
+// not mmap'd: another process writing the file would change bytes under
+// the checks, and what was checked must be what is used.
+func readArtifactFile(path string) ([]byte, error) {
+	f, size, err := openArtifactFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	data := make([]byte, size+1)
+	n, err := io.ReadFull(f, data)
+	switch {
+	case err == nil:
+		return nil, fmt.Errorf("%s: grew past %d bytes while being read", path, size)
+	case err != io.ErrUnexpectedEOF && err != io.EOF:
 		return nil, err
+	case int64(n) != size:
+		return nil, fmt.Errorf("%s: shrank to %d bytes from %d while being read", path, n, size)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if st.Size() > artifact.MaxArtifactBytes {
-		return nil, fmt.Errorf("%s: %w: %d bytes, limit %d", path, ErrTooLarge, st.Size(), artifact.MaxArtifactBytes)
-	}
-	return io.ReadAll(io.LimitReader(f, artifact.MaxArtifactBytes+1))
+	return data[:n:n], nil
 }
 
 // ParsePublicKey reads a publisher's public key in any form Palyra accepts:

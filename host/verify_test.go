@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -206,5 +207,62 @@ func TestVerifyChecksCompat(t *testing.T) {
 	}
 	if _, err := verify(t, store, skillSpec{Key: key, MinHost: host.Version, MaxHost: host.Version}.Build(t), true); err != nil {
 		t.Fatalf("verify at exactly min = max = host version: %v", err)
+	}
+}
+
+// TestVerifyFileMetadataOnly: VerifyFile reaches the same verdict with
+// MetadataOnly (streamed from the file) as without (read whole), keeps only
+// the metadata entries' bytes while describing every entry, and still
+// refuses a tampered module before touching the trust store.
+func TestVerifyFileMetadataOnly(t *testing.T) {
+	ctx := context.Background()
+	h, err := host.Open(ctx, t.TempDir(), host.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	good := buildArtifact(t, newKey(t))
+	tampered := bytes.Clone(good)
+	tampered[30+len("modules/echo.wasm")] ^= 0xff // the first entry's data, as above
+	dir := t.TempDir()
+	goodPath, tamperedPath := filepath.Join(dir, "good.palyra-skill"), filepath.Join(dir, "tampered.palyra-skill")
+	for path, data := range map[string][]byte{goodPath: good, tamperedPath: tampered} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, metadataOnly := range []bool{false, true} {
+		if _, err := h.VerifyFile(ctx, tamperedPath, host.VerifyOptions{AllowTOFU: true, MetadataOnly: metadataOnly}); !errors.Is(err, host.ErrMalformedArchive) {
+			t.Fatalf("tampered, MetadataOnly %v: %v, want ErrMalformedArchive", metadataOnly, err)
+		}
+	}
+	if _, err := os.Stat(host.TrustStorePath(h.Dir())); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a refused artifact wrote the trust store")
+	}
+
+	all, err := h.VerifyFile(ctx, goodPath, host.VerifyOptions{AllowTOFU: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := h.VerifyFile(ctx, goodPath, host.VerifyOptions{MetadataOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Decision != host.TofuNewlyPinned || meta.Decision != host.TofuPinned || meta.PayloadSHA256 != all.PayloadSHA256 || meta.KeyID != all.KeyID {
+		t.Fatalf("whole: %s %s %s; MetadataOnly: %s %s %s", all.Decision, all.PayloadSHA256, all.KeyID, meta.Decision, meta.PayloadSHA256, meta.KeyID)
+	}
+	var want []string
+	for _, f := range all.Files {
+		if !strings.HasPrefix(f.Path, "modules/") && !strings.HasPrefix(f.Path, "assets/") {
+			want = append(want, f.Path)
+		}
+	}
+	var got []string
+	for _, f := range meta.Files {
+		got = append(got, f.Path)
+	}
+	if !slices.Equal(got, want) || !slices.Equal(meta.Entries, all.Entries) || len(all.Entries) != len(all.Files) {
+		t.Fatalf("MetadataOnly kept %v (want %v) and described %v (want %v)", got, want, meta.Entries, all.Entries)
 	}
 }

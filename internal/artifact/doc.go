@@ -10,12 +10,16 @@
 //
 // # Reading
 //
-// Open (for an io.ReaderAt) and OpenBytes (for an archive in memory, whose
-// stored entries it does not copy) are the hardened reader. They trust
-// nothing in the archive before checking it, and check everything before
-// returning anything: the ZIP structure from the headers alone, then the
-// decompressed bytes, then the content. The first failed check is returned as a *CheckError naming
-// the check (the names below) and the entry, wrapping one sentinel error
+// Open (for an io.ReaderAt, such as an *os.File, which it reads once, in
+// chunks, never holding the archive whole) and OpenBytes (for an archive in
+// memory, whose stored entries it does not copy) are the hardened reader.
+// With ReadOptions.MetadataOnly, modules and assets are checked and hashed
+// as they stream through a few chunk buffers and are not kept; every check
+// runs all the same. The readers trust nothing in the archive before
+// checking it, and check everything before returning anything: the ZIP
+// structure from the headers alone, then the decompressed bytes, then the
+// content. The first failed check is returned as a *CheckError naming the
+// check (the names below) and the entry, wrapping one sentinel error
 // (ErrMalformedArchive, ErrTooLarge, ErrInvalidMetadata, ErrInvalidManifest,
 // ErrIntegrityMismatch, ErrPayloadDigestMismatch, ErrBadSignature,
 // ErrPublisherMismatch) for errors.Is. Open does not decide whether the
@@ -94,7 +98,7 @@
 //   - gap: no bytes between entries, or between the last and the central
 //     directory.
 //
-// Data (decompressed in memory, in path order):
+// Data (decompressed in path order, each byte hashed as it is inflated):
 //
 //   - size: the entry inflates to exactly its declared size. Inflation
 //     stops one byte past it, so a lying header costs at most the declared

@@ -63,21 +63,19 @@ func (d payloadHasher) add(f File) {
 	if f.Path == SignaturePath {
 		return
 	}
-	d.begin(f)
+	d.begin(f.Path, uint64(len(f.Data)))
 	d.h.Write(f.Data)
 }
 
-// begin hashes f's length-prefixed path and its data's length prefix; the
-// caller then writes exactly len(f.Data) bytes of data to d.h.
-func (d payloadHasher) begin(f File) {
-	if f.Path == SignaturePath {
-		return
-	}
+// begin hashes an entry's length-prefixed path and its data's length
+// prefix; the caller then writes exactly size bytes of data to d.h. The
+// caller leaves out signature.json.
+func (d payloadHasher) begin(path string, size uint64) {
 	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(f.Path)))
+	binary.BigEndian.PutUint64(n[:], uint64(len(path)))
 	d.h.Write(n[:])
-	d.h.Write([]byte(f.Path))
-	binary.BigEndian.PutUint64(n[:], uint64(len(f.Data)))
+	d.h.Write([]byte(path))
+	binary.BigEndian.PutUint64(n[:], size)
 	d.h.Write(n[:])
 }
 

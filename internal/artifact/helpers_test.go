@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,18 +72,61 @@ func build(t testing.TB, req BuildRequest) *Built {
 	return b
 }
 
-// open runs both Open and OpenBytes on data and requires them to agree:
-// same verdict, same failed check, same digest.
+// open runs Open and OpenBytes on data, each keeping every entry and
+// with MetadataOnly, and requires the four to agree: same verdict, same
+// failed check, same digest and entries, and MetadataOnly's files exactly
+// the metadata entries of the others'. It returns Open's result with opts.
 func open(data []byte, opts *ReadOptions) (*Artifact, error) {
-	a, err := Open(context.Background(), bytes.NewReader(data), int64(len(data)), opts)
-	b, errB := OpenBytes(context.Background(), data, opts)
-	var ce, ceB *CheckError
-	switch {
-	case (err == nil) != (errB == nil),
-		err != nil && errors.As(err, &ce) != errors.As(errB, &ceB),
-		ce != nil && (ce.Check != ceB.Check || ce.Entry != ceB.Entry),
-		err == nil && (a.PayloadSHA256 != b.PayloadSHA256 || len(a.Files) != len(b.Files)):
-		return nil, fmt.Errorf("Open and OpenBytes disagree: %v / %v", err, errB)
+	var o ReadOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.MetadataOnly = false
+	all, metaOnly := o, o
+	metaOnly.MetadataOnly = true
+	var as [4]*Artifact
+	var errs [4]error
+	for i, ro := range []*ReadOptions{&all, &metaOnly} {
+		as[2*i], errs[2*i] = Open(context.Background(), bytes.NewReader(data), int64(len(data)), ro)
+		as[2*i+1], errs[2*i+1] = OpenBytes(context.Background(), data, ro)
+	}
+	a, err := as[0], errs[0]
+	var ce *CheckError
+	errors.As(err, &ce)
+	for i := 1; i < 4; i++ {
+		b, errB := as[i], errs[i]
+		var ceB *CheckError
+		errors.As(errB, &ceB)
+		switch {
+		case (err == nil) != (errB == nil),
+			(ce == nil) != (ceB == nil),
+			ce != nil && (ce.Check != ceB.Check || ce.Entry != ceB.Entry),
+			err == nil && (a.PayloadSHA256 != b.PayloadSHA256 || !slices.Equal(a.Entries, b.Entries)):
+			return nil, fmt.Errorf("Open variants disagree (0 and %d): %v / %v", i, err, errB)
+		}
+		if err != nil {
+			continue
+		}
+		want := a.Files
+		if i >= 2 {
+			want = slices.DeleteFunc(slices.Clone(a.Files), func(f File) bool { return !isMetadataPath(f.Path) })
+		}
+		if !slices.EqualFunc(want, b.Files, func(x, y File) bool { return x.Path == y.Path && bytes.Equal(x.Data, y.Data) }) {
+			return nil, fmt.Errorf("Open variants 0 and %d keep different files", i)
+		}
+	}
+	if err == nil && len(a.Entries) != len(a.Files) {
+		return nil, fmt.Errorf("%d entries described, %d files", len(a.Entries), len(a.Files))
+	}
+	if err == nil {
+		for i, f := range a.Files {
+			if e := a.Entries[i]; e.Path != f.Path || e.Size != int64(len(f.Data)) || e.SHA256 != SHA256Hex(f.Data) {
+				return nil, fmt.Errorf("entry %d is %+v, file %s has %d bytes", i, e, f.Path, len(f.Data))
+			}
+		}
+	}
+	if opts != nil && opts.MetadataOnly {
+		return as[2], errs[2]
 	}
 	return a, err
 }

@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"context"
@@ -19,13 +20,23 @@ import (
 	"github.com/palyra/palyra-go/internal/manifest"
 )
 
-// ReadOptions tightens Open's caps. The zero value (or a nil *ReadOptions)
-// applies Palyra's: a field left 0, or set above Palyra's cap, takes
-// Palyra's cap, since an artifact over it would not install in Palyra.
+// ReadOptions tightens Open's caps, and says which entries' bytes to keep.
+// The zero value (or a nil *ReadOptions) applies Palyra's caps and keeps
+// every entry: a cap left 0, or set above Palyra's, takes Palyra's, since an
+// artifact over it would not install in Palyra.
 type ReadOptions struct {
 	MaxArtifactBytes int64 // archive file size; also caps the total uncompressed size
 	MaxEntryBytes    int64 // one entry's uncompressed size
 	MaxEntries       int
+
+	// MetadataOnly keeps the bytes of skill.toml, signature.json,
+	// sbom.cdx.json and provenance.json only: modules and assets stream
+	// through a few small buffers, checked and hashed on the way (every
+	// check runs, the same), and are then dropped, so Artifact.Files holds
+	// the four metadata entries and Artifact.Entries describes them all.
+	// For a caller that verifies without extracting: it saves allocating,
+	// faulting in and filling a buffer for the whole uncompressed payload.
+	MetadataOnly bool
 }
 
 type limits struct {
@@ -61,8 +72,21 @@ type Artifact struct {
 	KeyID         string // Signature.KeyID, checked against PublicKey
 	PayloadSHA256 string // lowercase hex, recomputed and equal to Signature's
 	// Files are all entries, skill.toml and signature.json included,
-	// sorted by path.
+	// sorted by path; with ReadOptions.MetadataOnly, only the four
+	// metadata entries.
 	Files []File
+	// Entries describe every entry, sorted by path, whether or not its
+	// bytes were kept.
+	Entries []Entry
+}
+
+// Entry describes one entry of a verified artifact.
+type Entry struct {
+	Path string
+	Size int64
+	// SHA256 is lowercase hex: the integrity list's, checked, or for
+	// skill.toml and signature.json (which it does not list) computed.
+	SHA256 string
 }
 
 // File returns the contents of the entry at path.
@@ -112,7 +136,7 @@ func openSource(ctx context.Context, src source, size int64, opts *ReadOptions) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := readEntries(ctx, src, entries)
+	c, err := readEntries(ctx, src, entries, opts != nil && opts.MetadataOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -124,21 +148,6 @@ func openSource(ctx context.Context, src source, size int64, opts *ReadOptions) 
 type source struct {
 	r io.ReaderAt
 	b []byte
-}
-
-// slice returns the n bytes at off: a capped subslice of b, or a new buffer
-// filled from r.
-func (s source) slice(off int64, n uint64, into []byte) ([]byte, error) {
-	if s.b != nil {
-		// readLocal has checked that every entry lies inside the archive.
-		end := off + int64(n)
-		return s.b[off:end:end], nil
-	}
-	if uint64(cap(into)) < n {
-		into = make([]byte, n)
-	}
-	into = into[:n]
-	return into, readAt(s.r, into, off)
 }
 
 // readStructure runs every check that needs only headers: nothing is
@@ -170,10 +179,10 @@ func readStructure(r io.ReaderAt, size int64, lim *limits) ([]*entry, error) {
 	return entries, nil
 }
 
-// readEntries decompresses every entry, sorted by path, into memory, and
-// checks its size and CRC. Output is bounded by the declared size, already
-// capped: an entry that inflates to more (a lying header) is cut off one
-// byte past it and refused.
+// readEntries decompresses every entry, sorted by path, and checks its
+// size and CRC. Output is bounded by the declared size, already capped: an
+// entry that inflates to more (a lying header) is cut off one byte past it
+// and refused.
 //
 // The bytes are hashed as they arrive, in chunks, by two goroutines: this
 // one computes each entry's SHA-256 (for the integrity check); a second
@@ -181,22 +190,54 @@ func readStructure(r io.ReaderAt, size int64, lim *limits) ([]*entry, error) {
 // passes so overlap. The hashes are only looked at once every entry has
 // passed its structural checks; the CRC of each entry is compared before
 // the next entry is read.
-func readEntries(ctx context.Context, src source, entries []*entry) (*contents, error) {
-	c := &contents{files: make([]File, len(entries)), sums: make([]string, len(entries))}
+//
+// An entry that is kept is inflated into a buffer of its declared size (a
+// stored one read by OpenBytes is not copied at all). An entry that is not
+// (a module or asset, with metadataOnly) streams through a few chunk
+// buffers that the hasher hands back once it is done with them: its bytes
+// are checked and hashed, never held whole.
+func readEntries(ctx context.Context, src source, entries []*entry, metadataOnly bool) (*contents, error) {
+	c := &contents{entries: make([]Entry, len(entries))}
 	pieces := make(chan piece, 64)
 	crcs := make(chan uint32, len(entries)) // buffered: the hasher never blocks on it
 	digest := make(chan string, 1)
+	// free holds the chunk buffers of entries that are not kept, made as
+	// needed up to chunkBuffers. It has room for all of them, so the
+	// hasher never blocks handing one back.
+	free := make(chan []byte, chunkBuffers)
+	made := 0
+	chunk := func(n int) []byte {
+		var b []byte
+		select {
+		case b = <-free:
+		default:
+			if made < chunkBuffers {
+				made++
+			} else {
+				b = <-free
+			}
+		}
+		if cap(b) < n { // new, or made for a smaller entry
+			b = make([]byte, n)
+		}
+		return b[:n]
+	}
 	go func() {
 		d := newPayloadHasher()
 		var crc uint32
 		for p := range pieces {
-			if p.begin != nil {
-				d.begin(*p.begin)
+			if p.begin {
+				if p.payload {
+					d.begin(p.path, p.size)
+				}
 				crc = 0
 			}
 			crc = crc32.Update(crc, crc32.IEEETable, p.data)
 			if p.payload {
 				d.h.Write(p.data)
+			}
+			if p.recycle {
+				free <- p.data[:cap(p.data)]
 			}
 			if p.end {
 				crcs <- crc
@@ -211,42 +252,69 @@ func readEntries(ctx context.Context, src source, entries []*entry) (*contents, 
 		}
 	}()
 
-	var compressed []byte
-	var br bytes.Reader
+	var mem memInput
+	var sec fileSection
+	var buffered *bufio.Reader
 	var fr io.ReadCloser
+	h := sha256.New()
+	var sum [sha256.Size]byte
 	for i, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		payload := e.name != SignaturePath
+		inPlace := e.method == methodStore && src.b != nil // hashed where it lies in the archive
+		keep := !metadataOnly || isMetadataPath(e.name)
+		pooled := !keep && !inPlace
 		var data []byte
-		if e.method == methodStore && src.b != nil {
+		switch {
+		case inPlace:
 			data = src.b[e.dataOffset : e.dataOffset+int64(e.usize) : e.dataOffset+int64(e.usize)]
-		} else {
+		case keep:
 			data = make([]byte, e.usize)
 		}
-		pieces <- piece{begin: &File{Path: e.name, Data: data}, payload: payload}
-		h := sha256.New()
+		pieces <- piece{begin: true, path: e.name, size: e.usize, payload: payload}
+		h.Reset()
+		filled := 0
+		// next returns room for the entry's next n bytes: the rest of
+		// data, or a chunk buffer the hasher has handed back.
+		next := func(n int) []byte {
+			if pooled {
+				return chunk(n)
+			}
+			b := data[filled : filled+n]
+			filled += n
+			return b
+		}
 		emit := func(b []byte) {
 			h.Write(b)
-			pieces <- piece{data: b, payload: payload}
+			pieces <- piece{data: b, payload: payload, recycle: pooled}
 		}
 		var err error
 		switch {
-		case e.method == methodStore && src.b != nil: // no copy: hash in place
+		case inPlace: // no copy: hash in place
 			for off := 0; off < len(data); off += chunkSize {
 				emit(data[off:min(off+chunkSize, len(data))])
 			}
 		case e.method == methodStore:
-			err = readStored(src.r, e, data, emit)
+			err = readStored(src.r, e, next, emit)
+		case src.b != nil:
+			// readLocal has checked that every entry lies inside the archive.
+			mem.Reset(src.b[e.dataOffset:e.end()])
+			err = readDeflated(e, &mem, &fr, next, emit)
 		default:
-			compressed, err = src.slice(e.dataOffset, e.csize, compressed[:0])
-			if err != nil {
-				return nil, fmt.Errorf("artifact: read %q: %w", e.name, err)
+			// The compressed bytes stream from r too, read ahead a chunk at
+			// a time: never held whole.
+			sec = fileSection{r: src.r, off: e.dataOffset, end: e.end()}
+			if buffered == nil {
+				buffered = bufio.NewReaderSize(&sec, chunkSize)
+			} else {
+				buffered.Reset(&sec)
 			}
-			// With src.b, compressed aliases the archive; slice then never
-			// writes into it, so passing it back as a buffer is harmless.
-			err = readDeflated(e, compressed, data, &br, &fr, emit)
+			err = readDeflated(e, fileInput{buffered, &sec}, &fr, next, emit)
+			if sec.err != nil { // the archive could not be read, whatever the inflater made of it
+				err = fmt.Errorf("artifact: read %q: %w", e.name, sec.err)
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -255,8 +323,10 @@ func readEntries(ctx context.Context, src source, entries []*entry) (*contents, 
 		if got := <-crcs; got != e.crc {
 			return nil, fail(CheckCRC, e.name, ErrMalformedArchive, "CRC-32 %08x, header says %08x", got, e.crc)
 		}
-		c.files[i] = File{Path: e.name, Data: data}
-		c.sums[i] = hex.EncodeToString(h.Sum(nil))
+		if keep {
+			c.files = append(c.files, File{Path: e.name, Data: data})
+		}
+		c.entries[i] = Entry{Path: e.name, Size: int64(e.usize), SHA256: hex.EncodeToString(h.Sum(sum[:0]))}
 	}
 	close(pieces)
 	closed = true
@@ -265,31 +335,45 @@ func readEntries(ctx context.Context, src source, entries []*entry) (*contents, 
 }
 
 // piece is a run of an entry's bytes on their way to the CRC and payload
-// hasher. begin opens an entry (its path and full-size buffer, for the
-// digest's length prefixes); end closes it and asks for its CRC.
+// hasher. begin opens an entry (its path and declared size, for the
+// digest's length prefixes); end closes it and asks for its CRC. recycle
+// hands data's buffer back to the pool once hashed.
 type piece struct {
-	begin   *File
+	begin   bool
+	path    string
+	size    uint64
 	data    []byte
 	payload bool // part of the payload digest (every entry but signature.json)
+	recycle bool
 	end     bool
 }
 
 // chunkSize is how many bytes are read or inflated before they are handed
-// to the hashers: large enough that channel traffic is noise, small enough
-// to stay in cache between the copy and the hashes.
-const chunkSize = 256 << 10
+// to the hashers, and the size of the chunk and read-ahead buffers: large
+// enough that channel traffic and read calls are noise, small enough to
+// stay in cache between the copy and the hashes, and for the few buffers a
+// streamed verify touches to cost few page faults (256 KiB chunks cost a
+// 10 MB verify a fifth of its faults).
+const chunkSize = 64 << 10
 
-// contents are the entries' bytes, sorted by path, with their hashes.
+// chunkBuffers is how many chunk buffers an entry that is not kept streams
+// through: enough that the inflater need not wait for the hasher while it
+// works on the previous chunks.
+const chunkBuffers = 4
+
+// contents are the entries' hashes, sorted by path, and the bytes of the
+// entries kept.
 type contents struct {
-	files         []File
-	sums          []string // hex SHA-256 of files[i].Data
+	entries       []Entry
+	files         []File // the entries kept, sorted by path
 	payloadSHA256 string
 }
 
-// readStored copies a stored entry into data, chunk by chunk.
-func readStored(r io.ReaderAt, e *entry, data []byte, emit func([]byte)) error {
-	for off := 0; off < len(data); off += chunkSize {
-		b := data[off:min(off+chunkSize, len(data))]
+// readStored reads a stored entry from r chunk by chunk, each into next's
+// room, and emits it.
+func readStored(r io.ReaderAt, e *entry, next func(int) []byte, emit func([]byte)) error {
+	for off := uint64(0); off < e.usize; off += chunkSize {
+		b := next(int(min(chunkSize, e.usize-off)))
 		if err := readAt(r, b, e.dataOffset+int64(off)); err != nil {
 			return fmt.Errorf("artifact: read %q: %w", e.name, err)
 		}
@@ -298,31 +382,78 @@ func readStored(r io.ReaderAt, e *entry, data []byte, emit func([]byte)) error {
 	return nil
 }
 
-// readDeflated inflates the compressed bytes of e into data and requires
-// the deflate stream to end exactly there, and exactly at the end of its
-// compressed bytes: bytes after the stream's end would be hidden from every
-// reader but a careless one. br and fr are reused from entry to entry.
-func readDeflated(e *entry, compressed, data []byte, br *bytes.Reader, fr *io.ReadCloser, emit func([]byte)) error {
-	br.Reset(compressed)
+// deflateInput is an entry's compressed bytes as the inflater reads them
+// (an io.ByteReader, so that it reads no further than the stream's end).
+type deflateInput interface {
+	flate.Reader
+	// unread counts the compressed bytes the inflater has not read.
+	unread() int64
+}
+
+// memInput is an entry's compressed bytes in memory.
+type memInput struct{ bytes.Reader }
+
+func (m *memInput) unread() int64 { return int64(m.Len()) }
+
+// fileSection reads an entry's compressed bytes, [off, end), from the
+// archive's io.ReaderAt. A read that comes back short (the archive is
+// shorter than Open was told) is an I/O error, kept in err, not an end of
+// the deflate stream.
+type fileSection struct {
+	r        io.ReaderAt
+	off, end int64
+	err      error
+}
+
+func (s *fileSection) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.off >= s.end {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), s.end-s.off)]
+	if err := readAt(s.r, p, s.off); err != nil {
+		s.err = err
+		return 0, err
+	}
+	s.off += int64(len(p))
+	return len(p), nil
+}
+
+// fileInput is a fileSection read through a buffer.
+type fileInput struct {
+	*bufio.Reader
+	sec *fileSection
+}
+
+func (f fileInput) unread() int64 { return int64(f.Buffered()) + f.sec.end - f.sec.off }
+
+// readDeflated inflates the compressed bytes of e chunk by chunk, each into
+// next's room, emits them, and requires the deflate stream to end exactly at
+// the declared size, and exactly at the end of its compressed bytes: bytes
+// after the stream's end would be hidden from every reader but a careless
+// one. fr is reused from entry to entry.
+func readDeflated(e *entry, in deflateInput, fr *io.ReadCloser, next func(int) []byte, emit func([]byte)) error {
 	if *fr == nil {
-		*fr = flate.NewReader(br)
-	} else if err := (*fr).(flate.Resetter).Reset(br, nil); err != nil {
+		*fr = flate.NewReader(in)
+	} else if err := (*fr).(flate.Resetter).Reset(in, nil); err != nil {
 		return err
 	}
-	emitted := 0
-	for n := 0; n < len(data); {
-		m, err := (*fr).Read(data[n:min(n+chunkSize, len(data))])
-		n += m
-		if n-emitted >= chunkSize || n == len(data) {
-			emit(data[emitted:n])
-			emitted = n
+	for n := uint64(0); n < e.usize; {
+		b := next(int(min(chunkSize, e.usize-n)))
+		for got := 0; got < len(b); {
+			m, err := (*fr).Read(b[got:])
+			got += m
+			switch {
+			case err == io.EOF && got < len(b):
+				return fail(CheckSize, e.name, ErrMalformedArchive, "inflates to %d bytes, declared %d", n+uint64(got), e.usize)
+			case err != nil && err != io.EOF:
+				return fail(CheckDeflate, e.name, ErrMalformedArchive, "%v", err)
+			}
 		}
-		switch {
-		case err == io.EOF && n < len(data):
-			return fail(CheckSize, e.name, ErrMalformedArchive, "inflates to %d bytes, declared %d", n, e.usize)
-		case err != nil && err != io.EOF:
-			return fail(CheckDeflate, e.name, ErrMalformedArchive, "%v", err)
-		}
+		n += uint64(len(b))
+		emit(b)
 	}
 	var one [1]byte
 	for {
@@ -337,8 +468,8 @@ func readDeflated(e *entry, compressed, data []byte, br *bytes.Reader, fr *io.Re
 			return fail(CheckDeflate, e.name, ErrMalformedArchive, "%v", err)
 		}
 	}
-	if br.Len() != 0 {
-		return fail(CheckDeflate, e.name, ErrMalformedArchive, "%d bytes after the end of the deflate stream", br.Len())
+	if n := in.unread(); n != 0 {
+		return fail(CheckDeflate, e.name, ErrMalformedArchive, "%d bytes after the end of the deflate stream", n)
 	}
 	return nil
 }
@@ -398,6 +529,7 @@ func verify(ctx context.Context, c *contents) (*Artifact, error) {
 		KeyID:         sig.KeyID,
 		PayloadSHA256: sum,
 		Files:         files,
+		Entries:       c.entries,
 	}, nil
 }
 
@@ -411,7 +543,7 @@ func checkIntegrity(m *manifest.Manifest, c *contents) error {
 		}
 		declared[f.Path] = f.SHA256
 	}
-	for i, f := range c.files {
+	for _, f := range c.entries {
 		if f.Path == ManifestPath || f.Path == SignaturePath {
 			continue
 		}
@@ -420,7 +552,7 @@ func checkIntegrity(m *manifest.Manifest, c *contents) error {
 			return fail(CheckIntegrity, f.Path, ErrIntegrityMismatch, "entry missing from skill.toml's integrity list")
 		}
 		delete(declared, f.Path)
-		if got := c.sums[i]; got != want {
+		if got := f.SHA256; got != want {
 			return fail(CheckIntegrity, f.Path, ErrIntegrityMismatch, "sha256 %s, skill.toml says %s", got, want)
 		}
 	}

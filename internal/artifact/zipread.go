@@ -402,7 +402,7 @@ func checkEntrySet(entries []*entry, lim *limits) error {
 	modules := 0
 	for _, e := range entries {
 		switch {
-		case e.name == ManifestPath || e.name == SignaturePath || e.name == SBOMPath || e.name == ProvenancePath:
+		case isMetadataPath(e.name):
 		case isModulePath(e.name):
 			modules++
 		case strings.HasPrefix(e.name, AssetsDir) && len(e.name) > len(AssetsDir):
@@ -434,6 +434,11 @@ func next(s string, i int) int {
 		return -1
 	}
 	return i + 1 + j
+}
+
+// isMetadataPath reports whether name is one of the four metadata entries.
+func isMetadataPath(name string) bool {
+	return name == ManifestPath || name == SignaturePath || name == SBOMPath || name == ProvenancePath
 }
 
 // isModulePath reports whether name is modules/NAME.wasm, NAME one segment.

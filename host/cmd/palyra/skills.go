@@ -35,7 +35,8 @@ verification fails.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withHost(cmd, func(h *host.Host) error {
-				v, err := h.VerifyFile(cmd.Context(), args[0], host.VerifyOptions{AllowTOFU: allowTOFU})
+				// Nothing is extracted: the modules and assets need only be checked.
+				v, err := h.VerifyFile(cmd.Context(), args[0], host.VerifyOptions{AllowTOFU: allowTOFU, MetadataOnly: true})
 				if err != nil {
 					if asJSON {
 						_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "trusted": false, "error": err.Error()})

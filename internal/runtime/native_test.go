@@ -1,12 +1,9 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,23 +16,7 @@ import (
 var nativeModules = []string{"bad_type", "echo_http", "wasi_mixed"}
 
 func TestNativeWasmMatchesSource(t *testing.T) {
-	wat2wasm, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Skip("wat2wasm (Debian package wabt) is not installed; CI installs it and runs this check")
-	}
-	for _, name := range nativeModules {
-		out := filepath.Join(t.TempDir(), name+".wasm")
-		if msg, err := exec.Command(wat2wasm, "testdata/native/"+name+".wat", "-o", out).CombinedOutput(); err != nil {
-			t.Fatalf("wat2wasm %s: %v\n%s", name, err, msg)
-		}
-		got, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, nativeWasm(t, name)) {
-			t.Errorf("testdata/native/%s.wasm is stale: run go generate ./internal/runtime", name)
-		}
-	}
+	checkWatFixtures(t, "testdata/native", nativeModules)
 }
 
 func nativeWasm(t testing.TB, name string) []byte {

@@ -89,6 +89,25 @@ type BuildResult struct {
 	Record ModuleRecord `json:"record"`
 	// RecordFile is the build record file (absolute).
 	RecordFile string `json:"record_file"`
+	// StartedOn and FinishedOn are when Build began and when the module
+	// file was in place, also kept in BuildTimesPath (the record itself
+	// stays reproducible).
+	StartedOn  time.Time `json:"started_on"`
+	FinishedOn time.Time `json:"finished_on"`
+}
+
+// BuildTimesPath is where Build keeps when each module was built, relative
+// to the skill directory. Unlike the build record it differs from run to
+// run; Package uses it for the provenance's startedOn when the package is
+// not reproducible.
+const BuildTimesPath = ".palyra/build-times.json"
+
+// buildTime is one module's entry in BuildTimesPath: the run that wrote the
+// module file with this SHA-256.
+type buildTime struct {
+	SHA256     string    `json:"sha256"`
+	StartedOn  time.Time `json:"started_on"`
+	FinishedOn time.Time `json:"finished_on"`
 }
 
 // BuildRecord is the content of .palyra/build.json.
@@ -111,11 +130,6 @@ type ModuleRecord struct {
 	Env         map[string]string `json:"env"`
 	MainPackage string            `json:"main_package"`
 	GoModules   []GoModule        `json:"go_modules"`
-	// StartedOn and FinishedOn are when Build began (before resolving
-	// modules) and when the module file was in place. Package uses them
-	// for the provenance's times unless the package is reproducible.
-	StartedOn  time.Time `json:"started_on,omitzero"`
-	FinishedOn time.Time `json:"finished_on,omitzero"`
 }
 
 // GoModule is one Go module compiled into a module file; the standard
@@ -237,14 +251,34 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (*BuildResult, er
 		Env:         buildEnv(),
 		MainPackage: mainPkg,
 		GoModules:   mods,
-		StartedOn:   started,
-		FinishedOn:  time.Now().UTC(),
 	}
+	finished := time.Now().UTC()
 	recFile, err := updateBuildRecord(dir, rec)
 	if err != nil {
 		return nil, err
 	}
-	return &BuildResult{Dir: dir, File: out, Record: rec, RecordFile: recFile}, nil
+	times := readBuildTimes(dir)
+	times[rec.Path] = buildTime{SHA256: rec.SHA256, StartedOn: started, FinishedOn: finished}
+	data, err := json.MarshalIndent(times, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, filepath.FromSlash(BuildTimesPath)), append(data, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("build times: %w", err)
+	}
+	return &BuildResult{Dir: dir, File: out, Record: rec, RecordFile: recFile, StartedOn: started, FinishedOn: finished}, nil
+}
+
+// readBuildTimes reads BuildTimesPath, module path → build time; a missing
+// or unreadable file is empty (times are informative only).
+func readBuildTimes(dir string) map[string]buildTime {
+	times := map[string]buildTime{}
+	if data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(BuildTimesPath))); err == nil {
+		if json.Unmarshal(data, &times) != nil {
+			times = map[string]buildTime{}
+		}
+	}
+	return times
 }
 
 // ReadBuildRecord reads dir/.palyra/build.json. A missing record is not an

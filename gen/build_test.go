@@ -71,8 +71,11 @@ func TestBuildRecord(t *testing.T) {
 	if std.Version != rec.GoVersion || std.DirhashSource != DirhashCompiledFiles || !strings.HasPrefix(std.Dirhash, "h1:") || std.ZipSHA256 != "" {
 		t.Errorf("stdlib = %+v", std)
 	}
-	if rec.StartedOn.IsZero() || rec.FinishedOn.Before(rec.StartedOn) {
-		t.Errorf("build times %v .. %v", rec.StartedOn, rec.FinishedOn)
+	if res.StartedOn.IsZero() || res.FinishedOn.Before(res.StartedOn) {
+		t.Errorf("build times %v .. %v", res.StartedOn, res.FinishedOn)
+	}
+	if bt := readBuildTimes(dir)[rec.Path]; bt.SHA256 != rec.SHA256 || !bt.StartedOn.Equal(res.StartedOn) || !bt.FinishedOn.Equal(res.FinishedOn) {
+		t.Errorf("%s entry = %+v, want the result's sha256 and times", BuildTimesPath, bt)
 	}
 	// The record on disk is what Build returned, with no machine paths.
 	data, err := os.ReadFile(res.RecordFile)

@@ -184,7 +184,7 @@ func Package(ctx context.Context, dir string, opts PackageOptions) (*PackageResu
 	if err != nil {
 		return nil, fmt.Errorf("package: %w", err)
 	}
-	setRunTimes(&pin, records, reproducible, at, started)
+	setRunTimes(&pin, readBuildTimes(dir), records, reproducible, at, started)
 	provJSON, err := provenance.Generate(pin)
 	if err != nil {
 		return nil, fmt.Errorf("package: %w", err)
@@ -269,16 +269,17 @@ type buildParams struct {
 // reproducible package has one timestamp, at, for both times and an id
 // derived from the inputs (provenance.Generate's default). Otherwise the
 // run started at the earliest of this Package call and the recorded Go
-// builds of its modules, and finished now, as the provenance is written;
-// the id is random.
-func setRunTimes(in *provenance.Input, records []ModuleRecord, reproducible bool, at, started time.Time) {
+// builds of its modules (times, from BuildTimesPath, for the files they
+// wrote), and finished now, as the provenance is written; the id is random.
+func setRunTimes(in *provenance.Input, times map[string]buildTime, records []ModuleRecord, reproducible bool, at, started time.Time) {
 	if reproducible {
 		in.StartedOn, in.FinishedOn = at, at
 		return
 	}
 	for _, r := range records {
-		if !r.StartedOn.IsZero() && r.StartedOn.Before(started) {
-			started = r.StartedOn
+		bt, ok := times[r.Path]
+		if ok && bt.SHA256 == r.SHA256 && !bt.StartedOn.IsZero() && bt.StartedOn.Before(started) {
+			started = bt.StartedOn
 		}
 	}
 	in.StartedOn, in.FinishedOn = started, time.Now().UTC()

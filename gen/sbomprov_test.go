@@ -140,8 +140,8 @@ func TestPackageRunTimes(t *testing.T) {
 		}
 		md := parseProvenance(t, openArtifact(t, res.File)).Provenance.GetRunDetails().GetMetadata()
 		started, finished := md.GetStartedOn().AsTime(), md.GetFinishedOn().AsTime()
-		if !started.Equal(built.Record.StartedOn) {
-			t.Errorf("startedOn %v, want the recorded build's start %v", started, built.Record.StartedOn)
+		if !started.Equal(built.StartedOn) {
+			t.Errorf("startedOn %v, want the recorded build's start %v", started, built.StartedOn)
 		}
 		if !finished.After(before) || !finished.After(started) || finished.After(time.Now()) {
 			t.Errorf("finishedOn %v: want after this package began (%v) and after startedOn %v", finished, before, started)

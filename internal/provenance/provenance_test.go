@@ -289,3 +289,27 @@ func TestParseRejects(t *testing.T) {
 		t.Fatalf("minimal Palyra document: err = %v, want ErrInvalid", err)
 	}
 }
+
+// FuzzParse feeds Parse arbitrary bytes: it must not panic, and whatever it
+// accepts has Palyra's builder id and at least one subject.
+func FuzzParse(f *testing.F) {
+	good, err := Generate(testInput())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"builder":{"id":"x"},"subject":[]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Parse(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		if doc.BuilderID == "" || len(doc.Statement.GetSubject()) == 0 {
+			t.Fatalf("accepted %q without a builder id or subjects", data)
+		}
+	})
+}

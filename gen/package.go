@@ -339,7 +339,7 @@ func resolvedDependency(g GoModule) (provenance.Dependency, error) {
 	d := provenance.Dependency{Name: g.Path, URI: sbom.PURL(g.Path, g.Version)}
 	digest, err := provenance.GoModuleDigest(g.Dirhash, g.ZipSHA256)
 	if err != nil {
-		return d, fmt.Errorf("Go module %s: %w", g.Path, err)
+		return d, fmt.Errorf("module %s: %w", g.Path, err)
 	}
 	d.Digest = digest
 	ann := map[string]any{"dirhash_source": g.DirhashSource}

@@ -118,8 +118,8 @@ func TestVersionFromBuildInfo(t *testing.T) {
 			}
 		})
 	}
-	if GenVersion() == "" || GenVersion() != GenVersion() {
-		t.Errorf("GenVersion() = %q, not stable", GenVersion())
+	if v := GenVersion(); v == "" || v != GenVersion() {
+		t.Errorf("GenVersion() = %q, not stable", v)
 	}
 }
 

@@ -20,7 +20,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/palyra/palyra-go/internal/artifact"
@@ -33,7 +35,9 @@ import (
 const BuildRecordPath = ".palyra/build.json"
 
 // BuildRecordSchema identifies the build record format.
-const BuildRecordSchema = "https://github.com/palyra/palyra-go/build-record/v1"
+// v2 replaced GoModule's sha256/hash_source (a dirhash written as if it
+// were a SHA-256) with dirhash, dirhash_source and zip_sha256.
+const BuildRecordSchema = "https://github.com/palyra/palyra-go/build-record/v2"
 
 // Target and flags of every skill build.
 const (
@@ -85,6 +89,25 @@ type BuildResult struct {
 	Record ModuleRecord `json:"record"`
 	// RecordFile is the build record file (absolute).
 	RecordFile string `json:"record_file"`
+	// StartedOn and FinishedOn are when Build began and when the module
+	// file was in place, also kept in BuildTimesPath (the record itself
+	// stays reproducible).
+	StartedOn  time.Time `json:"started_on"`
+	FinishedOn time.Time `json:"finished_on"`
+}
+
+// BuildTimesPath is where Build keeps when each module was built, relative
+// to the skill directory. Unlike the build record it differs from run to
+// run; Package uses it for the provenance's startedOn when the package is
+// not reproducible.
+const BuildTimesPath = ".palyra/build-times.json"
+
+// buildTime is one module's entry in BuildTimesPath: the run that wrote the
+// module file with this SHA-256.
+type buildTime struct {
+	SHA256     string    `json:"sha256"`
+	StartedOn  time.Time `json:"started_on"`
+	FinishedOn time.Time `json:"finished_on"`
 }
 
 // BuildRecord is the content of .palyra/build.json.
@@ -118,11 +141,18 @@ type GoModule struct {
 	Main    bool           `json:"main,omitempty"`
 	// Sum is the go.sum h1: hash, for modules from the module proxy.
 	Sum string `json:"sum,omitempty"`
-	// SHA256 is lowercase hex: Sum's bytes, or a dirhash over the
-	// compiled files (see the package doc).
-	SHA256 string `json:"sha256"`
-	// HashSource is "go.sum" or "compiled-files".
-	HashSource string `json:"hash_source"`
+	// Dirhash is the module's Go dirhash, "h1:" + base64: Sum, or a
+	// dirhash over only the files the build compiled (see the package
+	// doc). It is not the SHA-256 of any file.
+	Dirhash string `json:"dirhash"`
+	// DirhashSource is what Dirhash covers: "go.sum" or "compiled-files".
+	DirhashSource string `json:"dirhash_source"`
+	// ZipSHA256 is the lowercase hex SHA-256 of the module's zip in the
+	// module cache (GOMODCACHE/cache/download/PATH/@v/VERSION.zip), set
+	// only when that file exists and its dirhash is Sum; empty for the
+	// main module, local replacements, vendored modules and the standard
+	// library.
+	ZipSHA256 string `json:"zip_sha256,omitempty"`
 }
 
 // ModuleReplace is a go.mod replacement. Path is as go.mod wrote it for a
@@ -133,10 +163,10 @@ type ModuleReplace struct {
 	Version string `json:"version,omitempty"`
 }
 
-// Hash sources of GoModule.
+// Dirhash sources of GoModule.
 const (
-	HashSourceGoSum         = "go.sum"
-	HashSourceCompiledFiles = "compiled-files"
+	DirhashGoSum         = "go.sum"
+	DirhashCompiledFiles = "compiled-files"
 )
 
 // moduleNameRE is compiled on first use, not at init, as are gen's other
@@ -146,6 +176,7 @@ var moduleNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustComp
 // Build compiles the Go skill in dir to dir/modules/NAME.wasm and records
 // its inputs in dir/.palyra/build.json. See the package doc.
 func Build(ctx context.Context, dir string, opts BuildOptions) (*BuildResult, error) {
+	started := time.Now().UTC()
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -166,13 +197,14 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (*BuildResult, er
 	goCmd := cmp.Or(opts.Go, "go")
 	env := cleanEnv()
 
-	goVersion, err := goOutput(ctx, goCmd, dir, env, "env", "GOVERSION")
+	goEnv, err := goOutput(ctx, goCmd, dir, env, "env", "GOVERSION", "GOMODCACHE")
 	if err != nil {
 		return nil, err
 	}
-	goVersion = strings.TrimSpace(goVersion)
+	goVersion, modCache, _ := strings.Cut(strings.TrimSpace(goEnv), "\n")
+	goVersion, modCache = strings.TrimSpace(goVersion), strings.TrimSpace(modCache)
 
-	mainPkg, mods, err := listModules(ctx, goCmd, dir, env, pkg, goVersion)
+	mainPkg, mods, err := listModules(ctx, goCmd, dir, env, pkg, goVersion, modCache)
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +252,33 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (*BuildResult, er
 		MainPackage: mainPkg,
 		GoModules:   mods,
 	}
+	finished := time.Now().UTC()
 	recFile, err := updateBuildRecord(dir, rec)
 	if err != nil {
 		return nil, err
 	}
-	return &BuildResult{Dir: dir, File: out, Record: rec, RecordFile: recFile}, nil
+	times := readBuildTimes(dir)
+	times[rec.Path] = buildTime{SHA256: rec.SHA256, StartedOn: started, FinishedOn: finished}
+	data, err := json.MarshalIndent(times, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, filepath.FromSlash(BuildTimesPath)), append(data, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("build times: %w", err)
+	}
+	return &BuildResult{Dir: dir, File: out, Record: rec, RecordFile: recFile, StartedOn: started, FinishedOn: finished}, nil
+}
+
+// readBuildTimes reads BuildTimesPath, module path → build time; a missing
+// or unreadable file is empty (times are informative only).
+func readBuildTimes(dir string) map[string]buildTime {
+	times := map[string]buildTime{}
+	if data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(BuildTimesPath))); err == nil {
+		if json.Unmarshal(data, &times) != nil {
+			times = map[string]buildTime{}
+		}
+	}
+	return times
 }
 
 // ReadBuildRecord reads dir/.palyra/build.json. A missing record is not an
@@ -242,7 +296,7 @@ func ReadBuildRecord(dir string) (*BuildRecord, error) {
 		return nil, fmt.Errorf("%s: %w", BuildRecordPath, err)
 	}
 	if rec.Schema != BuildRecordSchema {
-		return nil, fmt.Errorf("%s: schema %q, want %q", BuildRecordPath, rec.Schema, BuildRecordSchema)
+		return nil, fmt.Errorf("%s: schema %q, want %q (written by another palyra-gen: run palyra-gen build again)", BuildRecordPath, rec.Schema, BuildRecordSchema)
 	}
 	return &rec, nil
 }
@@ -380,8 +434,9 @@ type listedModule struct {
 
 // listModules runs `go list -deps` over the main package with the build's
 // flags and returns the main package's import path and every module,
-// including the standard library, with its hash.
-func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVersion string) (string, []GoModule, error) {
+// including the standard library, with its hashes. modCache is GOMODCACHE,
+// where module zips are looked up.
+func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVersion, modCache string) (string, []GoModule, error) {
 	args := []string{"list", "-deps", "-json=ImportPath,Name,Dir,Standard,DepOnly,Module,GoFiles,SFiles,HFiles,EmbedFiles,Error"}
 	args = append(args, BuildFlags()...)
 	args = append(args, pkg)
@@ -390,8 +445,12 @@ func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVe
 		return "", nil, err
 	}
 	type modFiles struct {
-		mod   GoModule
-		files map[string]string // slash path relative to the module root → file on disk
+		mod GoModule
+		// zipPath and zipVersion name the module whose zip was
+		// downloaded: the replacement when go.mod replaces it with
+		// another module version.
+		zipPath, zipVersion string
+		files               map[string]string // slash path relative to the module root → file on disk
 	}
 	mods := map[string]*modFiles{}
 	var mainPkg string
@@ -426,7 +485,12 @@ func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVe
 		case p.Module != nil:
 			key = p.Module.Path
 			if mods[key] == nil {
-				mods[key] = &modFiles{mod: goModule(p.Module), files: map[string]string{}}
+				mf := &modFiles{mod: goModule(p.Module), files: map[string]string{}}
+				mf.zipPath, mf.zipVersion = p.Module.Path, p.Module.Version
+				if r := p.Module.Replace; r != nil {
+					mf.zipPath, mf.zipVersion = r.Path, r.Version
+				}
+				mods[key] = mf
 			}
 			rel = strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, p.Module.Path), "/")
 			if root := p.Module.Dir; root != "" {
@@ -455,13 +519,16 @@ func listModules(ctx context.Context, goCmd, dir string, env []string, pkg, goVe
 			if err != nil || !strings.HasPrefix(g.Sum, "h1:") || len(raw) != sha256.Size {
 				return "", nil, fmt.Errorf("build: module %s: go.sum hash %q is not an h1 hash", g.Path, g.Sum)
 			}
-			g.SHA256, g.HashSource = hex.EncodeToString(raw), HashSourceGoSum
+			g.Dirhash, g.DirhashSource = g.Sum, DirhashGoSum
+			if g.ZipSHA256, err = moduleZipSHA256(modCache, mf.zipPath, mf.zipVersion, g.Sum); err != nil {
+				return "", nil, fmt.Errorf("build: module %s: %w", g.Path, err)
+			}
 		} else {
 			h, err := hashFiles(mf.files)
 			if err != nil {
 				return "", nil, fmt.Errorf("build: hash module %s: %w", g.Path, err)
 			}
-			g.SHA256, g.HashSource = h, HashSourceCompiledFiles
+			g.Dirhash, g.DirhashSource = h, DirhashCompiledFiles
 		}
 		result = append(result, g)
 	}
@@ -482,26 +549,53 @@ func goModule(m *listedModule) GoModule {
 	return g
 }
 
+// moduleZipSHA256 returns the lowercase hex SHA-256 of the zip of module
+// path@version in the module cache modCache, or "" when there is no such
+// file or its dirhash is not sum: only a zip whose content is what go.sum
+// names (and so what the build compiled) may be described by its SHA-256.
+func moduleZipSHA256(modCache, path, version, sum string) (string, error) {
+	if modCache == "" || path == "" || version == "" {
+		return "", nil
+	}
+	ep, err := module.EscapePath(path)
+	if err != nil {
+		return "", nil
+	}
+	ev, err := module.EscapeVersion(version)
+	if err != nil {
+		return "", nil
+	}
+	zipFile := filepath.Join(modCache, "cache", "download", filepath.FromSlash(ep), "@v", ev+".zip")
+	f, err := os.Open(zipFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("module zip: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("module zip %s: %w", zipFile, err)
+	}
+	if zh, err := dirhash.HashZip(zipFile, dirhash.Hash1); err != nil || zh != sum {
+		return "", nil // not the content go.sum names: say nothing rather than something false
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // hashFiles is dirhash.Hash1 over files (slash path relative to the module
-// root → file on disk), in lowercase hex: the in-toto "dirHash" of exactly
-// those files.
+// root → file on disk), "h1:" + base64 as go.sum writes it: the dirhash of
+// exactly those files.
 func hashFiles(files map[string]string) (string, error) {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	h1, err := dirhash.Hash1(names, func(name string) (io.ReadCloser, error) {
+	return dirhash.Hash1(names, func(name string) (io.ReadCloser, error) {
 		return os.Open(files[name])
 	})
-	if err != nil {
-		return "", err
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h1, "h1:"))
-	if err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(raw), nil
 }
 
 func syncFile(name string) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -47,26 +46,36 @@ func TestBuildRecord(t *testing.T) {
 	if len(mods) != 4 {
 		t.Fatalf("go modules = %+v, want main, greet, glob, stdlib", rec.GoModules)
 	}
+	// glob came from the module proxy: its go.sum dirhash, and the SHA-256
+	// of the very zip file in the module cache, which are different hashes.
 	glob := mods["github.com/gobwas/glob"]
-	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix("h1:A4xDbljILXROh+kObIiy5kIaPYD8e96x1tgBhUI5J+Y=", "h1:"))
 	if glob.Version != "v0.2.3" || glob.Sum != "h1:A4xDbljILXROh+kObIiy5kIaPYD8e96x1tgBhUI5J+Y=" ||
-		glob.SHA256 != hex.EncodeToString(raw) || glob.HashSource != HashSourceGoSum {
+		glob.Dirhash != glob.Sum || glob.DirhashSource != DirhashGoSum {
 		t.Errorf("glob = %+v", glob)
 	}
+	if want := fileSHA256(t, globZip(t)); glob.ZipSHA256 != want {
+		t.Errorf("glob zip_sha256 = %q, want the module zip's SHA-256 %s", glob.ZipSHA256, want)
+	}
 	greet := mods["example.com/greet"]
-	if greet.Replace == nil || greet.Replace.Path != "./greet" || greet.HashSource != HashSourceCompiledFiles {
+	if greet.Replace == nil || greet.Replace.Path != "./greet" || greet.DirhashSource != DirhashCompiledFiles || greet.ZipSHA256 != "" {
 		t.Errorf("greet = %+v", greet)
 	}
-	if want := summaryHash(t, filepath.Join(dir, "greet"), "greet.go"); greet.SHA256 != want {
-		t.Errorf("greet sha256 = %s, want dirhash of greet.go %s", greet.SHA256, want)
+	if want := summaryHash(t, filepath.Join(dir, "greet"), "greet.go"); greet.Dirhash != want {
+		t.Errorf("greet dirhash = %s, want dirhash of greet.go %s", greet.Dirhash, want)
 	}
 	main := mods["example.com/echoskill"]
-	if !main.Main || main.Version != "" || main.SHA256 != summaryHash(t, dir, "main.go") {
+	if !main.Main || main.Version != "" || main.Dirhash != summaryHash(t, dir, "main.go") || main.ZipSHA256 != "" {
 		t.Errorf("main module = %+v", main)
 	}
 	std := mods["stdlib"]
-	if std.Version != rec.GoVersion || std.HashSource != HashSourceCompiledFiles || len(std.SHA256) != 64 {
+	if std.Version != rec.GoVersion || std.DirhashSource != DirhashCompiledFiles || !strings.HasPrefix(std.Dirhash, "h1:") || std.ZipSHA256 != "" {
 		t.Errorf("stdlib = %+v", std)
+	}
+	if res.StartedOn.IsZero() || res.FinishedOn.Before(res.StartedOn) {
+		t.Errorf("build times %v .. %v", res.StartedOn, res.FinishedOn)
+	}
+	if bt := readBuildTimes(dir)[rec.Path]; bt.SHA256 != rec.SHA256 || !bt.StartedOn.Equal(res.StartedOn) || !bt.FinishedOn.Equal(res.FinishedOn) {
+		t.Errorf("%s entry = %+v, want the result's sha256 and times", BuildTimesPath, bt)
 	}
 	// The record on disk is what Build returned, with no machine paths.
 	data, err := os.ReadFile(res.RecordFile)

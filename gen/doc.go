@@ -89,15 +89,23 @@
 //   - the main package's import path;
 //   - every Go module that contributed a package (from `go list -deps`),
 //     plus the standard library as module "stdlib" at the Go version: path,
-//     version, replacement, and a SHA-256. For a module downloaded through
-//     the module proxy that is its go.sum h1: hash (a Go dirhash; Sum keeps
-//     the h1: form, SHA256 the same bytes in hex). For the main module,
-//     local replaces and the standard library, which have no go.sum line,
-//     it is a dirhash (golang.org/x/mod/sumdb/dirhash Hash1) over exactly the
-//     files that module contributed to the build — Go, assembly, header and
+//     version, replacement, and two hashes named for what they are. Dirhash
+//     is the module's Go dirhash ("h1:…"): for a module downloaded through
+//     the module proxy, its go.sum hash (Sum); for the main module, local
+//     replaces and the standard library, which have no go.sum line, a
+//     dirhash (golang.org/x/mod/sumdb/dirhash Hash1) over exactly the files
+//     that module contributed to the build — Go, assembly, header and
 //     embedded files — by path relative to the module root (GOROOT/src for
-//     the standard library). HashSource says which ("go.sum" or
-//     "compiled-files").
+//     the standard library). DirhashSource says which ("go.sum" or
+//     "compiled-files"). ZipSHA256 is the SHA-256 of the module's zip in
+//     the module cache (GOMODCACHE/cache/download/PATH/@v/VERSION.zip),
+//     only when that file is there and its dirhash is Sum; it is empty
+//     otherwise, never a stand-in.
+//
+// The record is itself reproducible: when each module was built (start,
+// finish, and the SHA-256 of the file that run wrote) is kept apart, in
+// DIR/.palyra/build-times.json (BuildTimesPath), for the provenance of a
+// package that is not reproducible.
 //
 // The record holds no machine paths. Package uses it only for a module file
 // whose SHA-256 still matches; any other module is treated as prebuilt.
@@ -123,10 +131,16 @@
 // mode 0600; publisher.pub). Package reads skill.toml, modules/*.wasm,
 // assets/** and the build record, writes a CycloneDX SBOM
 // (internal/sbom) and SLSA provenance (internal/provenance), and signs the
-// artifact (internal/artifact) into SKILL_ID-VERSION.palyra-skill. Every
-// timestamp — signature, SBOM, provenance — comes from SOURCE_DATE_EPOCH
-// when it is set, so the same inputs, key and SOURCE_DATE_EPOCH give
-// byte-identical artifacts. Outputs are written atomically (temporary
+// artifact (internal/artifact) into SKILL_ID-VERSION.palyra-skill. The
+// SBOM and the provenance name palyra-gen with its version (GenVersion).
+// Every timestamp — signature, SBOM, provenance — comes from
+// SOURCE_DATE_EPOCH when it is set, the provenance's startedOn and
+// finishedOn included (one time for both) and its invocationId is derived
+// from the inputs, so the same inputs, key and SOURCE_DATE_EPOCH give
+// byte-identical artifacts. Without it the provenance records the real
+// start (of the earliest recorded build of its modules, or of packaging)
+// and finish, and a random invocationId. docs/sbom-provenance.md describes
+// both documents field by field. Outputs are written atomically (temporary
 // file, fsync, rename): a failed run leaves no partial file.
 //
 // # client

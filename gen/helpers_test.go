@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"os"
@@ -136,7 +137,8 @@ func summaryHash(t testing.TB, root string, names ...string) string {
 		}
 		fmt.Fprintf(&sb, "%x  %s\n", sha256.Sum256(data), n)
 	}
-	return fmt.Sprintf("%x", sha256.Sum256([]byte(sb.String())))
+	sum := sha256.Sum256([]byte(sb.String()))
+	return "h1:" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
 const minimalSkillTOML = `manifest_version = 1

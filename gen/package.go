@@ -38,7 +38,11 @@ type PackageOptions struct {
 	// StoreModules stores modules and assets uncompressed.
 	StoreModules bool
 	// Time stamps the signature, SBOM and provenance. When zero,
-	// SOURCE_DATE_EPOCH is used if set, else the current time.
+	// SOURCE_DATE_EPOCH is used if set, else the current time. A Time or
+	// SOURCE_DATE_EPOCH makes the package reproducible: the provenance's
+	// startedOn and finishedOn are both that time and its invocationId is
+	// derived from the inputs; otherwise they are the build's real start
+	// and finish and a random id.
 	Time time.Time
 }
 
@@ -94,6 +98,7 @@ func ArtifactName(skillID, version string) string {
 // Package packages the skill in dir into a signed .palyra-skill artifact.
 // See the package doc.
 func Package(ctx context.Context, dir string, opts PackageOptions) (*PackageResult, error) {
+	started := time.Now().UTC()
 	if len(opts.Key) != ed25519.PrivateKeySize {
 		return nil, errors.New("package: no signing key")
 	}
@@ -101,13 +106,13 @@ func Package(ctx context.Context, dir string, opts PackageOptions) (*PackageResu
 	if err != nil {
 		return nil, err
 	}
-	at := opts.Time
+	at, reproducible := opts.Time, !opts.Time.IsZero()
 	if at.IsZero() {
 		sde, ok, err := SourceDateEpoch()
 		if err != nil {
 			return nil, fmt.Errorf("package: %w", err)
 		}
-		at = sde
+		at, reproducible = sde, ok
 		if !ok {
 			at = time.Now()
 		}
@@ -171,11 +176,16 @@ func Package(ctx context.Context, dir string, opts PackageOptions) (*PackageResu
 	}
 
 	sbomJSON, err := sbom.Generate(sbom.Skill{ID: m.SkillID, Name: m.Name, Version: m.Version, Publisher: m.Publisher},
-		sbomMods, sbom.Options{Time: at})
+		sbomMods, sbom.Options{Time: at, ToolName: GenName, ToolVersion: GenVersion()})
 	if err != nil {
 		return nil, fmt.Errorf("package: %w", err)
 	}
-	provJSON, err := provenance.Generate(provenanceInput(m, res.Modules, records, at))
+	pin, err := provenanceInput(m, res.Modules, records)
+	if err != nil {
+		return nil, fmt.Errorf("package: %w", err)
+	}
+	setRunTimes(&pin, readBuildTimes(dir), records, reproducible, at, started)
+	provJSON, err := provenance.Generate(pin)
 	if err != nil {
 		return nil, fmt.Errorf("package: %w", err)
 	}
@@ -213,10 +223,8 @@ func Package(ctx context.Context, dir string, opts PackageOptions) (*PackageResu
 }
 
 func sbomGoModule(g GoModule) sbom.GoModule {
-	s := sbom.GoModule{Path: g.Path, Version: g.Version, SHA256: g.SHA256, Main: g.Main, HashSource: g.HashSource}
-	if g.Sum != "" {
-		s.HashSource = "go.sum " + g.Sum
-	}
+	s := sbom.GoModule{Path: g.Path, Version: g.Version, ZipSHA256: g.ZipSHA256, Main: g.Main,
+		Dirhash: g.Dirhash, DirhashSource: g.DirhashSource}
 	if g.Replace != nil {
 		s.Replace = strings.TrimSpace(g.Replace.Path + " " + g.Replace.Version)
 	}
@@ -257,9 +265,30 @@ type buildParams struct {
 	Env       map[string]string `json:"env"`
 }
 
-func provenanceInput(m *manifest.Manifest, mods []PackagedModule, records []ModuleRecord, at time.Time) provenance.Input {
+// setRunTimes sets the provenance's run times and invocation id. A
+// reproducible package has one timestamp, at, for both times and an id
+// derived from the inputs (provenance.Generate's default). Otherwise the
+// run started at the earliest of this Package call and the recorded Go
+// builds of its modules (times, from BuildTimesPath, for the files they
+// wrote), and finished now, as the provenance is written; the id is random.
+func setRunTimes(in *provenance.Input, times map[string]buildTime, records []ModuleRecord, reproducible bool, at, started time.Time) {
+	if reproducible {
+		in.StartedOn, in.FinishedOn = at, at
+		return
+	}
+	for _, r := range records {
+		bt, ok := times[r.Path]
+		if ok && bt.SHA256 == r.SHA256 && !bt.StartedOn.IsZero() && bt.StartedOn.Before(started) {
+			started = bt.StartedOn
+		}
+	}
+	in.StartedOn, in.FinishedOn = started, time.Now().UTC()
+	in.InvocationID = provenance.NewInvocationID()
+}
+
+func provenanceInput(m *manifest.Manifest, mods []PackagedModule, records []ModuleRecord) (provenance.Input, error) {
 	ext := externalParams{Skill: skillParams{SkillID: m.SkillID, Version: m.Version, Publisher: m.Publisher, Manifest: artifact.ManifestPath}}
-	in := provenance.Input{StartedOn: at, FinishedOn: at, ExternalParameters: &ext}
+	in := provenance.Input{ExternalParameters: &ext}
 	byPath := map[string]ModuleRecord{}
 	for _, r := range records {
 		byPath[r.Path] = r
@@ -276,19 +305,23 @@ func provenanceInput(m *manifest.Manifest, mods []PackagedModule, records []Modu
 			internal.Builds = append(internal.Builds, buildParams{Path: r.Path, GoVersion: r.GoVersion,
 				GOOS: r.GOOS, GOARCH: r.GOARCH, Flags: r.Flags, Env: r.Env})
 			for _, g := range r.GoModules {
-				key := g.Path + "@" + g.Version + "#" + g.SHA256
+				key := g.Path + "@" + g.Version + "#" + g.Dirhash
 				if seen[key] {
 					continue
 				}
 				seen[key] = true
-				in.Dependencies = append(in.Dependencies, resolvedDependency(g))
+				d, err := resolvedDependency(g)
+				if err != nil {
+					return in, err
+				}
+				in.Dependencies = append(in.Dependencies, d)
 			}
 		}
 		ext.Modules = append(ext.Modules, mp)
 	}
+	in.BuilderVersion = map[string]string{GenName: GenVersion()}
 	if len(internal.Builds) > 0 {
 		in.InternalParameters = &internal
-		in.BuilderVersion = map[string]string{}
 		var vs []string
 		for v := range goVersions {
 			vs = append(vs, v)
@@ -297,18 +330,21 @@ func provenanceInput(m *manifest.Manifest, mods []PackagedModule, records []Modu
 		in.BuilderVersion["go"] = strings.Join(vs, ",")
 	}
 	sort.Slice(in.Dependencies, func(i, j int) bool { return in.Dependencies[i].URI < in.Dependencies[j].URI })
-	return in
+	return in, nil
 }
 
-func resolvedDependency(g GoModule) provenance.Dependency {
+// resolvedDependency describes a Go module with honest digest names: its
+// dirhash as in-toto "dirHash", and "sha256" only for its module zip.
+func resolvedDependency(g GoModule) (provenance.Dependency, error) {
 	d := provenance.Dependency{Name: g.Path, URI: sbom.PURL(g.Path, g.Version)}
-	ann := map[string]any{"hash_source": g.HashSource}
-	if g.HashSource == HashSourceGoSum {
-		// The go.sum h1: hash is a Go dirhash: in-toto's "dirHash".
-		d.Digest = map[string]string{"dirHash": g.SHA256}
-		ann["go_sum"] = g.Sum
-	} else {
-		d.Digest = map[string]string{"sha256": g.SHA256}
+	digest, err := provenance.GoModuleDigest(g.Dirhash, g.ZipSHA256)
+	if err != nil {
+		return d, fmt.Errorf("module %s: %w", g.Path, err)
+	}
+	d.Digest = digest
+	ann := map[string]any{"dirhash_source": g.DirhashSource}
+	if g.ZipSHA256 != "" {
+		ann["sha256_of"] = "module zip"
 	}
 	if g.Replace != nil {
 		ann["replace"] = strings.TrimSpace(g.Replace.Path + " " + g.Replace.Version)
@@ -317,7 +353,7 @@ func resolvedDependency(g GoModule) provenance.Dependency {
 		ann["main_module"] = true
 	}
 	d.Annotations = ann
-	return d
+	return d, nil
 }
 
 // readTree reads the regular files under dir/sub as artifact entries

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/palyra/palyra-go/internal/artifact"
 	"github.com/palyra/palyra-go/internal/provenance"
+	"github.com/palyra/palyra-go/internal/sbom"
 	"github.com/palyra/palyra-go/internal/signing"
 )
 
@@ -111,25 +113,45 @@ func TestPackage(t *testing.T) {
 	if bom.Metadata.Timestamp != "2023-11-14T22:13:20Z" {
 		t.Errorf("sbom timestamp = %q", bom.Metadata.Timestamp)
 	}
-	hashes := map[string]string{}
+	// Hashes named for what they are: SHA-256 of the module file, of
+	// glob's module zip (none for modules without a zip), and each Go
+	// module's dirhash as a property.
+	if tools := bom.Metadata.Tools; tools == nil || tools.Components == nil || len(*tools.Components) != 1 ||
+		(*tools.Components)[0].Name != "palyra-gen" || (*tools.Components)[0].Version != GenVersion() {
+		t.Errorf("metadata.tools = %+v, want palyra-gen %s", tools, GenVersion())
+	}
+	hashes, dirhashes := map[string]string{}, map[string]string{}
 	for _, c := range *bom.Components {
 		key := c.PackageURL
 		if c.Type == cdx.ComponentTypeFile {
 			key = c.Name
 		}
-		hashes[key] = (*c.Hashes)[0].Value
-	}
-	wantHashes := map[string]string{"modules/echoskill.wasm": built.Record.SHA256}
-	for _, g := range built.Record.GoModules {
-		wantHashes[purlForTest(g)] = g.SHA256
-	}
-	if len(hashes) != len(wantHashes) {
-		t.Errorf("SBOM components %v, want %v", hashes, wantHashes)
-	}
-	for k, v := range wantHashes {
-		if hashes[k] != v {
-			t.Errorf("SBOM %s hash %q, want %q", k, hashes[k], v)
+		if c.Hashes != nil {
+			for _, h := range *c.Hashes {
+				hashes[key+" "+string(h.Algorithm)] = h.Value
+			}
 		}
+		if c.Properties != nil {
+			for _, p := range *c.Properties {
+				if p.Name == sbom.PropDirhash {
+					dirhashes[key] = p.Value
+				}
+			}
+		}
+	}
+	wantHashes := map[string]string{
+		"modules/echoskill.wasm SHA-256":                   built.Record.SHA256,
+		"pkg:golang/github.com/gobwas/glob@v0.2.3 SHA-256": fileSHA256(t, globZip(t)),
+	}
+	wantDirhashes := map[string]string{}
+	for _, g := range built.Record.GoModules {
+		wantDirhashes[purlForTest(g)] = g.Dirhash
+	}
+	if !maps.Equal(hashes, wantHashes) {
+		t.Errorf("SBOM hashes %v, want %v", hashes, wantHashes)
+	}
+	if !maps.Equal(dirhashes, wantDirhashes) || dirhashes["pkg:golang/github.com/gobwas/glob@v0.2.3"] != "h1:A4xDbljILXROh+kObIiy5kIaPYD8e96x1tgBhUI5J+Y=" {
+		t.Errorf("SBOM dirhashes %v, want %v", dirhashes, wantDirhashes)
 	}
 
 	// Provenance: validates, subjects are the modules only, dependencies
@@ -143,14 +165,28 @@ func TestPackage(t *testing.T) {
 	for _, d := range doc.Provenance.GetBuildDefinition().GetResolvedDependencies() {
 		deps[d.GetUri()] = d.GetDigest()
 	}
-	if got := deps["pkg:golang/github.com/gobwas/glob@v0.2.3"]["dirHash"]; got != "038c436e58c82d744e87e90e6c88b2e6421a3d80fc7bdeb1d6d80185423927e6" {
-		t.Errorf("glob dependency digest = %v (all: %v)", got, deps)
+	if got, want := deps["pkg:golang/github.com/gobwas/glob@v0.2.3"], map[string]string{
+		"dirHash": "038c436e58c82d744e87e90e6c88b2e6421a3d80fc7bdeb1d6d80185423927e6", // go.sum's h1:, in hex
+		"sha256":  fileSHA256(t, globZip(t)),                                          // the module zip
+	}; !maps.Equal(got, want) {
+		t.Errorf("glob dependency digest = %v, want %v (all: %v)", got, want, deps)
+	}
+	for uri, d := range deps {
+		if _, ok := d["dirHash"]; !ok || uri != "pkg:golang/github.com/gobwas/glob@v0.2.3" && len(d) != 1 {
+			t.Errorf("dependency %s digest = %v, want its dirHash alone (no zip)", uri, d)
+		}
+	}
+	if v := doc.Provenance.GetRunDetails().GetBuilder().GetVersion(); v["palyra-gen"] != GenVersion() || !strings.HasPrefix(v["go"], "go1.") {
+		t.Errorf("runDetails.builder.version = %v", v)
 	}
 	if len(deps) != 4 {
 		t.Errorf("resolvedDependencies = %v", deps)
 	}
-	if md := doc.Provenance.GetRunDetails().GetMetadata(); md.GetStartedOn().AsTime().Unix() != 1700000000 {
-		t.Errorf("startedOn = %v", md.GetStartedOn())
+	// Reproducible: one timestamp for both times, an id derived from the
+	// inputs (the artifacts are byte-identical, checked above).
+	if md := doc.Provenance.GetRunDetails().GetMetadata(); md.GetStartedOn().AsTime().Unix() != 1700000000 ||
+		md.GetFinishedOn().AsTime().Unix() != 1700000000 || !strings.HasPrefix(md.GetInvocationId(), "urn:uuid:") {
+		t.Errorf("runDetails.metadata = %v", md)
 	}
 	ip := doc.Provenance.GetBuildDefinition().GetInternalParameters().AsMap()
 	if b, _ := ip["builds"].([]any); len(b) != 1 || b[0].(map[string]any)["goos"] != "wasip1" {

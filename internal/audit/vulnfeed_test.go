@@ -30,10 +30,10 @@ func sbomWith(mods ...string) []byte {
 	var gms []sbom.GoModule
 	for _, m := range mods {
 		path, version, _ := strings.Cut(m, "@")
-		gms = append(gms, sbom.GoModule{Path: path, Version: version, SHA256: strings.Repeat("0", 64)})
+		gms = append(gms, sbom.GoModule{Path: path, Version: version, ZipSHA256: strings.Repeat("0", 64)})
 	}
 	data, err := sbom.Generate(sbom.Skill{ID: "acme.echo", Version: "1.0.0"},
-		[]sbom.Module{{Path: "modules/echo.wasm", SHA256: strings.Repeat("1", 64), GoModules: gms}}, sbom.Options{})
+		[]sbom.Module{{Path: "modules/echo.wasm", SHA256: strings.Repeat("1", 64), GoModules: gms}}, sbom.Options{ToolVersion: "test"})
 	if err != nil {
 		panic(fmt.Sprint("sbom: ", err))
 	}

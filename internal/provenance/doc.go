@@ -11,6 +11,18 @@
 // that decode with protojson must therefore discard unknown fields (Parse
 // does).
 //
+// Digests are labelled by what they are (GoModuleDigest): a Go module's
+// dirhash — go.sum's "h1:" hash, or one over only the files the build
+// compiled — is in-toto's "dirHash" (lowercase hex), and "sha256" is only
+// ever the SHA-256 of a file: a subject's module file, or a dependency's
+// module zip when it was in the module cache.
+//
+// runDetails.metadata holds startedOn, finishedOn (Generate refuses a
+// finish before the start) and an invocationId: the caller's (a random
+// urn:uuid from NewInvocationID for a build that is not reproducible), or
+// else a urn:uuid derived from the SHA-256 of the whole Input, so a
+// reproducible build gets a reproducible id.
+//
 // protojson deliberately randomises its whitespace, so Generate re-encodes
 // its output with encoding/json (sorted keys, two-space indent): the same
 // Input always gives the same bytes.

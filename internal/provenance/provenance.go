@@ -3,6 +3,10 @@ package provenance
 import (
 	"bytes"
 	"cmp"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +44,20 @@ type Subject struct {
 	SHA256 string
 }
 
+// In-toto digest set algorithm names this package writes (in-toto
+// attestation spec v1, digest_set.md).
+const (
+	// DigestSHA256 is the SHA-256 of a file, lowercase hex.
+	DigestSHA256 = "sha256"
+	// DigestDirHash is a Go dirhash (golang.org/x/mod/sumdb/dirhash
+	// Hash1) without its "h1:" prefix, in lowercase hex instead of base64.
+	DigestDirHash = "dirHash"
+)
+
 // Dependency is one resolved dependency of the build (a Go module, the
-// standard library). Digest maps in-toto digest algorithm names (sha256,
-// dirHash, …) to lowercase hex.
+// standard library). Digest maps in-toto digest algorithm names
+// (DigestSHA256, DigestDirHash, …) to lowercase hex; GoModuleDigest builds
+// one for a Go module.
 type Dependency struct {
 	Name        string
 	URI         string
@@ -64,9 +79,16 @@ type Input struct {
 	ExternalParameters any
 	InternalParameters any
 	Dependencies       []Dependency
-	// StartedOn and FinishedOn are written when not zero (use
-	// SOURCE_DATE_EPOCH for reproducible output).
+	// StartedOn and FinishedOn are written when not zero. For a
+	// reproducible build pass the same SOURCE_DATE_EPOCH time for both;
+	// otherwise the real start and finish. FinishedOn before StartedOn is
+	// refused.
 	StartedOn, FinishedOn time.Time
+	// InvocationID is runDetails.metadata.invocationId. When empty,
+	// Generate derives one from the SHA-256 of everything else in Input (a
+	// urn:uuid), so equal inputs give equal documents; a non-reproducible
+	// build should pass a random one (NewInvocationID).
+	InvocationID string
 }
 
 // Document is a parsed and validated provenance.json.
@@ -83,6 +105,17 @@ type Document struct {
 func Generate(in Input) ([]byte, error) {
 	if len(in.Subjects) == 0 {
 		return nil, fmt.Errorf("provenance: %w: no subjects", ErrInvalid)
+	}
+	if !in.StartedOn.IsZero() && !in.FinishedOn.IsZero() && in.FinishedOn.Before(in.StartedOn) {
+		return nil, fmt.Errorf("provenance: %w: finishedOn %s is before startedOn %s", ErrInvalid,
+			in.FinishedOn.UTC().Format(time.RFC3339Nano), in.StartedOn.UTC().Format(time.RFC3339Nano))
+	}
+	if in.InvocationID == "" {
+		id, err := derivedInvocationID(in)
+		if err != nil {
+			return nil, fmt.Errorf("provenance: invocation id: %w", err)
+		}
+		in.InvocationID = id
 	}
 	builderID := cmp.Or(in.BuilderID, DefaultBuilderID)
 	ext, err := toStruct(in.ExternalParameters)
@@ -116,16 +149,14 @@ func Generate(in Input) ([]byte, error) {
 			Builder: &slsa.Builder{Id: builderID, Version: in.BuilderVersion},
 		},
 	}
-	if !in.StartedOn.IsZero() || !in.FinishedOn.IsZero() {
-		md := &slsa.BuildMetadata{}
-		if !in.StartedOn.IsZero() {
-			md.StartedOn = timestamppb.New(in.StartedOn)
-		}
-		if !in.FinishedOn.IsZero() {
-			md.FinishedOn = timestamppb.New(in.FinishedOn)
-		}
-		pred.RunDetails.Metadata = md
+	md := &slsa.BuildMetadata{InvocationId: in.InvocationID}
+	if !in.StartedOn.IsZero() {
+		md.StartedOn = timestamppb.New(in.StartedOn)
 	}
+	if !in.FinishedOn.IsZero() {
+		md.FinishedOn = timestamppb.New(in.FinishedOn)
+	}
+	pred.RunDetails.Metadata = md
 	if err := pred.Validate(); err != nil {
 		return nil, fmt.Errorf("provenance: %w: %w", ErrInvalid, err)
 	}
@@ -215,6 +246,62 @@ func Parse(data []byte) (*Document, error) {
 		return nil, fmt.Errorf("provenance: %w: predicate: %w", ErrInvalid, err)
 	}
 	return &Document{Statement: st, Provenance: pred, BuilderID: top.Builder.ID}, nil
+}
+
+// GoModuleDigest is the in-toto digest set of a Go module: DigestDirHash
+// from its dirhash ("h1:" + base64, as go.sum writes it), and DigestSHA256
+// only when zipSHA256 — the SHA-256 of the module's zip file — is known.
+// Either may be empty, not both.
+func GoModuleDigest(dirhash, zipSHA256 string) (map[string]string, error) {
+	d := map[string]string{}
+	if dirhash != "" {
+		b64, ok := strings.CutPrefix(dirhash, "h1:")
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || err != nil || len(raw) != sha256.Size {
+			return nil, fmt.Errorf("provenance: %w: dirhash %q is not h1: and 32 base64-encoded bytes", ErrInvalid, dirhash)
+		}
+		d[DigestDirHash] = hex.EncodeToString(raw)
+	}
+	if zipSHA256 != "" {
+		if raw, err := hex.DecodeString(zipSHA256); err != nil || len(raw) != sha256.Size || strings.ToLower(zipSHA256) != zipSHA256 {
+			return nil, fmt.Errorf("provenance: %w: zip sha256 %q is not 64 lowercase hex digits", ErrInvalid, zipSHA256)
+		}
+		d[DigestSHA256] = zipSHA256
+	}
+	if len(d) == 0 {
+		return nil, fmt.Errorf("provenance: %w: a Go module needs a dirhash or a zip sha256", ErrInvalid)
+	}
+	return d, nil
+}
+
+// NewInvocationID returns a random urn:uuid (version 4) for a build that is
+// not reproducible.
+func NewInvocationID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return formatUUID(u[:])
+}
+
+// derivedInvocationID is a urn:uuid (version 8) from the SHA-256 of in's
+// canonical JSON: encoding/json sorts map keys, so equal inputs give equal
+// ids.
+func derivedInvocationID(in Input) (string, error) {
+	in.InvocationID = ""
+	b, err := json.Marshal(in)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	u := h[:16]
+	u[6] = u[6]&0x0f | 0x80
+	u[8] = u[8]&0x3f | 0x80
+	return formatUUID(u), nil
+}
+
+func formatUUID(u []byte) string {
+	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 
 // toStruct converts v to a protobuf Struct through its JSON form, so callers

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +14,7 @@ import (
 func testInput() Input {
 	at := time.Unix(1700000000, 0).UTC()
 	return Input{
-		BuilderVersion: map[string]string{"go": "go1.26.0"},
+		BuilderVersion: map[string]string{"go": "go1.26.0", "palyra-gen": "v1.4.0"},
 		Subjects: []Subject{
 			{Name: "modules/b.wasm", SHA256: strings.Repeat("bb", 32)},
 			{Name: "modules/a.wasm", SHA256: strings.Repeat("aa", 32)},
@@ -24,7 +26,7 @@ func testInput() Input {
 		}{"wasip1", []string{"-trimpath", "<&>"}},
 		Dependencies: []Dependency{
 			{Name: "github.com/gobwas/glob", URI: "pkg:golang/github.com/gobwas/glob@v0.2.3",
-				Digest: map[string]string{"dirHash": strings.Repeat("03", 32)}},
+				Digest: map[string]string{"dirHash": strings.Repeat("03", 32), "sha256": strings.Repeat("05", 32)}},
 			{Name: "stdlib", URI: "pkg:golang/stdlib@go1.26.0",
 				Digest:      map[string]string{"sha256": strings.Repeat("04", 32)},
 				Annotations: map[string]any{"hash": "compiled-files"}},
@@ -71,6 +73,13 @@ func TestGenerateParse(t *testing.T) {
 	if md.GetStartedOn().AsTime().Unix() != 1700000000 || md.GetFinishedOn().AsTime().Unix() != 1700000000 {
 		t.Errorf("metadata = %v", md)
 	}
+	if !uuidRE.MatchString(md.GetInvocationId()) || md.GetInvocationId()[23] != '8' {
+		t.Errorf("invocationId = %q, want a derived (version 8) urn:uuid", md.GetInvocationId())
+	}
+	b := doc.Provenance.GetRunDetails().GetBuilder()
+	if b.GetId() != DefaultBuilderID || b.GetVersion()["palyra-gen"] != "v1.4.0" {
+		t.Errorf("runDetails.builder = %v", b)
+	}
 	// Palyra's minimal check: top-level builder object, non-empty subject array.
 	var top map[string]any
 	if err := json.Unmarshal(data, &top); err != nil {
@@ -87,6 +96,136 @@ func TestGenerateParse(t *testing.T) {
 	}
 }
 
+var uuidRE = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// TestRunDetails covers runDetails.metadata: the times as given, and the
+// invocation id — the caller's, or derived from the inputs so that equal
+// inputs give equal ids and different inputs different ones.
+func TestRunDetails(t *testing.T) {
+	start := time.Date(2026, 12, 5, 8, 0, 0, 123e6, time.UTC)
+	derived := func(edit func(*Input)) string {
+		t.Helper()
+		in := testInput()
+		if edit != nil {
+			edit(&in)
+		}
+		data, err := Generate(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc.Provenance.GetRunDetails().GetMetadata().GetInvocationId()
+	}
+	base := derived(nil)
+	for _, tc := range []struct {
+		name           string
+		edit           func(*Input)
+		wantStart      time.Time
+		wantFinish     time.Time
+		wantID         string // "" = any derived id other than base's; "base" = base's
+		wantRandomUUID bool
+	}{
+		{name: "reproducible: one time, derived id", wantStart: time.Unix(1700000000, 0), wantFinish: time.Unix(1700000000, 0), wantID: "base"},
+		{name: "real start and finish",
+			edit:      func(in *Input) { in.StartedOn, in.FinishedOn = start, start.Add(1500*time.Millisecond) },
+			wantStart: start, wantFinish: start.Add(1500 * time.Millisecond)},
+		{name: "other subjects, other id",
+			edit:      func(in *Input) { in.Subjects[0].SHA256 = strings.Repeat("cc", 32) },
+			wantStart: time.Unix(1700000000, 0), wantFinish: time.Unix(1700000000, 0)},
+		{name: "caller's id",
+			edit:      func(in *Input) { in.InvocationID = "build-42" },
+			wantStart: time.Unix(1700000000, 0), wantFinish: time.Unix(1700000000, 0), wantID: "build-42"},
+		{name: "random id",
+			edit:      func(in *Input) { in.InvocationID = NewInvocationID() },
+			wantStart: time.Unix(1700000000, 0), wantFinish: time.Unix(1700000000, 0), wantRandomUUID: true},
+		{name: "no times",
+			edit: func(in *Input) { in.StartedOn, in.FinishedOn = time.Time{}, time.Time{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := testInput()
+			if tc.edit != nil {
+				tc.edit(&in)
+			}
+			data, err := Generate(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			md := doc.Provenance.GetRunDetails().GetMetadata()
+			if got := md.GetStartedOn(); (got == nil) != tc.wantStart.IsZero() || got != nil && !got.AsTime().Equal(tc.wantStart) {
+				t.Errorf("startedOn = %v, want %v", got, tc.wantStart)
+			}
+			if got := md.GetFinishedOn(); (got == nil) != tc.wantFinish.IsZero() || got != nil && !got.AsTime().Equal(tc.wantFinish) {
+				t.Errorf("finishedOn = %v, want %v", got, tc.wantFinish)
+			}
+			id := md.GetInvocationId()
+			switch {
+			case tc.wantRandomUUID:
+				if !uuidRE.MatchString(id) || id[23] != '4' {
+					t.Errorf("invocationId = %q, want a random (version 4) urn:uuid", id)
+				}
+			case tc.wantID == "base":
+				if id != base {
+					t.Errorf("invocationId = %q, want %q (same inputs)", id, base)
+				}
+			case tc.wantID != "":
+				if id != tc.wantID {
+					t.Errorf("invocationId = %q, want %q", id, tc.wantID)
+				}
+			default:
+				if !uuidRE.MatchString(id) || id == base {
+					t.Errorf("invocationId = %q: want a derived urn:uuid other than %q", id, base)
+				}
+			}
+		})
+	}
+	if a, b := NewInvocationID(), NewInvocationID(); a == b {
+		t.Errorf("NewInvocationID returned %s twice", a)
+	}
+}
+
+// TestGoModuleDigest checks the digest names of a Go module: its dirhash
+// only as in-toto "dirHash" (hex), "sha256" only for the module zip.
+func TestGoModuleDigest(t *testing.T) {
+	const (
+		globSum = "h1:A4xDbljILXROh+kObIiy5kIaPYD8e96x1tgBhUI5J+Y="
+		globHex = "038c436e58c82d744e87e90e6c88b2e6421a3d80fc7bdeb1d6d80185423927e6"
+		globZip = "0cfe486cd63d45ed4cb5863ff1cbd14b15e4b9380dcbf80ff26991b4049f4fdf"
+	)
+	for _, tc := range []struct {
+		name, dirhash, zip string
+		want               map[string]string // nil = ErrInvalid
+	}{
+		{"dirhash and zip", globSum, globZip, map[string]string{"dirHash": globHex, "sha256": globZip}},
+		{"dirhash only", globSum, "", map[string]string{"dirHash": globHex}},
+		{"zip only", "", globZip, map[string]string{"sha256": globZip}},
+		{"neither", "", "", nil},
+		{"dirhash in hex", globHex, "", nil},
+		{"dirhash without h1", strings.TrimPrefix(globSum, "h1:"), "", nil},
+		{"zip in h1 form", "", globSum, nil},
+		{"uppercase zip", "", strings.ToUpper(globZip), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := GoModuleDigest(tc.dirhash, tc.zip)
+			if tc.want == nil {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid", err)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(got, tc.want) {
+				t.Fatalf("= %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestGenerateRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -96,6 +235,7 @@ func TestGenerateRejects(t *testing.T) {
 		{"bad subject digest", func(in *Input) { in.Subjects[0].SHA256 = "abc" }},
 		{"empty external parameters", func(in *Input) { in.ExternalParameters = map[string]any{} }},
 		{"bad dependency digest", func(in *Input) { in.Dependencies[0].Digest["dirHash"] = "zz" }},
+		{"finished before started", func(in *Input) { in.FinishedOn = in.StartedOn.Add(-time.Second) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := testInput()
@@ -148,4 +288,28 @@ func TestParseRejects(t *testing.T) {
 	if _, err := Parse([]byte(palyraExample)); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("minimal Palyra document: err = %v, want ErrInvalid", err)
 	}
+}
+
+// FuzzParse feeds Parse arbitrary bytes: it must not panic, and whatever it
+// accepts has Palyra's builder id and at least one subject.
+func FuzzParse(f *testing.F) {
+	good, err := Generate(testInput())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"builder":{"id":"x"},"subject":[]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Parse(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		if doc.BuilderID == "" || len(doc.Statement.GetSubject()) == 0 {
+			t.Fatalf("accepted %q without a builder id or subjects", data)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sort"
@@ -34,18 +35,27 @@ type Module struct {
 }
 
 // GoModule is one Go module (or the standard library) compiled into a
-// Wasm module.
+// Wasm module. Its two kinds of hash are written under names that say what
+// they are: ZipSHA256 as the component's SHA-256, Dirhash as a property.
 type GoModule struct {
 	// Path is the module path ("stdlib" for the standard library).
 	Path string
 	// Version is the module version; empty for the main module.
 	Version string
-	// SHA256 is a lowercase hex SHA-256 identifying the module's content
-	// (see the package doc for what it is taken over).
-	SHA256 string
-	// HashSource says what SHA256 was taken over, e.g. "go.sum h1:…" or
-	// "compiled-files"; recorded as a property.
-	HashSource string
+	// ZipSHA256 is the lowercase hex SHA-256 of the module's zip file as
+	// the module proxy serves it (from the module cache). It is the only
+	// hash written with alg "SHA-256"; empty when no such file was used
+	// (main module, local replacement, vendored module, standard
+	// library), and the component then has no hashes.
+	ZipSHA256 string
+	// Dirhash is the module's Go dirhash, "h1:" + base64 (the form go.sum
+	// uses), written as property PropDirhash. It is not a SHA-256 of any
+	// file: see golang.org/x/mod/sumdb/dirhash.
+	Dirhash string
+	// DirhashSource says what Dirhash covers, written as property
+	// PropDirhashSource: "go.sum" (the whole module, as go.sum records
+	// it) or "compiled-files" (only the files the build compiled).
+	DirhashSource string
 	// Replace is the replacement path (and version) when go.mod replaces
 	// the module.
 	Replace string
@@ -53,12 +63,28 @@ type GoModule struct {
 	Main bool
 }
 
+// Property names this package writes on components.
+const (
+	// PropOrigin is "go-build" or "prebuilt" on a module file.
+	PropOrigin = "palyra:module:origin"
+	// PropDirhash is a Go module's dirhash, "h1:…".
+	PropDirhash = "palyra:go:dirhash"
+	// PropDirhashSource is what PropDirhash covers: "go.sum" or
+	// "compiled-files".
+	PropDirhashSource = "palyra:go:dirhash-source"
+	// PropReplace is a go.mod replacement ("PATH [VERSION]").
+	PropReplace = "palyra:go:replace"
+	// PropMainModule is "true" on the module holding the main package.
+	PropMainModule = "palyra:go:main-module"
+)
+
 // Options tune Generate.
 type Options struct {
 	// Time is metadata.timestamp; omitted when zero.
 	Time time.Time
-	// ToolName and ToolVersion name the generator in metadata.tools
-	// (default "palyra-gen").
+	// ToolName and ToolVersion name the generator in
+	// metadata.tools.components (ToolName defaults to "palyra-gen");
+	// ToolVersion is required.
 	ToolName, ToolVersion string
 }
 
@@ -69,6 +95,9 @@ func Generate(skill Skill, modules []Module, opts Options) ([]byte, error) {
 	}
 	if len(modules) == 0 {
 		return nil, fmt.Errorf("sbom: %w: no modules", ErrInvalid)
+	}
+	if opts.ToolVersion == "" {
+		return nil, fmt.Errorf("sbom: %w: the generating tool's version is required", ErrInvalid)
 	}
 	mods := append([]Module(nil), modules...)
 	sort.Slice(mods, func(i, j int) bool { return mods[i].Path < mods[j].Path })
@@ -86,9 +115,11 @@ func Generate(skill Skill, modules []Module, opts Options) ([]byte, error) {
 			Description: skill.Name,
 		},
 		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{
-			Type:    cdx.ComponentTypeApplication,
-			Name:    cmp.Or(opts.ToolName, "palyra-gen"),
-			Version: opts.ToolVersion,
+			Type:      cdx.ComponentTypeApplication,
+			Group:     "github.com/palyra/palyra-go",
+			Name:      cmp.Or(opts.ToolName, "palyra-gen"),
+			Version:   opts.ToolVersion,
+			Publisher: "palyra-go",
 		}}},
 	}
 	if !opts.Time.IsZero() {
@@ -117,7 +148,7 @@ func Generate(skill Skill, modules []Module, opts Options) ([]byte, error) {
 			Name:       m.Path,
 			MIMEType:   "application/wasm",
 			Hashes:     &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: m.SHA256}},
-			Properties: &[]cdx.Property{{Name: "palyra:module:origin", Value: kind}},
+			Properties: &[]cdx.Property{{Name: PropOrigin, Value: kind}},
 		})
 		gms := append([]GoModule(nil), m.GoModules...)
 		sort.Slice(gms, func(i, j int) bool { return gms[i].Path < gms[j].Path })
@@ -129,22 +160,28 @@ func Generate(skill Skill, modules []Module, opts Options) ([]byte, error) {
 			if j > 0 && g.Path == gms[j-1].Path {
 				return nil, fmt.Errorf("sbom: %w: module %s: Go module %s listed twice", ErrInvalid, m.Path, g.Path)
 			}
-			if !isSHA256(g.SHA256) {
-				return nil, fmt.Errorf("sbom: %w: Go module %s: sha256 %q is not 64 lowercase hex digits", ErrInvalid, g.Path, g.SHA256)
+			if g.ZipSHA256 != "" && !isSHA256(g.ZipSHA256) {
+				return nil, fmt.Errorf("sbom: %w: Go module %s: zip sha256 %q is not 64 lowercase hex digits", ErrInvalid, g.Path, g.ZipSHA256)
+			}
+			if g.Dirhash != "" && !isDirhash(g.Dirhash) {
+				return nil, fmt.Errorf("sbom: %w: Go module %s: dirhash %q is not h1: and 32 base64-encoded bytes", ErrInvalid, g.Path, g.Dirhash)
 			}
 			purl := PURL(g.Path, g.Version)
 			// The same Go module may be compiled into several files;
 			// bom-refs must be unique, so each is scoped by its file.
 			ref := m.Path + "#" + purl
 			props := []cdx.Property{}
-			if g.HashSource != "" {
-				props = append(props, cdx.Property{Name: "palyra:go:hash-source", Value: g.HashSource})
+			if g.Dirhash != "" {
+				props = append(props, cdx.Property{Name: PropDirhash, Value: g.Dirhash})
+				if g.DirhashSource != "" {
+					props = append(props, cdx.Property{Name: PropDirhashSource, Value: g.DirhashSource})
+				}
 			}
 			if g.Replace != "" {
-				props = append(props, cdx.Property{Name: "palyra:go:replace", Value: g.Replace})
+				props = append(props, cdx.Property{Name: PropReplace, Value: g.Replace})
 			}
 			if g.Main {
-				props = append(props, cdx.Property{Name: "palyra:go:main-module", Value: "true"})
+				props = append(props, cdx.Property{Name: PropMainModule, Value: "true"})
 			}
 			c := cdx.Component{
 				BOMRef:     ref,
@@ -152,7 +189,9 @@ func Generate(skill Skill, modules []Module, opts Options) ([]byte, error) {
 				Name:       g.Path,
 				Version:    g.Version,
 				PackageURL: purl,
-				Hashes:     &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: g.SHA256}},
+			}
+			if g.ZipSHA256 != "" {
+				c.Hashes = &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: g.ZipSHA256}}
 			}
 			if len(props) > 0 {
 				c.Properties = &props
@@ -211,6 +250,17 @@ func contentUUID(data []byte) string {
 	u[6] = u[6]&0x0f | 0x80
 	u[8] = u[8]&0x3f | 0x80
 	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// isDirhash reports whether s is a Go dirhash as go.sum writes it:
+// "h1:" and the standard base64 of 32 bytes.
+func isDirhash(s string) bool {
+	b64, ok := strings.CutPrefix(s, "h1:")
+	if !ok {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	return err == nil && len(raw) == sha256.Size
 }
 
 func isSHA256(s string) bool {

@@ -14,14 +14,25 @@ import (
 
 var testSkill = Skill{ID: "acme.echo", Name: "Echo", Version: "1.2.3", Publisher: "acme"}
 
+// globDirhash is github.com/gobwas/glob v0.2.3's go.sum hash and
+// globZipSHA256 the SHA-256 of that version's zip from the module proxy:
+// two different hashes of the same module that must not be confused.
+const (
+	globDirhash   = "h1:A4xDbljILXROh+kObIiy5kIaPYD8e96x1tgBhUI5J+Y="
+	globZipSHA256 = "0cfe486cd63d45ed4cb5863ff1cbd14b15e4b9380dcbf80ff26991b4049f4fdf"
+	mainDirhash   = "h1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+)
+
+var testOpts = Options{ToolVersion: "v1.4.0"}
+
 func testModules() []Module {
 	return []Module{
 		{Path: "modules/prebuilt.wasm", SHA256: strings.Repeat("ab", 32)},
 		{Path: "modules/echo.wasm", SHA256: strings.Repeat("cd", 32), GoModules: []GoModule{
-			{Path: "example.com/echo", SHA256: strings.Repeat("01", 32), HashSource: "compiled-files", Main: true},
-			{Path: "github.com/gobwas/glob", Version: "v0.2.3", SHA256: strings.Repeat("02", 32), HashSource: "go.sum h1:A4xD…"},
-			{Path: "github.com/x/y", Version: "v2.0.0+incompatible", SHA256: strings.Repeat("03", 32), Replace: "./y"},
-			{Path: "stdlib", Version: "go1.26.0", SHA256: strings.Repeat("04", 32)},
+			{Path: "example.com/echo", Dirhash: mainDirhash, DirhashSource: "compiled-files", Main: true},
+			{Path: "github.com/gobwas/glob", Version: "v0.2.3", ZipSHA256: globZipSHA256, Dirhash: globDirhash, DirhashSource: "go.sum"},
+			{Path: "github.com/x/y", Version: "v2.0.0+incompatible", Dirhash: mainDirhash, DirhashSource: "compiled-files", Replace: "./y"},
+			{Path: "stdlib", Version: "go1.26.0", Dirhash: mainDirhash, DirhashSource: "compiled-files"},
 		}},
 	}
 }
@@ -37,11 +48,11 @@ func decode(t *testing.T, data []byte) *cdx.BOM {
 
 func TestGenerate(t *testing.T) {
 	at := time.Unix(1700000000, 0)
-	data, err := Generate(testSkill, testModules(), Options{Time: at, ToolVersion: "test"})
+	data, err := Generate(testSkill, testModules(), Options{Time: at, ToolVersion: "v1.4.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := Generate(testSkill, testModules(), Options{Time: at, ToolVersion: "test"})
+	again, err := Generate(testSkill, testModules(), Options{Time: at, ToolVersion: "v1.4.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,39 +73,67 @@ func TestGenerate(t *testing.T) {
 	if mc.Type != cdx.ComponentTypeApplication || mc.Name != "acme.echo" || mc.Version != "1.2.3" || mc.Publisher != "acme" {
 		t.Errorf("metadata.component = %+v", mc)
 	}
+	tools := bom.Metadata.Tools
+	if tools == nil || tools.Components == nil || len(*tools.Components) != 1 {
+		t.Fatalf("metadata.tools = %+v", tools)
+	}
+	if tc := (*tools.Components)[0]; tc.Name != "palyra-gen" || tc.Version != "v1.4.0" || tc.Type != cdx.ComponentTypeApplication {
+		t.Errorf("metadata.tools.components[0] = %+v", tc)
+	}
 	byRef := map[string]cdx.Component{}
 	for _, c := range *bom.Components {
 		if _, dup := byRef[c.BOMRef]; dup {
 			t.Errorf("duplicate bom-ref %s", c.BOMRef)
 		}
 		byRef[c.BOMRef] = c
-		if c.Hashes == nil || len(*c.Hashes) != 1 || (*c.Hashes)[0].Algorithm != cdx.HashAlgoSHA256 {
-			t.Errorf("component %s: hashes = %v", c.BOMRef, c.Hashes)
-		}
 	}
 	if len(byRef) != 6 {
 		t.Errorf("%d components, want 2 files + 4 Go modules", len(byRef))
 	}
-	for ref, want := range map[string]struct {
-		typ  cdx.ComponentType
-		purl string
-		hash string
+	// Each component's hashes and hash properties: a SHA-256 only where
+	// it is the SHA-256 of a file, the dirhash only under its own name.
+	for _, want := range []struct {
+		ref, purl     string
+		typ           cdx.ComponentType
+		sha256        string // "" = no hashes at all
+		dirhash, from string // palyra:go:dirhash, palyra:go:dirhash-source
 	}{
-		"file:modules/prebuilt.wasm":                                        {cdx.ComponentTypeFile, "", strings.Repeat("ab", 32)},
-		"file:modules/echo.wasm":                                            {cdx.ComponentTypeFile, "", strings.Repeat("cd", 32)},
-		"modules/echo.wasm#pkg:golang/github.com/gobwas/glob@v0.2.3":        {cdx.ComponentTypeLibrary, "pkg:golang/github.com/gobwas/glob@v0.2.3", strings.Repeat("02", 32)},
-		"modules/echo.wasm#pkg:golang/example.com/echo":                     {cdx.ComponentTypeLibrary, "pkg:golang/example.com/echo", strings.Repeat("01", 32)},
-		"modules/echo.wasm#pkg:golang/github.com/x/y@v2.0.0%2Bincompatible": {cdx.ComponentTypeLibrary, "pkg:golang/github.com/x/y@v2.0.0%2Bincompatible", strings.Repeat("03", 32)},
-		"modules/echo.wasm#pkg:golang/stdlib@go1.26.0":                      {cdx.ComponentTypeLibrary, "pkg:golang/stdlib@go1.26.0", strings.Repeat("04", 32)},
+		{ref: "file:modules/prebuilt.wasm", typ: cdx.ComponentTypeFile, sha256: strings.Repeat("ab", 32)},
+		{ref: "file:modules/echo.wasm", typ: cdx.ComponentTypeFile, sha256: strings.Repeat("cd", 32)},
+		{ref: "modules/echo.wasm#pkg:golang/github.com/gobwas/glob@v0.2.3", purl: "pkg:golang/github.com/gobwas/glob@v0.2.3",
+			typ: cdx.ComponentTypeLibrary, sha256: globZipSHA256, dirhash: globDirhash, from: "go.sum"},
+		{ref: "modules/echo.wasm#pkg:golang/example.com/echo", purl: "pkg:golang/example.com/echo",
+			typ: cdx.ComponentTypeLibrary, dirhash: mainDirhash, from: "compiled-files"},
+		{ref: "modules/echo.wasm#pkg:golang/github.com/x/y@v2.0.0%2Bincompatible", purl: "pkg:golang/github.com/x/y@v2.0.0%2Bincompatible",
+			typ: cdx.ComponentTypeLibrary, dirhash: mainDirhash, from: "compiled-files"},
+		{ref: "modules/echo.wasm#pkg:golang/stdlib@go1.26.0", purl: "pkg:golang/stdlib@go1.26.0",
+			typ: cdx.ComponentTypeLibrary, dirhash: mainDirhash, from: "compiled-files"},
 	} {
-		c, ok := byRef[ref]
-		if !ok {
-			t.Errorf("no component %s", ref)
-			continue
-		}
-		if c.Type != want.typ || c.PackageURL != want.purl || (*c.Hashes)[0].Value != want.hash {
-			t.Errorf("component %s = type %s purl %q hash %s", ref, c.Type, c.PackageURL, (*c.Hashes)[0].Value)
-		}
+		t.Run(want.ref, func(t *testing.T) {
+			c, ok := byRef[want.ref]
+			if !ok {
+				t.Fatalf("no component %s", want.ref)
+			}
+			if c.Type != want.typ || c.PackageURL != want.purl {
+				t.Errorf("type %s purl %q, want %s %q", c.Type, c.PackageURL, want.typ, want.purl)
+			}
+			switch {
+			case want.sha256 == "" && c.Hashes != nil:
+				t.Errorf("hashes = %+v, want none (there is no file whose SHA-256 it could be)", *c.Hashes)
+			case want.sha256 != "" && (c.Hashes == nil || len(*c.Hashes) != 1 ||
+				(*c.Hashes)[0] != cdx.Hash{Algorithm: cdx.HashAlgoSHA256, Value: want.sha256}):
+				t.Errorf("hashes = %v, want SHA-256 %s", c.Hashes, want.sha256)
+			}
+			props := map[string]string{}
+			if c.Properties != nil {
+				for _, p := range *c.Properties {
+					props[p.Name] = p.Value
+				}
+			}
+			if props[PropDirhash] != want.dirhash || props[PropDirhashSource] != want.from {
+				t.Errorf("dirhash properties = %v, want %s from %s", props, want.dirhash, want.from)
+			}
+		})
 	}
 	deps := map[string][]string{}
 	for _, d := range *bom.Dependencies {
@@ -124,13 +163,13 @@ func TestGenerate(t *testing.T) {
 }
 
 func TestGenerateSerialFollowsContent(t *testing.T) {
-	a, err := Generate(testSkill, testModules(), Options{})
+	a, err := Generate(testSkill, testModules(), testOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mods := testModules()
 	mods[0].SHA256 = strings.Repeat("ef", 32)
-	b, err := Generate(testSkill, mods, Options{})
+	b, err := Generate(testSkill, mods, testOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,19 +186,29 @@ func TestGenerateRejects(t *testing.T) {
 		name  string
 		skill Skill
 		edit  func([]Module) []Module
+		opts  func(*Options)
 	}{
-		{"no skill id", Skill{Version: "1.0.0"}, func(m []Module) []Module { return m }},
-		{"no modules", testSkill, func([]Module) []Module { return nil }},
-		{"bad file hash", testSkill, func(m []Module) []Module { m[0].SHA256 = "ABCD"; return m }},
-		{"bad Go module hash", testSkill, func(m []Module) []Module { m[1].GoModules[1].SHA256 = ""; return m }},
-		{"duplicate file", testSkill, func(m []Module) []Module { return append(m, m[0]) }},
+		{"no skill id", Skill{Version: "1.0.0"}, func(m []Module) []Module { return m }, nil},
+		{"no skill version", Skill{ID: "acme.echo"}, func(m []Module) []Module { return m }, nil},
+		{"no modules", testSkill, func([]Module) []Module { return nil }, nil},
+		{"bad file hash", testSkill, func(m []Module) []Module { m[0].SHA256 = "ABCD"; return m }, nil},
+		{"bad zip sha256", testSkill, func(m []Module) []Module { m[1].GoModules[1].ZipSHA256 = "A4xD"; return m }, nil},
+		{"zip sha256 in h1 form", testSkill, func(m []Module) []Module { m[1].GoModules[1].ZipSHA256 = globDirhash; return m }, nil},
+		{"dirhash in hex", testSkill, func(m []Module) []Module { m[1].GoModules[1].Dirhash = globZipSHA256; return m }, nil},
+		{"dirhash of the wrong size", testSkill, func(m []Module) []Module { m[1].GoModules[1].Dirhash = "h1:AQID"; return m }, nil},
+		{"no tool version", testSkill, func(m []Module) []Module { return m }, func(o *Options) { o.ToolVersion = "" }},
+		{"duplicate file", testSkill, func(m []Module) []Module { return append(m, m[0]) }, nil},
 		{"duplicate Go module", testSkill, func(m []Module) []Module {
 			m[1].GoModules = append(m[1].GoModules, m[1].GoModules[0])
 			return m
-		}},
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := Generate(tc.skill, tc.edit(testModules()), Options{}); !errors.Is(err, ErrInvalid) {
+			opts := testOpts
+			if tc.opts != nil {
+				tc.opts(&opts)
+			}
+			if _, err := Generate(tc.skill, tc.edit(testModules()), opts); !errors.Is(err, ErrInvalid) {
 				t.Fatalf("err = %v, want ErrInvalid", err)
 			}
 		})

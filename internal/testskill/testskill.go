@@ -252,10 +252,10 @@ summary = "A skill the tests build."
 		var gms []sbom.GoModule
 		for _, gm := range s.GoModules {
 			path, version, _ := strings.Cut(gm, "@")
-			gms = append(gms, sbom.GoModule{Path: path, Version: version, SHA256: artifact.SHA256Hex([]byte(gm))})
+			gms = append(gms, sbom.GoModule{Path: path, Version: version, ZipSHA256: artifact.SHA256Hex([]byte(gm))})
 		}
 		if bom, err = sbom.Generate(sbom.Skill{ID: id, Version: s.Version, Publisher: s.Publisher},
-			[]sbom.Module{{Path: modPath, SHA256: artifact.SHA256Hex(s.Module), GoModules: gms}}, sbom.Options{}); err != nil {
+			[]sbom.Module{{Path: modPath, SHA256: artifact.SHA256Hex(s.Module), GoModules: gms}}, sbom.Options{ToolVersion: "test"}); err != nil {
 			return nil, err
 		}
 	}

@@ -98,7 +98,7 @@ func tests() []fileTest {
 		{"read/dot-dot inside", "read", `{"name": "guides/../intro.txt"}`, "", badName("guides/../intro.txt")},
 		{"read/backslash", "read", `{"name": "guides\\setup.md"}`, "", badName(`guides\setup.md`)},
 		{"read/no name", "read", `{}`, "", badName("")},
-		{"read/not JSON", "read", `intro.txt`, "", "sdk: input"},
+		{"read/not JSON", "read", `intro.txt`, "", "invalid input: want a JSON object"},
 
 		{"append_note", "append_note", `{"name": "journal.md", "text": "first"}`, `{"name":"journal.md","bytes":6}`, ""},
 		{"append_note/again", "append_note", `{"name": "journal.md", "text": "second, grüße"}`, `{"name":"journal.md","bytes":22}`, ""},

@@ -88,7 +88,7 @@ func tests(url string) []fetchTest {
 
 		{"no url", `{}`, nil, "url is required"},
 		{"unknown field", `{"url": "` + url + `", "method": "POST"}`, nil, `unknown field "method"`},
-		{"not JSON", `GET /`, nil, "sdk: input"},
+		{"not JSON", `GET /`, nil, "invalid input: want a JSON object"},
 		{"max_bytes too big", input("/text", 2<<20), nil, "max_bytes 2097152: want 1 to 1048576"},
 		{"max_bytes negative", input("/text", -1), nil, "max_bytes -1"},
 		{"not http", `{"url": "file:///etc/passwd"}`, nil, "want an absolute http or https URL"},

@@ -361,3 +361,20 @@ func checkSchema(t *testing.T, where string, schema map[string]any, typ reflect.
 		}
 	}
 }
+
+// TestNoHandWrittenWrapper: the tools are typed functions that sdk/tool
+// runs; the skill keeps no copy of the decode/encode/set-error logic.
+func TestNoHandWrittenWrapper(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"sdk.InputJSON", "sdk.OutputJSON", "sdk.SetError", "sdk.Output("} {
+		if strings.Contains(string(src), s) {
+			t.Errorf("main.go calls %s: use sdk/tool's Run or Return", s)
+		}
+	}
+	if !strings.Contains(string(src), "tool.Run(") {
+		t.Error("main.go does not call tool.Run")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -310,5 +311,22 @@ func TestManifest(t *testing.T) {
 	// fits the host's default 4 MiB response limit must fit the quota.
 	if c.Quotas.MaxMemoryBytes < 16<<20 {
 		t.Errorf("max_memory_bytes %d is too small for the bodies the tool accepts", c.Quotas.MaxMemoryBytes)
+	}
+}
+
+// TestNoHandWrittenWrapper: the tools are typed functions that sdk/tool
+// runs; the skill keeps no copy of the decode/encode/set-error logic.
+func TestNoHandWrittenWrapper(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"sdk.InputJSON", "sdk.OutputJSON", "sdk.SetError", "sdk.Output("} {
+		if strings.Contains(string(src), s) {
+			t.Errorf("main.go calls %s: use sdk/tool's Run or Return", s)
+		}
+	}
+	if !strings.Contains(string(src), "tool.Run(") {
+		t.Error("main.go does not call tool.Run")
 	}
 }

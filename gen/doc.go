@@ -63,8 +63,10 @@
 // (Out, error), or without the context — and writes GeneratedFile, one
 // //go:wasmexport wrapper per tool, and the [[entrypoints.tools]] tables
 // of skill.toml with JSON Schemas (draft 2020-12) of In and Out, edited in
-// place so that comments and other keys survive. The wrappers decode input
-// strictly, refuse input that lacks a required property, and write a nil
+// place so that comments and other keys survive. The wrappers are a few
+// lines per tool and a table of shapes over package sdk/tool, which does
+// the work at run time (hand-written skills call it too): it decodes input
+// strictly, refuses input that lacks a required property, and writes a nil
 // slice or map of the output as its schema says ([] or {}, not null). See
 // Generate for the rules. Output is deterministic; --check writes nothing
 // and fails when a file is stale, for CI. Errors name the source position.

@@ -154,7 +154,9 @@ type tool struct {
 // # Wrappers
 //
 // GeneratedFile (//go:build wasip1) exports each tool with
-// //go:wasmexport NAME. The wrapper reads the call's input, decodes it
+// //go:wasmexport NAME, a one-line function calling sdk/tool's Run; the
+// file holds those and the tools' table of shapes, no runtime of its own.
+// The wrapper reads the call's input, decodes it
 // strictly — one JSON object, unknown fields refused, nothing after it,
 // and every property the input schema requires present, at any depth
 // (`missing required field "from.lat"`; null counts as present, as in
@@ -163,8 +165,10 @@ type tool struct {
 // error becomes the call's error (sdk.SetError) and status 1.
 //
 // What the wrapper enforces is derived from the schemas written into
-// skill.toml (a table of shapes in GeneratedFile), not from the Go types
-// a second time, so the two cannot disagree.
+// skill.toml (the table of tool.Shapes in GeneratedFile), not from the Go
+// types a second time, so the two cannot disagree. The names
+// GeneratedFile declares, palyraShapes, palyratool (its import of
+// sdk/tool) and palyraExport<Func>, must be free in the package.
 //
 // # Schemas
 //
@@ -418,9 +422,9 @@ var toolName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(
 var reservedNames = map[string]bool{"memory": true}
 
 // generatedNames are the identifiers GeneratedFile declares besides one
-// palyraExport<Func> per tool.
-var generatedNames = []string{"palyraRun", "palyraIgnoreContext", "palyraDecode", "palyraShape", "palyraShapes",
-	"palyraMissing", "palyraJoin", "palyraFill", "palyraFillValue", "palyraStringEnd", "palyraKey"}
+// palyraExport<Func> per tool: its table and the name it imports
+// sdk/tool by (a file's import names share the package's namespace).
+var generatedNames = []string{"palyraShapes", "palyratool"}
 
 // errorList collects the problems Generate finds, so that one run
 // reports all of them.
@@ -719,239 +723,21 @@ const wrapperSource = `{{.Header}}
 
 package {{.Package}}
 
-import (
-	palyrabytes "bytes"
-	palyracontext "context"
-	palyrajson "encoding/json"
-	palyraerrors "errors"
-	palyraio "io"
-	palyrasort "sort"
-	palyrastrconv "strconv"
-
-	palyrasdk "github.com/palyra/palyra-go/sdk"
-)
+import palyratool "github.com/palyra/palyra-go/sdk/tool"
 {{range .Tools}}
 // palyraExport{{.Export}} exports {{.Func}} as the tool {{printf "%q" .Name}}.
 //
 //go:wasmexport {{.Name}}
 func palyraExport{{.Export}}() int32 {
-	return palyraRun({{if .WithCtx}}{{.Func}}{{else}}palyraIgnoreContext({{.Func}}){{end}}, {{.InShape}}, {{.OutShape}})
+	return palyratool.Run({{if .WithCtx}}{{.Func}}{{else}}palyratool.NoContext({{.Func}}){{end}}, palyraShapes, {{.InShape}}, {{.OutShape}})
 }
 {{end}}
-// palyraShape is what a wrapper enforces of a tool's JSON Schemas.
-type palyraShape struct {
-	null     string         // what a null becomes in the output ("" keeps it)
-	required []string       // properties the input must have
-	props    map[string]int // property → shape
-	rest     int            // shape of a map's values
-	items    int            // shape of an array's elements
-}
-
-// palyraShapes are the tools' input and output schemas, as far as the
-// wrappers enforce them: the required properties of the input, and the
-// arrays, maps and base64 strings the output schema does not let be null,
-// where encoding/json writes null for a nil slice, map or []byte; such a
-// null is written as [], {} or "" instead. Shape 0 asks nothing.
-var palyraShapes = [...]palyraShape{
+// palyraShapes is what the tools' JSON Schemas in skill.toml ask of their
+// Go code: the properties inputs require, and the nulls outputs fill.
+var palyraShapes = palyratool.Shapes{
 {{- range $i, $s := .Shapes}}
 	{{$i}}: {{if $s}}{{$s}}{{else}}{}{{end}},
 {{- end}}
-}
-
-// palyraRun runs one call of a tool: it decodes the call's input into In,
-// strictly, checks it has what the input schema (shape in) requires, runs
-// the tool and sets its JSON-encoded result, filled as the output schema
-// (shape out) wants, as the output. A failure sets the call's error and
-// returns 1.
-func palyraRun[In, Out any](tool func(palyracontext.Context, In) (Out, error), in, out int) int32 {
-	var input In
-	if err := palyraDecode(palyrasdk.Input(), &input, in); err != nil {
-		palyrasdk.SetErrorString("invalid input: " + err.Error())
-		return 1
-	}
-	output, err := tool(palyracontext.Background(), input)
-	if err != nil {
-		msg := err.Error()
-		if msg == "" {
-			msg = "tool failed" // an empty error would read as success
-		}
-		palyrasdk.SetErrorString(msg)
-		return 1
-	}
-	data, err := palyrajson.Marshal(output)
-	if err != nil {
-		palyrasdk.SetErrorString("encode output: " + err.Error())
-		return 1
-	}
-	palyrasdk.Output(palyraFill(data, out))
-	return 0
-}
-
-// palyraIgnoreContext adapts a tool that takes no context.
-func palyraIgnoreContext[In, Out any](tool func(In) (Out, error)) func(palyracontext.Context, In) (Out, error) {
-	return func(_ palyracontext.Context, in In) (Out, error) { return tool(in) }
-}
-
-// palyraDecode decodes one JSON object into v and nothing else: unknown
-// fields and data after the object are errors, and so is a missing
-// property that the schema (shape) requires.
-func palyraDecode(data []byte, v any, shape int) error {
-	data = palyrabytes.TrimLeft(data, " \t\r\n")
-	if len(data) == 0 || data[0] != '{' {
-		return palyraerrors.New("want a JSON object")
-	}
-	dec := palyrajson.NewDecoder(palyrabytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != palyraio.EOF {
-		return palyraerrors.New("data after the JSON object")
-	}
-	if shape == 0 {
-		return nil
-	}
-	// encoding/json leaves a missing field at its zero value; look at
-	// the JSON itself for the properties that are there.
-	var raw any
-	if err := palyrajson.Unmarshal(data, &raw); err != nil {
-		return err
-	}
-	if path := palyraMissing(raw, shape, ""); path != "" {
-		return palyraerrors.New("missing required field " + palyrastrconv.Quote(path))
-	}
-	return nil
-}
-
-// palyraMissing returns the path ("from.lat", "stops[2].place") of the
-// first required property v lacks, or "". Properties are visited in
-// order, so that the answer is always the same.
-func palyraMissing(v any, shape int, path string) string {
-	s := &palyraShapes[shape]
-	switch v := v.(type) {
-	case map[string]any:
-		for _, name := range s.required {
-			if _, ok := v[name]; !ok {
-				return palyraJoin(path, name)
-			}
-		}
-		if s.props == nil && s.rest == 0 {
-			return ""
-		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		palyrasort.Strings(keys)
-		for _, k := range keys {
-			n, ok := s.props[k]
-			if !ok {
-				n = s.rest
-			}
-			if n == 0 {
-				continue
-			}
-			if p := palyraMissing(v[k], n, palyraJoin(path, k)); p != "" {
-				return p
-			}
-		}
-	case []any:
-		if s.items == 0 {
-			return ""
-		}
-		for i, e := range v {
-			if p := palyraMissing(e, s.items, path+"["+palyrastrconv.Itoa(i)+"]"); p != "" {
-				return p
-			}
-		}
-	}
-	return ""
-}
-
-func palyraJoin(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-// palyraFill returns data, a value as encoding/json writes it (compact
-// and valid), with the nulls shape fills written as [], {} or "".
-func palyraFill(data []byte, shape int) []byte {
-	if shape == 0 || !palyrabytes.Contains(data, []byte("null")) {
-		return data
-	}
-	out, _ := palyraFillValue(make([]byte, 0, len(data)+16), data, shape)
-	return out
-}
-
-// palyraFillValue appends the value at the start of data to out, filled,
-// and returns what follows it.
-func palyraFillValue(out, data []byte, shape int) ([]byte, []byte) {
-	s := &palyraShapes[shape]
-	switch data[0] {
-	case 'n':
-		if s.null != "" {
-			return append(out, s.null...), data[4:]
-		}
-		return append(out, "null"...), data[4:]
-	case '{':
-		out, data = append(out, '{'), data[1:]
-		for data[0] != '}' {
-			if data[0] == ',' {
-				out, data = append(out, ','), data[1:]
-			}
-			end := palyraStringEnd(data)
-			n, ok := s.props[palyraKey(data[:end])]
-			if !ok {
-				n = s.rest
-			}
-			out, data = append(append(out, data[:end]...), ':'), data[end+1:]
-			out, data = palyraFillValue(out, data, n)
-		}
-		return append(out, '}'), data[1:]
-	case '[':
-		out, data = append(out, '['), data[1:]
-		for data[0] != ']' {
-			if data[0] == ',' {
-				out, data = append(out, ','), data[1:]
-			}
-			out, data = palyraFillValue(out, data, s.items)
-		}
-		return append(out, ']'), data[1:]
-	case '"':
-		end := palyraStringEnd(data)
-		return append(out, data[:end]...), data[end:]
-	}
-	end := palyrabytes.IndexAny(data, ",]}") // a number, true or false
-	if end < 0 {
-		end = len(data)
-	}
-	return append(out, data[:end]...), data[end:]
-}
-
-// palyraStringEnd returns the length of the JSON string at the start of
-// data, quotes included.
-func palyraStringEnd(data []byte) int {
-	for i := 1; i < len(data); i++ {
-		switch data[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(data)
-}
-
-// palyraKey unquotes an object key.
-func palyraKey(quoted []byte) string {
-	if palyrabytes.IndexByte(quoted, '\\') < 0 {
-		return string(quoted[1 : len(quoted)-1])
-	}
-	var k string
-	palyrajson.Unmarshal(quoted, &k)
-	return k
 }
 `
 

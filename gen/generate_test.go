@@ -85,9 +85,10 @@ func TestGenerateGolden(t *testing.T) {
 	}
 	for _, want := range []string{
 		GeneratedHeader + "\n\n//go:build wasip1\n",
-		"//go:wasmexport plan_trip\nfunc palyraExportPlanTrip() int32 {\n\treturn palyraRun(PlanTrip, ",
-		"//go:wasmexport shout\nfunc palyraExportShout() int32 {\n\treturn palyraRun(palyraIgnoreContext(Shout), ",
-		"dec.DisallowUnknownFields()",
+		"import palyratool \"github.com/palyra/palyra-go/sdk/tool\"\n",
+		"//go:wasmexport plan_trip\nfunc palyraExportPlanTrip() int32 {\n\treturn palyratool.Run(PlanTrip, palyraShapes, ",
+		"//go:wasmexport shout\nfunc palyraExportShout() int32 {\n\treturn palyratool.Run(palyratool.NoContext(Shout), palyraShapes, ",
+		"var palyraShapes = palyratool.Shapes{\n",
 	} {
 		if !bytes.Contains(src, []byte(want)) {
 			t.Errorf("%s lacks %q", GeneratedFile, want)

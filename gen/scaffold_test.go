@@ -105,6 +105,19 @@ func TestScaffoldTemplates(t *testing.T) {
 				t.Errorf("%s or %s escapes .gitignore", DevArtifact, DevKeyFile)
 			}
 
+			// The generated file is a table over sdk/tool, not a runtime of
+			// its own (issue 12): a few lines per tool and its shapes.
+			src, err := os.ReadFile(filepath.Join(dir, GeneratedFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := bytes.Count(src, []byte("\n")); n >= 60 {
+				t.Errorf("%s has %d lines, want under 60:\n%s", GeneratedFile, n, src)
+			}
+			if !bytes.Contains(src, []byte(`"github.com/palyra/palyra-go/sdk/tool"`)) {
+				t.Errorf("%s does not use sdk/tool:\n%s", GeneratedFile, src)
+			}
+
 			env := offlineEnv()
 			goIn(t, dir, env, "test", "./...")
 			goIn(t, dir, offlineEnv("GOOS=wasip1", "GOARCH=wasm"), "vet", "./...")

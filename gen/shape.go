@@ -10,7 +10,8 @@ import (
 )
 
 // A shape is what the generated wrappers need to know of a tool's JSON
-// Schema at run time, and no more: where it requires properties (checked
+// Schema at run time (sdk/tool's Shape, rendered into the generated
+// table), and no more: where it requires properties (checked
 // on input) and where it wants an array, an object or a base64 string
 // that Go encodes as null (filled on output). The shapes are derived from
 // the very schemas written into skill.toml, so the wrapper and the
@@ -188,8 +189,8 @@ func (t *shapeTable) build(key string, doc, s map[string]any) (shape, error) {
 	return sh, nil
 }
 
-// render writes a shape as a Go composite literal of the generated
-// palyraShape type; "" for the empty shape.
+// render writes a shape as a Go composite literal of sdk/tool's Shape,
+// the type the generated table is of; "" for the empty shape.
 func (sh shape) render() string {
 	var parts []string
 	if sh.null != "" {
@@ -197,14 +198,14 @@ func (sh shape) render() string {
 		if strings.Contains(sh.null, `"`) {
 			q = "`" + sh.null + "`"
 		}
-		parts = append(parts, "null: "+q)
+		parts = append(parts, "Null: "+q)
 	}
 	if len(sh.required) > 0 {
 		q := make([]string, len(sh.required))
 		for i, r := range sh.required {
 			q[i] = strconv.Quote(r)
 		}
-		parts = append(parts, "required: []string{"+strings.Join(q, ", ")+"}")
+		parts = append(parts, "Required: []string{"+strings.Join(q, ", ")+"}")
 	}
 	if len(sh.props) > 0 {
 		names := slices.Sorted(maps.Keys(sh.props))
@@ -212,13 +213,13 @@ func (sh shape) render() string {
 		for i, k := range names {
 			q[i] = fmt.Sprintf("%q: %d", k, sh.props[k])
 		}
-		parts = append(parts, "props: map[string]int{"+strings.Join(q, ", ")+"}")
+		parts = append(parts, "Props: map[string]int{"+strings.Join(q, ", ")+"}")
 	}
 	if sh.rest != 0 {
-		parts = append(parts, "rest: "+strconv.Itoa(sh.rest))
+		parts = append(parts, "Rest: "+strconv.Itoa(sh.rest))
 	}
 	if sh.items != 0 {
-		parts = append(parts, "items: "+strconv.Itoa(sh.items))
+		parts = append(parts, "Items: "+strconv.Itoa(sh.items))
 	}
 	if len(parts) == 0 {
 		return ""

@@ -23,10 +23,10 @@ func TestShapes(t *testing.T) {
 		{
 			name: "required, fills, and one shape for equal ones",
 			docs: []string{`{"type":"object","properties":{"a":{"type":"array","items":{"type":"string"}},"b":{"type":"array","items":{"type":"integer"}},"m":{"type":"object","additionalProperties":{"type":"array"}},"p":{"type":["array","null"]},"x":{"type":"string","contentEncoding":"base64"}},"required":["a","m"]}`},
-			want: `1: {required: []string{"a", "m"}, props: map[string]int{"a": 2, "b": 2, "m": 3, "x": 4}}
-2: {null: "[]"}
-3: {null: "{}", rest: 2}
-4: {null: ` + "`\"\"`" + `}
+			want: `1: {Required: []string{"a", "m"}, Props: map[string]int{"a": 2, "b": 2, "m": 3, "x": 4}}
+2: {Null: "[]"}
+3: {Null: "{}", Rest: 2}
+4: {Null: ` + "`\"\"`" + `}
 roots 1`,
 		},
 		{
@@ -35,9 +35,9 @@ roots 1`,
 				`{"anyOf":[{"$ref":"#/$defs/N"},{"type":"null"}],"$defs":{"N":{"type":"object","properties":{"next":{"anyOf":[{"$ref":"#/$defs/N"},{"type":"null"}]},"v":{"type":"integer"}},"required":["v"]}}}`,
 				`{"type":"object","properties":{"kids":{"type":"array","items":{"$ref":"#"}}},"required":["id"]}`,
 			},
-			want: `1: {required: []string{"v"}, props: map[string]int{"next": 1}}
-2: {required: []string{"id"}, props: map[string]int{"kids": 3}}
-3: {null: "[]", items: 2}
+			want: `1: {Required: []string{"v"}, Props: map[string]int{"next": 1}}
+2: {Required: []string{"id"}, Props: map[string]int{"kids": 3}}
+3: {Null: "[]", Items: 2}
 roots 1 2`,
 		},
 		{
@@ -51,8 +51,8 @@ roots 1 2`,
 				`{"type":"object","properties":{"p":{"$ref":"#/$defs/P"}},"required":["p"],"$defs":{"P":{"type":"object","required":["x"]}}}`,
 				`{"type":"object","properties":{"p":{"$ref":"#/$defs/P"}},"required":["p"],"$defs":{"P":{"type":"object","required":["x"]}}}`,
 			},
-			want: `1: {required: []string{"p"}, props: map[string]int{"p": 2}}
-2: {required: []string{"x"}}
+			want: `1: {Required: []string{"p"}, Props: map[string]int{"p": 2}}
+2: {Required: []string{"x"}}
 roots 1 1`,
 		},
 	}

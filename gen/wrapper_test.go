@@ -25,7 +25,7 @@ var typedWasm struct {
 }
 
 // typedSkillPlugin loads the built typedskill module into extism/go-sdk.
-func typedSkillPlugin(t *testing.T) *extism.Plugin {
+func typedSkillPlugin(t testing.TB) *extism.Plugin {
 	t.Helper()
 	file := buildTypedSkill(t)
 	wasm, err := os.ReadFile(file)

@@ -20,8 +20,9 @@
 //
 //   - Input and output: Input, InputString, Output, OutputString; and as
 //     JSON, InputJSON (strict: unknown fields are errors) and OutputJSON.
-//     palyra-gen's generated wrappers do the same for //palyra:tool
-//     functions.
+//     Package tool runs a typed Go function as a tool (decode, run,
+//     encode, set the error): palyra-gen's generated wrappers are a table
+//     over it, and hand-written skills can call it the same way.
 //   - Errors: SetError and SetErrorString set the message the caller sees.
 //   - Configuration: GetConfig reads the plugin's configuration.
 //   - Vars: GetVar, SetVar and DeleteVar keep small values between calls.

@@ -98,7 +98,7 @@ func tests() []fileTest {
 		{"read/dot-dot inside", "read", `{"name": "guides/../intro.txt"}`, "", badName("guides/../intro.txt")},
 		{"read/backslash", "read", `{"name": "guides\\setup.md"}`, "", badName(`guides\setup.md`)},
 		{"read/no name", "read", `{}`, "", badName("")},
-		{"read/not JSON", "read", `intro.txt`, "", "sdk: input"},
+		{"read/not JSON", "read", `intro.txt`, "", "invalid input: want a JSON object"},
 
 		{"append_note", "append_note", `{"name": "journal.md", "text": "first"}`, `{"name":"journal.md","bytes":6}`, ""},
 		{"append_note/again", "append_note", `{"name": "journal.md", "text": "second, grüße"}`, `{"name":"journal.md","bytes":22}`, ""},
@@ -359,5 +359,22 @@ func checkSchema(t *testing.T, where string, schema map[string]any, typ reflect.
 		if !slices.Equal(required, fields) {
 			t.Errorf("%s: required %v, want %v", where, required, fields)
 		}
+	}
+}
+
+// TestNoHandWrittenWrapper: the tools are typed functions that sdk/tool
+// runs; the skill keeps no copy of the decode/encode/set-error logic.
+func TestNoHandWrittenWrapper(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"sdk.InputJSON", "sdk.OutputJSON", "sdk.SetError", "sdk.Output("} {
+		if strings.Contains(string(src), s) {
+			t.Errorf("main.go calls %s: use sdk/tool's Run or Return", s)
+		}
+	}
+	if !strings.Contains(string(src), "tool.Run(") {
+		t.Error("main.go does not call tool.Run")
 	}
 }

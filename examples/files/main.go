@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palyra/palyra-go/sdk"
+	"github.com/palyra/palyra-go/sdk/tool"
 )
 
 // main is never called: a c-shared module is a library whose host calls
@@ -93,40 +94,40 @@ type listOutput struct {
 // lexical order. Its input is an empty JSON object, or nothing, so that
 // `palyra skills run palyra.files list` needs no --input.
 func list() int32 {
-	return run(func() (any, error) {
-		if len(sdk.Input()) > 0 {
-			if _, err := sdk.InputJSON[struct{}](); err != nil {
-				return nil, err
-			}
-		}
-		dir, err := root(readRoot)
+	if len(sdk.Input()) == 0 {
+		return tool.Return(listFiles())
+	}
+	return tool.Run(tool.NoContext(func(struct{}) (listOutput, error) { return listFiles() }), nil, 0, 0)
+}
+
+func listFiles() (listOutput, error) {
+	dir, err := root(readRoot)
+	if err != nil {
+		return listOutput{}, err
+	}
+	out := listOutput{Entries: []Entry{}}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, p) // p is dir or under it
+		name := filepath.ToSlash(rel)
 		if err != nil {
-			return nil, err
+			return rootError(readRoot, name, err)
 		}
-		out := listOutput{Entries: []Entry{}}
-		err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			rel, _ := filepath.Rel(dir, p) // p is dir or under it
-			name := filepath.ToSlash(rel)
-			if err != nil {
-				return rootError(readRoot, name, err)
-			}
-			// Symbolic links are not followed, directories are walked.
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			if len(out.Entries) == maxEntries {
-				out.Truncated = true
-				return filepath.SkipAll
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return rootError(readRoot, name, err)
-			}
-			out.Entries = append(out.Entries, Entry{Name: name, Bytes: fi.Size()})
+		// Symbolic links are not followed, directories are walked.
+		if !d.Type().IsRegular() {
 			return nil
-		})
-		return out, err
+		}
+		if len(out.Entries) == maxEntries {
+			out.Truncated = true
+			return filepath.SkipAll
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return rootError(readRoot, name, err)
+		}
+		out.Entries = append(out.Entries, Entry{Name: name, Bytes: fi.Size()})
+		return nil
 	})
+	return out, err
 }
 
 type readInput struct {
@@ -142,36 +143,32 @@ type readOutput struct {
 
 // read is the read tool: a UTF-8 text document under the read root, up to
 // 1 MiB.
-func read() int32 {
-	return run(func() (any, error) {
-		in, err := sdk.InputJSON[readInput]()
-		if err != nil {
-			return nil, err
-		}
-		if err := checkName(in.Name); err != nil {
-			return nil, err
-		}
-		dir, err := root(readRoot)
-		if err != nil {
-			return nil, err
-		}
-		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(in.Name)))
-		if err != nil {
-			return nil, rootError(readRoot, in.Name, err)
-		}
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, maxReadBytes+1))
-		if err != nil {
-			return nil, rootError(readRoot, in.Name, err)
-		}
-		if len(data) > maxReadBytes {
-			return nil, fmt.Errorf("%s: larger than %d bytes", path.Join(readRoot, in.Name), maxReadBytes)
-		}
-		if !utf8.Valid(data) {
-			return nil, fmt.Errorf("%s: not UTF-8 text", path.Join(readRoot, in.Name))
-		}
-		return readOutput{Name: in.Name, Text: string(data), Bytes: len(data)}, nil
-	})
+func read() int32 { return tool.Run(tool.NoContext(readDoc), nil, 0, 0) }
+
+func readDoc(in readInput) (readOutput, error) {
+	if err := checkName(in.Name); err != nil {
+		return readOutput{}, err
+	}
+	dir, err := root(readRoot)
+	if err != nil {
+		return readOutput{}, err
+	}
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(in.Name)))
+	if err != nil {
+		return readOutput{}, rootError(readRoot, in.Name, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxReadBytes+1))
+	if err != nil {
+		return readOutput{}, rootError(readRoot, in.Name, err)
+	}
+	if len(data) > maxReadBytes {
+		return readOutput{}, fmt.Errorf("%s: larger than %d bytes", path.Join(readRoot, in.Name), maxReadBytes)
+	}
+	if !utf8.Valid(data) {
+		return readOutput{}, fmt.Errorf("%s: not UTF-8 text", path.Join(readRoot, in.Name))
+	}
+	return readOutput{Name: in.Name, Text: string(data), Bytes: len(data)}, nil
 }
 
 type appendInput struct {
@@ -189,46 +186,42 @@ type appendOutput struct {
 
 // appendNote is the append_note tool: it appends text and a newline to a
 // note in the write root, creating the note if needed.
-func appendNote() int32 {
-	return run(func() (any, error) {
-		in, err := sdk.InputJSON[appendInput]()
-		if err != nil {
-			return nil, err
-		}
-		if err := checkName(in.Name); err != nil {
-			return nil, err
-		}
-		if strings.Contains(in.Name, "/") {
-			return nil, fmt.Errorf("name %q: want a file name, not a path", in.Name)
-		}
-		if strings.ContainsAny(in.Text, "\r\n") {
-			return nil, errors.New("text: want one line, without line breaks")
-		}
-		if len(in.Text) > maxAppendBytes {
-			return nil, fmt.Errorf("text: %d bytes, want at most %d", len(in.Text), maxAppendBytes)
-		}
-		dir, err := root(writeRoot)
-		if err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(filepath.Join(dir, in.Name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, rootError(writeRoot, in.Name, err)
-		}
-		if _, err := f.WriteString(in.Text + "\n"); err != nil {
-			f.Close()
-			return nil, rootError(writeRoot, in.Name, err)
-		}
-		fi, err := f.Stat()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, rootError(writeRoot, in.Name, err)
-		}
-		sdk.Log(sdk.LogInfo, fmt.Sprintf("appended %d bytes to %s", len(in.Text)+1, in.Name))
-		return appendOutput{Name: in.Name, Bytes: fi.Size()}, nil
-	})
+func appendNote() int32 { return tool.Run(tool.NoContext(appendLine), nil, 0, 0) }
+
+func appendLine(in appendInput) (appendOutput, error) {
+	if err := checkName(in.Name); err != nil {
+		return appendOutput{}, err
+	}
+	if strings.Contains(in.Name, "/") {
+		return appendOutput{}, fmt.Errorf("name %q: want a file name, not a path", in.Name)
+	}
+	if strings.ContainsAny(in.Text, "\r\n") {
+		return appendOutput{}, errors.New("text: want one line, without line breaks")
+	}
+	if len(in.Text) > maxAppendBytes {
+		return appendOutput{}, fmt.Errorf("text: %d bytes, want at most %d", len(in.Text), maxAppendBytes)
+	}
+	dir, err := root(writeRoot)
+	if err != nil {
+		return appendOutput{}, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, in.Name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return appendOutput{}, rootError(writeRoot, in.Name, err)
+	}
+	if _, err := f.WriteString(in.Text + "\n"); err != nil {
+		f.Close()
+		return appendOutput{}, rootError(writeRoot, in.Name, err)
+	}
+	fi, err := f.Stat()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return appendOutput{}, rootError(writeRoot, in.Name, err)
+	}
+	sdk.Log(sdk.LogInfo, fmt.Sprintf("appended %d bytes to %s", len(in.Text)+1, in.Name))
+	return appendOutput{Name: in.Name, Bytes: fi.Size()}, nil
 }
 
 // rootError reports a failure on a file without the sandbox's or the test
@@ -239,18 +232,4 @@ func rootError(root, name string, err error) error {
 		err = pe.Err
 	}
 	return fmt.Errorf("%s: %w", path.Join(root, name), err)
-}
-
-// run runs a tool: its result becomes the JSON output, its error the
-// call's error.
-func run(tool func() (any, error)) int32 {
-	out, err := tool()
-	if err == nil {
-		err = sdk.OutputJSON(out)
-	}
-	if err != nil {
-		sdk.SetError(err)
-		return 1
-	}
-	return 0
 }

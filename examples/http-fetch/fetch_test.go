@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,7 +89,7 @@ func tests(url string) []fetchTest {
 
 		{"no url", `{}`, nil, "url is required"},
 		{"unknown field", `{"url": "` + url + `", "method": "POST"}`, nil, `unknown field "method"`},
-		{"not JSON", `GET /`, nil, "sdk: input"},
+		{"not JSON", `GET /`, nil, "invalid input: want a JSON object"},
 		{"max_bytes too big", input("/text", 2<<20), nil, "max_bytes 2097152: want 1 to 1048576"},
 		{"max_bytes negative", input("/text", -1), nil, "max_bytes -1"},
 		{"not http", `{"url": "file:///etc/passwd"}`, nil, "want an absolute http or https URL"},
@@ -310,5 +311,22 @@ func TestManifest(t *testing.T) {
 	// fits the host's default 4 MiB response limit must fit the quota.
 	if c.Quotas.MaxMemoryBytes < 16<<20 {
 		t.Errorf("max_memory_bytes %d is too small for the bodies the tool accepts", c.Quotas.MaxMemoryBytes)
+	}
+}
+
+// TestNoHandWrittenWrapper: the tools are typed functions that sdk/tool
+// runs; the skill keeps no copy of the decode/encode/set-error logic.
+func TestNoHandWrittenWrapper(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"sdk.InputJSON", "sdk.OutputJSON", "sdk.SetError", "sdk.Output("} {
+		if strings.Contains(string(src), s) {
+			t.Errorf("main.go calls %s: use sdk/tool's Run or Return", s)
+		}
+	}
+	if !strings.Contains(string(src), "tool.Run(") {
+		t.Error("main.go does not call tool.Run")
 	}
 }

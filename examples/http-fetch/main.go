@@ -24,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palyra/palyra-go/sdk"
+	"github.com/palyra/palyra-go/sdk/tool"
 )
 
 // main is never called: a c-shared module is a library whose host calls
@@ -61,25 +62,12 @@ type fetchOutput struct {
 	Truncated bool `json:"truncated"`
 }
 
-// fetch is the fetch tool. An HTTP error status is a result, not a
-// failure: the caller decides what a 404 means.
-func fetch() int32 {
-	out, err := doFetch()
-	if err == nil {
-		err = sdk.OutputJSON(out)
-	}
-	if err != nil {
-		sdk.SetError(err)
-		return 1
-	}
-	return 0
-}
+// fetch is the fetch tool: sdk/tool decodes its input strictly, runs
+// doFetch and sets its result or error. An HTTP error status is a result,
+// not a failure: the caller decides what a 404 means.
+func fetch() int32 { return tool.Run(tool.NoContext(doFetch), nil, 0, 0) }
 
-func doFetch() (fetchOutput, error) {
-	in, err := sdk.InputJSON[fetchInput]()
-	if err != nil {
-		return fetchOutput{}, err
-	}
+func doFetch(in fetchInput) (fetchOutput, error) {
 	if in.URL == "" {
 		return fetchOutput{}, errors.New("url is required")
 	}

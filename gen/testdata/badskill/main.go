@@ -89,8 +89,8 @@ func (T) M(in In) (In, error) { return in, nil }
 //palyra:tools
 func Misspelt(in In) (In, error) { return in, nil }
 
-// palyraRun is a name the generated file declares.
-func palyraRun() {}
+// palyraShapes is a name the generated file declares.
+func palyraShapes() {}
 
 // Hello and hello would share one export wrapper.
 //

@@ -172,8 +172,14 @@ func Golden(path string, page []byte, regen string) error {
 		}
 		return "end of file"
 	}
+	// The path is relative to the test's package; the repository-relative
+	// name is what the reader looks for.
+	shown := filepath.ToSlash(path)
+	for strings.HasPrefix(shown, "../") {
+		shown = shown[len("../"):]
+	}
 	return fmt.Errorf("%w: %s differs from the commands at line %d: committed %s, commands give %s; regenerate it with: %s",
-		ErrStale, path, i+1, line(hl), line(pl), regen)
+		ErrStale, shown, i+1, line(hl), line(pl), regen)
 }
 
 // checkPortable refuses a page holding a path of this machine, which a

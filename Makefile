@@ -5,7 +5,7 @@ PKGS    := ./...
 RACE_PKGS := ./internal/trust/... ./internal/journal/... ./internal/egress/... ./internal/secrets/... ./internal/runtime ./host/...
 FUZZTIME ?= 30s
 
-.PHONY: all build test race demo bench bench-cli fuzz lint clean
+.PHONY: all build test race demo bench bench-cli fuzz lint docs clean
 
 all: build
 
@@ -46,6 +46,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^templates/')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) tool staticcheck $(PKGS)
+
+# Regenerate the CLI references docs/cli/palyra.md and docs/cli/palyra-gen.md
+# from the cobra command trees (TestCLIReference fails while they are stale).
+docs:
+	PALYRA_UPDATE_DOCS=1 $(GO) test -count=1 -run '^TestCLIReference$$' ./host/cmd/palyra ./gen/cmd/palyra-gen
 
 clean:
 	rm -rf bin

@@ -15,7 +15,7 @@ var (
 	ErrGoBuild = errors.New("go build failed")
 	// ErrExists: an output that must not be overwritten already exists.
 	ErrExists = errors.New("already exists")
-	// ErrBadPath: a file name cannot be an artifact entry (see DESIGN.md).
+	// ErrBadPath: a file name cannot be an artifact entry (see docs/artifact-format.md).
 	ErrBadPath = errors.New("unsupported path")
 	// ErrTooLarge: the artifact would exceed the limits verifiers enforce.
 	ErrTooLarge = errors.New("artifact too large")

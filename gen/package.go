@@ -21,7 +21,7 @@ import (
 	"github.com/palyra/palyra-go/internal/signing"
 )
 
-// Limits verifiers enforce (DESIGN.md); Package refuses to write an
+// Limits verifiers enforce (docs/artifact-format.md); Package refuses to write an
 // artifact that no reader would accept.
 const (
 	maxArtifactBytes = 64 << 20

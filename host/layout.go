@@ -6,7 +6,7 @@ import (
 	"github.com/palyra/palyra-go/internal/trust"
 )
 
-// State directory layout (DESIGN.md):
+// State directory layout (docs/journal.md):
 //
 //	<state>/policy.json                     the operator's policy (optional)
 //	<state>/skills/trust-store.json         Palyra's trust store

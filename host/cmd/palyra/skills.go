@@ -137,12 +137,17 @@ trust store is neither read nor written.`,
 	return cmd
 }
 
-// skillsPackageCommand is the seed's `palyra skills package build`: the same
-// command as `palyra-gen package`, mounted under the operator CLI.
+// skillsPackageCommand is `palyra skills package [DIR]`: the same command
+// as `palyra-gen package`, mounted under the operator CLI. The seed's
+// `palyra skills package build [DIR]` still works, as a hidden alias (a
+// skill dir named build is then given as ./build).
 func skillsPackageCommand() *cobra.Command {
+	cmd := gen.PackageCommand()
+	cmd.Short += " (as palyra-gen package)"
 	build := gen.PackageCommand()
 	build.Use = "build [DIR]"
-	cmd := &cobra.Command{Use: "package", Short: "Package and sign skills (as palyra-gen package)"}
+	build.Hidden = true
+	build.Deprecated = "use 'palyra skills package [DIR]'"
 	cmd.AddCommand(build)
 	return cmd
 }

@@ -20,7 +20,7 @@ func (c *cli) trustCommand() *cobra.Command {
 }
 
 func (c *cli) trustAddCommand() *cobra.Command {
-	var force bool
+	var force, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "add PUBLISHER KEY",
 		Short: "Allowlist a publisher key",
@@ -53,12 +53,16 @@ the lifted revocation stays on record in trust-revocations.json.`,
 					}
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"publisher": args[0], "key_id": signing.KeyID(pub), "trusted": true})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "trusted %s key %s\n", args[0], signing.KeyID(pub))
 				return nil
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "lift the key's revocation, if it has one (recorded)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
@@ -98,7 +102,8 @@ func (c *cli) trustListCommand() *cobra.Command {
 }
 
 func (c *cli) trustRemoveCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "remove PUBLISHER KEYID",
 		Short: "Remove a publisher key (allowlisted or pinned) by key id",
 		Args:  cobra.ExactArgs(2),
@@ -107,15 +112,21 @@ func (c *cli) trustRemoveCommand() *cobra.Command {
 				if err := h.TrustStore().Remove(cmd.Context(), args[0], args[1]); err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"publisher": args[0], "key_id": args[1], "removed": true})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %s key %s\n", args[0], args[1])
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
 }
 
 func (c *cli) trustRevokeCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "revoke PUBLISHER KEYID",
 		Short: "Revoke a publisher key: it never verifies again, and the next check quarantines its skills",
 		Long: `Revoke records KEYID in trust-revocations.json and takes it out of every
@@ -129,9 +140,14 @@ re-added only with 'palyra trust add --force'.`,
 				if err := h.TrustStore().Revoke(cmd.Context(), args[0], args[1]); err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"publisher": args[0], "key_id": args[1], "revoked": true})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s key %s (run 'palyra skills check' to quarantine its skills)\n", args[0], args[1])
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
 }

@@ -62,11 +62,12 @@ func Harden(root *cobra.Command) {
 }
 
 func harden(cmd *cobra.Command) {
-	if cmd.HasSubCommands() && cmd.Args == nil {
+	switch {
+	case cmd.HasSubCommands() && !cmd.Runnable():
 		cmd.Args = unknownSubcommand
-		if !cmd.Runnable() {
-			cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
-		}
+		cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	case cmd.HasSubCommands() && cmd.Args == nil:
+		cmd.Args = unknownSubcommand
 	}
 	if args := cmd.Args; args != nil {
 		cmd.Args = func(cmd *cobra.Command, a []string) error {
@@ -75,7 +76,7 @@ func harden(cmd *cobra.Command) {
 				if errors.As(err, &ue) {
 					return err
 				}
-				return &UsageError{Err: err}
+				return &UsageError{Err: fmt.Errorf("%w (usage: %s)", err, cmd.UseLine())}
 			}
 			return nil
 		}

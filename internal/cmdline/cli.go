@@ -57,7 +57,6 @@ func Reported(err error) error {
 // Call it once on the root, after every command is added.
 func Harden(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
-	root.InitDefaultCompletionCmd()
 	harden(root)
 }
 
@@ -128,6 +127,15 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 	root.SetErr(stderr)
 	if args != nil {
 		root.SetArgs(args)
+	}
+	// cobra adds its completion command when it executes; it is added here,
+	// once the output is set (the command keeps the writer it is made
+	// with), to be hardened like the rest.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			harden(c)
+		}
 	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

@@ -148,6 +148,19 @@ func TestTrustUnknownKey(t *testing.T) {
 			t.Errorf("trust %s of an unknown key: exit %d, stderr %q", verb, code, errOut)
 		}
 	}
+	// KEY may be given as trust add takes it: here a PEM file.
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	pemData, _ := signing.MarshalPublicKeyPEM(pub)
+	pemPath := filepath.Join(t.TempDir(), "other.pub")
+	if err := os.WriteFile(pemPath, pemData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"add", "revoke"} {
+		out, errOut, code := execCLI(t, "", append(sd, "trust", verb, "--json", "other", pemPath)...)
+		if code != 0 || !strings.Contains(out, signing.KeyID(pub)) {
+			t.Errorf("trust %s by key file: exit %d, stdout %q, stderr %q", verb, code, out, errOut)
+		}
+	}
 }
 
 // `--input -` sent a literal "-" and `--input-file -` failed.

@@ -40,9 +40,10 @@ type reportedError struct{ err error }
 func (e *reportedError) Error() string { return e.err.Error() }
 func (e *reportedError) Unwrap() error { return e.err }
 
-// Reported marks err as already reported by the command's own output (a
-// JSON result object, or a report whose last line says it): Execute exits
-// non-zero without printing it again.
+// Reported marks err as already reported on stdout by the command's own
+// JSON result (which carries the error, or a report that shows it):
+// Execute exits non-zero and prints the message on stderr, but adds no
+// JSON error object after the result.
 func Reported(err error) error {
 	if err == nil {
 		return nil
@@ -124,7 +125,7 @@ func ExitCode(err error) int {
 // Execute runs root with args (nil: os.Args[1:]) and returns the exit
 // status. A failure is printed on stderr as "NAME: message" and, when the
 // command that failed was given --json, as a JSON object on stdout,
-// unless it was Reported.
+// unless the command's own JSON result reported it (Reported).
 func Execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -145,12 +146,9 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 		return ExitOK
 	}
 	code := ExitCode(err)
-	var rep *reportedError
-	if errors.As(err, &rep) {
-		return code
-	}
 	fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
-	if wantsJSON(cmd, args) {
+	var rep *reportedError
+	if !errors.As(err, &rep) && wantsJSON(cmd, args) {
 		_ = writeJSON(stdout, ErrorObject{Error: err.Error(), Command: cmd.CommandPath(), ExitCode: code})
 	}
 	return code

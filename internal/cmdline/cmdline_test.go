@@ -91,7 +91,7 @@ func TestExecute(t *testing.T) {
 		{[]string{"group", "leaf", "x"}, 1, "", "tool: leaf failed"},
 		{[]string{"group", "leaf", "x", "--json"}, 1, "{", "tool: leaf failed"},
 		{[]string{"group", "leaf", "--json", "--nope"}, 2, "{", "unknown flag"},
-		{[]string{"group", "reported", "--json"}, 1, `{"ok":false}`, ""},
+		{[]string{"group", "reported", "--json"}, 1, `{"ok":false}`, "tool: already said"},
 		{[]string{"completion", "nope"}, 2, "", "unknown command"},
 		{[]string{"--version"}, 0, "tool ", ""},
 	} {

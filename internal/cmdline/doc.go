@@ -9,8 +9,8 @@
 //     the closest commands, never the group's help with exit 0 ([Harden]).
 //   - with --json, a failure prints one JSON object {"error": …,
 //     "command": …, "exit_code": …} on standard output, unless the
-//     command already printed its own result object ([Reported]); the
-//     message also goes to standard error.
+//     command already printed its own result object carrying the error
+//     ([Reported]); the message also goes to standard error.
 //   - --version and `version [--json]` print the module version and the VCS
 //     revision, time and modified flag recorded in the binary
 //     ([ReadVersion]).

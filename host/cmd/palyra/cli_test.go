@@ -86,7 +86,11 @@ func TestExitCodes(t *testing.T) {
 // stdout; `run --json` of a skill that is not installed printed nothing.
 func TestJSONErrors(t *testing.T) {
 	sd := installEcho(t)
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	untrusted := writeArtifact(t, t.TempDir(), otherKey)
 	for _, args := range [][]string{
+		{"skills", "verify", "--json", untrusted},
+		{"skills", "install", "--json", untrusted},
 		{"skills", "run", "--json", "acme.nope", "echo"},
 		{"skills", "run", "--json", "acme.echo", "nope"},
 		{"skills", "enable", "--json", "acme.nope"},
@@ -101,10 +105,11 @@ func TestJSONErrors(t *testing.T) {
 		{"secrets", "delete", "--json", "skill:acme.echo/nope"},
 		{"skills", "list", "--json", "--bogus"},
 	} {
-		out, _, code := execCLI(t, "value", append(sd, args...)...)
+		out, errOut, code := execCLI(t, "value", append(sd, args...)...)
 		var obj map[string]any
-		if code == 0 || json.Unmarshal([]byte(out), &obj) != nil || obj["error"] == "" || obj["error"] == nil {
-			t.Errorf("palyra %v: exit %d, stdout %q; want non-zero and a JSON object with error", args, code, out)
+		dec := json.NewDecoder(strings.NewReader(out))
+		if code == 0 || dec.Decode(&obj) != nil || dec.More() || obj["error"] == "" || obj["error"] == nil || errOut == "" {
+			t.Errorf("palyra %v: exit %d, stdout %q, stderr %q; want non-zero, one JSON object with error, and a message", args, code, out, errOut)
 		}
 	}
 	// The usage error's object says so.

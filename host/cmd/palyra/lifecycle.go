@@ -45,6 +45,7 @@ it eligible. A refused artifact leaves no files and no trust-store change.`,
 				if err != nil {
 					if asJSON {
 						_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "installed": false, "error": err.Error()})
+						return cmdline.Reported(fmt.Errorf("install %s: %w", args[0], hintTOFU(err, opts.AllowTOFU)))
 					}
 					return fmt.Errorf("install %s: %w", args[0], hintTOFU(err, opts.AllowTOFU))
 				}
@@ -367,6 +368,7 @@ func (c *cli) skillsAuditCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&artifactPath, "artifact", "", "audit this .palyra-skill file instead of an installed skill")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.ValidArgsFunction = c.completeSkills(false)
 	return cmd
 }
 

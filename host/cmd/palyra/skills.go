@@ -11,6 +11,7 @@ import (
 
 	"github.com/palyra/palyra-go/gen"
 	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/cmdline"
 )
 
 func (c *cli) skillsCommand() *cobra.Command {
@@ -40,6 +41,7 @@ verification fails.`,
 				if err != nil {
 					if asJSON {
 						_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "trusted": false, "error": err.Error()})
+						return cmdline.Reported(fmt.Errorf("verify %s: %w", args[0], hintTOFU(err, allowTOFU)))
 					}
 					return fmt.Errorf("verify %s: %w", args[0], hintTOFU(err, allowTOFU))
 				}

@@ -59,6 +59,21 @@ func Reported(err error) error {
 func Harden(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	harden(root)
+	// `help TYPO` printed "Unknown help topic" and exited 0.
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" && c.Run != nil {
+			run := c.Run
+			c.Run = nil
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if target, rest, err := cmd.Root().Find(args); err != nil || target == nil || len(rest) > 0 {
+					return Usagef("unknown help topic %q (see '%s --help')", strings.Join(args, " "), cmd.Root().Name())
+				}
+				run(cmd, args)
+				return nil
+			}
+		}
+	}
 }
 
 func harden(cmd *cobra.Command) {

@@ -94,6 +94,8 @@ func TestExecute(t *testing.T) {
 		{[]string{"group", "reported", "--json"}, 1, `{"ok":false}`, "tool: already said"},
 		{[]string{"completion", "nope"}, 2, "", "unknown command"},
 		{[]string{"--version"}, 0, "tool ", ""},
+		{[]string{"help", "group", "leaf"}, 0, "Usage:", ""},
+		{[]string{"help", "group", "lef"}, 2, "", `unknown help topic "group lef"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Execute(context.Background(), testRoot(), tc.args, &stdout, &stderr)

@@ -149,7 +149,6 @@ func skillsPackageCommand() *cobra.Command {
 	build := gen.PackageCommand()
 	build.Use = "build [DIR]"
 	build.Hidden = true
-	build.Deprecated = "use 'palyra skills package [DIR]'"
 	cmd.AddCommand(build)
 	return cmd
 }

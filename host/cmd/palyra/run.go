@@ -149,7 +149,7 @@ func printRunJSON(w io.Writer, skillID, tool string, res *host.CallResult, callE
 		if err := writeJSON(w, runJSON{SkillID: skillID, Tool: tool, Error: callErr.Error(), Logs: []host.GuestLog{}}); err != nil {
 			return err
 		}
-		return cmdline.Reported(callErr)
+		return cmdline.Reported(termSafeError{callErr})
 	}
 	out := runJSON{
 		SkillID: res.SkillID, Version: res.Version, Tool: res.Tool, CallID: res.CallID,
@@ -171,7 +171,7 @@ func printRunJSON(w io.Writer, skillID, tool string, res *host.CallResult, callE
 		return err
 	}
 	if callErr != nil {
-		return cmdline.Reported(callErr)
+		return cmdline.Reported(termSafeError{callErr})
 	}
 	return nil
 }

@@ -353,7 +353,7 @@ func readManifest(dir string) (*manifest.Manifest, error) {
 	}
 	m, err := manifest.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, manifest.InFile(err, file)
 	}
 	if m.SkillID == "" || m.Version == "" || m.Publisher == "" {
 		return nil, fmt.Errorf("%s: skill_id, version and publisher are required", file)

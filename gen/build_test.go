@@ -15,6 +15,8 @@ import (
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
+
+	"github.com/palyra/palyra-go/internal/manifest"
 )
 
 func TestBuildRecord(t *testing.T) {
@@ -214,6 +216,9 @@ func TestBuildErrors(t *testing.T) {
 			BuildOptions{Name: "../escape"}, ErrBadPath, "../escape"},
 		{"bad skill.toml", map[string]string{"skill.toml": "skill_id = 3\n", "go.mod": goMod},
 			BuildOptions{}, nil, "skill.toml"},
+		// The path was printed twice: "…/skill.toml: skill.toml:2: author: …".
+		{"unknown key", map[string]string{"skill.toml": strings.Replace(minimalSkillTOML, "\n", "\nauthor = \"x\"\n", 1), "go.mod": goMod},
+			BuildOptions{}, manifest.ErrUnknownKey, "skill.toml:2: author: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -227,6 +232,9 @@ func TestBuildErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.wantMsg)
+			}
+			if n := strings.Count(strings.ReplaceAll(err.Error(), dir, "DIR"), "skill.toml:"); n > 1 {
+				t.Errorf("err = %v names skill.toml %d times", err, n)
 			}
 			entries, _ := os.ReadDir(filepath.Join(dir, "modules"))
 			if len(entries) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/format"
 	"go/token"
@@ -78,6 +79,10 @@ func GenerateClient(ctx context.Context, opts ClientOptions) (*ClientResult, err
 		doc = a.ManifestTOML
 	}
 	src, m, err := clientSource(doc, opts.Package)
+	var merr *manifest.Error
+	if err != nil && opts.Manifest != "" && errors.As(err, &merr) {
+		return nil, fmt.Errorf("client: %w", manifest.InFile(merr, opts.Manifest))
+	}
 	if err != nil {
 		return nil, err
 	}

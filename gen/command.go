@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,21 +10,37 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/palyra/palyra-go/internal/cmdline"
 )
 
 // Command returns the palyra-gen root command with its subcommands
-// (new, templates, generate, client, keygen, build, package). Errors are returned, not printed: the caller
-// prints them to stderr and exits non-zero.
+// (new, templates, generate, client, keygen, build, package, version,
+// completion). Errors are returned, not printed: [Main] prints them to
+// stderr and exits 1, or 2 for a wrong command line.
 func Command() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "palyra-gen",
 		Short:         "Scaffold, generate, build, package and sign Palyra skills",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Long: `palyra-gen is the skill author's CLI: scaffold a skill from a template,
+generate its typed tool bindings, build it to Wasm reproducibly, and package
+and sign it as a .palyra-skill artifact.
+
+` + cmdline.ExitCodesHelp,
 	}
 	root.AddCommand(NewCommand(), TemplatesCommand(), GenerateCommand(), ClientCommand(),
 		KeygenCommand(), BuildCommand(), PackageCommand())
+	cmdline.AddVersion(root)
+	cmdline.Harden(root)
 	return root
+}
+
+// Main runs palyra-gen with args (nil: the process's arguments) and
+// returns its exit status: 0 success, 1 failure, 2 wrong command line.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return cmdline.Execute(ctx, Command(), args, stdout, stderr)
 }
 
 // KeygenCommand is `keygen --out DIR [--json]`.
@@ -126,7 +143,7 @@ func BuildCommand() *cobra.Command {
 
 // PackageCommand is `package [DIR] --key FILE|- [--out FILE]
 // [--store-modules] [--json]`. An operator CLI can mount it under another
-// name (e.g. set Use to "build [DIR]" for `palyra skills package build`).
+// name (`palyra skills package` is this command).
 func PackageCommand() *cobra.Command {
 	var keyFile, out string
 	var store, asJSON bool

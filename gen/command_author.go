@@ -1,12 +1,12 @@
 package gen
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra-go/internal/cmdline"
 	"github.com/palyra/palyra-go/templates"
 )
 
@@ -18,7 +18,7 @@ func NewCommand() *cobra.Command {
 		Short: "Create a new skill repository from a template",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errors.New("say what to create: palyra-gen new skill NAME")
+			return cmdline.Usagef("say what to create: palyra-gen new skill NAME")
 		},
 	}
 	var opts ScaffoldOptions
@@ -59,8 +59,18 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&opts.PalyraDir, "palyra-dir", "", "local palyra-go checkout for the replace directive (default: the one palyra-gen was built from)")
 	f.BoolVar(&opts.Force, "force", false, "write into a non-empty directory, replacing files of the same names")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	_ = skill.RegisterFlagCompletionFunc("template", completeTemplates)
 	newCmd.AddCommand(skill)
 	return newCmd
+}
+
+// completeTemplates completes --template with the template names.
+func completeTemplates(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	var out []cobra.Completion
+	for _, t := range templates.List() {
+		out = append(out, cobra.CompletionWithDesc(t.Name, t.Description))
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 func templateNames() string {
@@ -78,7 +88,7 @@ func TemplatesCommand() *cobra.Command {
 		Short: "List the skill templates of palyra-gen new skill",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errors.New("say what to do: palyra-gen templates list")
+			return cmdline.Usagef("say what to do: palyra-gen templates list")
 		},
 	}
 	var asJSON bool

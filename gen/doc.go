@@ -38,9 +38,14 @@
 //	palyra-gen package [DIR] --key FILE|- [--out FILE] [--store-modules]
 //	palyra-gen keygen [--out DIR]
 //	palyra-gen client (--manifest skill.toml | --artifact FILE) --package NAME --out DIR
+//	palyra-gen version [--json]            (or --version [--json])
+//	palyra-gen completion bash|zsh|fish|powershell
 //
 // Every command but build --watch takes --json for a machine-readable
-// result. Errors go to stderr, with exit status 1.
+// result. Errors go to stderr, with exit status 1, or 2 for a wrong
+// command line (unknown command or flag, wrong arguments); with --json a
+// failure also prints {"error": …} on stdout. A manifest error names the
+// file once, as path:line: key: message.
 //
 // # new skill and templates list
 //

@@ -62,7 +62,7 @@ step "palyra skills check (clean)"
 palyra skills check
 
 step "tamper with the installed module on disk, then check again"
-mod=$(ls "$PALYRA_HOME"/skills/demo.hello/*/modules/hello.wasm)
+mod=$(ls "$PALYRA_HOME"/skills/installed/demo.hello/*/modules/hello.wasm)
 printf '\x00' >> "$mod"
 if palyra skills check; then
   echo "demo: check passed a modified module — that is a bug" >&2

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -41,11 +42,31 @@ type Error struct {
 	Message string
 	// Err is one of the package's sentinel errors.
 	Err error
+	// File is the manifest's path as the caller knows it, printed instead
+	// of "skill.toml" when set (see InFile).
+	File string
+}
+
+// InFile says that err came from the manifest at path file. A *Error
+// gets File set, so that it prints as "file:line: key: message" with the
+// path once; any other error is prefixed with "file: ".
+func InFile(err error, file string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		c.File = file
+		return &c
+	}
+	return fmt.Errorf("%s: %w", file, err)
 }
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("skill.toml")
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("skill.toml")
+	}
 	if e.Line > 0 {
 		b.WriteByte(':')
 		b.WriteString(strconv.Itoa(e.Line))

@@ -343,3 +343,19 @@ func TestCompatAliases(t *testing.T) {
 		t.Errorf("Encode wrote legacy compat names:\n%s", s)
 	}
 }
+
+// InFile puts the caller's path where "skill.toml" was, once.
+func TestInFile(t *testing.T) {
+	_, err := Parse([]byte("manifest_version = 2\nauthor = \"x\"\n"))
+	got := InFile(err, "/src/skill/skill.toml")
+	if want := `/src/skill/skill.toml:2: author: unknown key "author"`; got.Error() != want || !errors.Is(got, ErrUnknownKey) {
+		t.Errorf("InFile = %q (is ErrUnknownKey: %v), want %q", got, errors.Is(got, ErrUnknownKey), want)
+	}
+	if err.Error() != `skill.toml:2: author: unknown key "author"` {
+		t.Errorf("the original error changed: %q", err)
+	}
+	other := InFile(errors.New("boom"), "f.toml")
+	if other.Error() != "f.toml: boom" {
+		t.Errorf("InFile of another error = %q", other)
+	}
+}

@@ -1,11 +1,13 @@
 // Command palyra-gen is the skill author's CLI: new skill, templates list,
 // generate, client, keygen, build and package. It is a thin layer over
 // package gen; see there for what each step does.
+//
+// Exit status: 0 on success, 1 when a command fails, 2 for a wrong command
+// line.
 package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 
@@ -14,10 +16,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := gen.Command().ExecuteContext(ctx)
+	code := gen.Main(ctx, nil, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "palyra-gen:", err)
-		os.Exit(1)
-	}
+	os.Exit(code)
 }

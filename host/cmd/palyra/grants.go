@@ -111,6 +111,7 @@ those by name, alone or with --grant-requested:
 	flags.register(cmd)
 	cmd.Flags().BoolVar(&none, "none", false, "revoke every grant")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.ValidArgsFunction = c.completeSkills(false)
 	return cmd
 }
 

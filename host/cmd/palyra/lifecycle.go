@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/cmdline"
 )
 
 func (c *cli) lifecycleCommands() []*cobra.Command {
@@ -45,6 +45,7 @@ it eligible. A refused artifact leaves no files and no trust-store change.`,
 				if err != nil {
 					if asJSON {
 						_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "installed": false, "error": err.Error()})
+						return cmdline.Reported(fmt.Errorf("install %s: %w", args[0], hintTOFU(err, opts.AllowTOFU)))
 					}
 					return fmt.Errorf("install %s: %w", args[0], hintTOFU(err, opts.AllowTOFU))
 				}
@@ -162,11 +163,12 @@ func (c *cli) skillsInfoCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.ValidArgsFunction = c.completeSkills(false)
 	return cmd
 }
 
 func (c *cli) skillsCheckCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, allowQuarantined bool
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Re-verify and re-audit every installed skill; quarantine failures",
@@ -175,8 +177,9 @@ now (removed or revoked keys fail), compares the files on disk with the
 artifact, and re-audits with the current limits and vulnerability feed
 (policy audit.vulnerability_feed_hook, read afresh: a newly published
 advisory for a module in a skill's SBOM fails it). Anything that fails is
-quarantined with the reason. The exit status is non-zero when this run
-quarantined something.`,
+quarantined with the reason. The exit status is 1 while any installed skill
+is quarantined, by this run or before it, unless --allow-quarantined is
+given: then only a skill this run quarantined makes it 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withHost(cmd, func(h *host.Host) error {
@@ -191,15 +194,34 @@ quarantined something.`,
 				} else {
 					printCheck(cmd.OutOrStdout(), rep)
 				}
-				if rep.Quarantined > 0 {
-					return exitError{err: fmt.Errorf("%d skill(s) quarantined", rep.Quarantined), silent: asJSON}
+				var err2 error
+				switch already := stillQuarantined(rep); {
+				case rep.Quarantined > 0:
+					err2 = fmt.Errorf("%d skill(s) quarantined", rep.Quarantined)
+				case already > 0 && !allowQuarantined:
+					err2 = fmt.Errorf("%d skill(s) still quarantined (see 'palyra skills enable', or pass --allow-quarantined)", already)
 				}
-				return nil
+				if err2 != nil && asJSON {
+					return cmdline.Reported(err2)
+				}
+				return err2
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&allowQuarantined, "allow-quarantined", false, "exit 0 when the only quarantined skills were quarantined before this run")
 	return cmd
+}
+
+// stillQuarantined counts the skills that were quarantined before this check.
+func stillQuarantined(rep *host.CheckReport) int {
+	n := 0
+	for _, r := range rep.Skills {
+		if !r.Quarantined && r.State == host.StateQuarantined {
+			n++
+		}
+	}
+	return n
 }
 
 func printCheck(out io.Writer, rep *host.CheckReport) {
@@ -224,6 +246,7 @@ func printCheck(out io.Writer, rep *host.CheckReport) {
 
 func (c *cli) skillsQuarantineCommand() *cobra.Command {
 	var reason string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "quarantine ID --reason TEXT",
 		Short: "Take an installed skill out of service",
@@ -233,18 +256,24 @@ func (c *cli) skillsQuarantineCommand() *cobra.Command {
 				if err := h.Quarantine(cmd.Context(), args[0], reason, ""); err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"skill_id": args[0], "state": host.StateQuarantined, "reason": reason})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "quarantined %s: %s\n", args[0], reason)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded in the journal; required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	_ = cmd.MarkFlagRequired("reason")
+	cmd.ValidArgsFunction = c.completeSkills(false)
 	return cmd
 }
 
 func (c *cli) skillsEnableCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "enable ID",
 		Short: "Return a quarantined skill to service after a fresh verify + audit",
 		Args:  cobra.ExactArgs(1),
@@ -253,15 +282,22 @@ func (c *cli) skillsEnableCommand() *cobra.Command {
 				if err := h.Enable(cmd.Context(), args[0], ""); err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"skill_id": args[0], "state": host.StateEligible})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "enabled %s (eligible)\n", args[0])
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.ValidArgsFunction = c.completeSkills(false)
+	return cmd
 }
 
 func (c *cli) skillsRemoveCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "remove ID",
 		Short: "Uninstall a skill (its history stays in the journal)",
 		Args:  cobra.ExactArgs(1),
@@ -270,11 +306,17 @@ func (c *cli) skillsRemoveCommand() *cobra.Command {
 				if err := h.Remove(cmd.Context(), args[0], ""); err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"skill_id": args[0], "removed": true})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", args[0])
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.ValidArgsFunction = c.completeSkills(false)
+	return cmd
 }
 
 func (c *cli) skillsAuditCommand() *cobra.Command {
@@ -285,7 +327,7 @@ func (c *cli) skillsAuditCommand() *cobra.Command {
 		Short: "Print the static security audit of an installed skill or an artifact",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (artifactPath != "") {
-				return errors.New("give an installed skill ID or --artifact FILE")
+				return cmdline.Usagef("give an installed skill ID or --artifact FILE")
 			}
 			return cobra.MaximumNArgs(1)(cmd, args)
 		},
@@ -314,7 +356,11 @@ func (c *cli) skillsAuditCommand() *cobra.Command {
 					w.Flush()
 				}
 				if !rep.Passed {
-					return exitError{err: fmt.Errorf("audit failed: %d failing check(s)", len(rep.Failures())), silent: asJSON}
+					err := fmt.Errorf("audit failed: %d failing check(s)", len(rep.Failures()))
+					if asJSON {
+						return cmdline.Reported(err)
+					}
+					return err
 				}
 				return nil
 			})
@@ -322,6 +368,7 @@ func (c *cli) skillsAuditCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&artifactPath, "artifact", "", "audit this .palyra-skill file instead of an installed skill")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.ValidArgsFunction = c.completeSkills(false)
 	return cmd
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"os/user"
 
 	"github.com/spf13/cobra"
 
 	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/cmdline"
 )
 
 // cli holds the global flags shared by every subcommand.
@@ -23,9 +25,16 @@ func newRootCommand() *cobra.Command {
 		Short:         "Operate palyra skills: verify, install, check, run; trust publishers; store secrets",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Long: `Palyra operates signed skills: verify, install, check and run them, trust
+their publishers and store the secrets they may be granted, all in one state
+directory. Every command that reports or changes state takes --json.
+
+` + cmdline.ExitCodesHelp,
 	}
 	root.PersistentFlags().StringVar(&c.stateDir, "state-dir", "", "state directory (default $"+host.EnvStateDir+", else palyra under the user config dir)")
 	root.AddCommand(c.skillsCommand(), c.trustCommand(), c.secretsCommand())
+	cmdline.AddVersion(root)
+	cmdline.Harden(root)
 	return root
 }
 
@@ -63,4 +72,48 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// completeSkills completes the first argument with the installed skill ids
+// and, when withTools, the second with the tool ids and names of that
+// skill. It reads the state dir only when it exists: completing must not
+// create one.
+func (c *cli) completeSkills(withTools bool) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 1 || (len(args) == 1 && !withTools) {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		dir := c.stateDir
+		if dir == "" {
+			var err error
+			if dir, err = host.DefaultStateDir(); err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+		}
+		if _, err := os.Stat(dir); err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		_ = c.withHost(cmd, func(h *host.Host) error {
+			if len(args) == 0 {
+				list, err := h.List(cmd.Context())
+				for _, s := range list {
+					out = append(out, cobra.CompletionWithDesc(s.SkillID, s.Version+" "+string(s.State)))
+				}
+				return err
+			}
+			info, err := h.Info(cmd.Context(), args[0])
+			if err != nil || info.Manifest == nil {
+				return err
+			}
+			for _, t := range info.Manifest.Entrypoints.Tools {
+				out = append(out, cobra.CompletionWithDesc(t.ID, t.Description))
+				if t.Name != "" && t.Name != t.ID {
+					out = append(out, cobra.CompletionWithDesc(t.Name, t.Description))
+				}
+			}
+			return nil
+		})
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }

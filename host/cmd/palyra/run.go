@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/cmdline"
 )
 
 // maxCLIInput bounds the input read from a file or stdin.
@@ -28,7 +29,8 @@ func (c *cli) skillsRunCommand() *cobra.Command {
 		Long: `Run calls TOOL (a tool id or name from the manifest) of the current version of
 skill ID with the capabilities the operator granted, and prints the output.
 The input is --input's text, the contents of --input-file, or standard input
-when the last argument is "-"; with none, the input is empty. A tool of a
+with --input -, --input-file - or a last argument "-"; with none, the input
+is empty. A tool of a
 Palyra-native module gets no input (it is ignored: Palyra's ABI has none);
 its output is {"exit_code":N}, N being what its entrypoint returned.
 
@@ -46,7 +48,7 @@ or base64), the duration, the guest's logs and the call id.`,
 			return c.withHost(cmd, func(h *host.Host) error {
 				res, err := h.Run(cmd.Context(), args[0], args[1], input)
 				if asJSON {
-					return printRunJSON(cmd.OutOrStdout(), res, err)
+					return printRunJSON(cmd.OutOrStdout(), args[0], args[1], res, err)
 				}
 				// The guest's text is escaped: it could otherwise move the
 				// cursor, rewrite lines or print one that looks like ours.
@@ -67,16 +69,17 @@ or base64), the duration, the guest's logs and the call id.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&inputFlag, "input", "", "the input, as text (usually JSON)")
-	cmd.Flags().StringVar(&inputFile, "input-file", "", "read the input from this file")
+	cmd.Flags().StringVar(&inputFlag, "input", "", "the input, as text (usually JSON); - reads standard input")
+	cmd.Flags().StringVar(&inputFile, "input-file", "", "read the input from this file; - reads standard input")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result, duration and logs as JSON")
+	cmd.ValidArgsFunction = c.completeSkills(true)
 	return cmd
 }
 
 func readRunInput(cmd *cobra.Command, args []string, inputFlag, inputFile string) ([]byte, error) {
 	fromStdin := len(args) == 3
 	if fromStdin && args[2] != "-" {
-		return nil, fmt.Errorf("unexpected argument %q (the input comes from --input, --input-file or -)", args[2])
+		return nil, cmdline.Usagef("unexpected argument %q (the input comes from --input, --input-file or -)", args[2])
 	}
 	n := 0
 	for _, set := range []bool{cmd.Flags().Changed("input"), inputFile != "", fromStdin} {
@@ -85,10 +88,12 @@ func readRunInput(cmd *cobra.Command, args []string, inputFlag, inputFile string
 		}
 	}
 	if n > 1 {
-		return nil, errors.New("give the input one way: --input, --input-file or -")
+		return nil, cmdline.Usagef("give the input one way: --input, --input-file or -")
 	}
 	var r io.Reader
 	switch {
+	case cmd.Flags().Changed("input") && inputFlag == "-", inputFile == "-", fromStdin:
+		r = cmd.InOrStdin()
 	case cmd.Flags().Changed("input"):
 		return []byte(inputFlag), nil
 	case inputFile != "":
@@ -98,8 +103,6 @@ func readRunInput(cmd *cobra.Command, args []string, inputFlag, inputFile string
 		}
 		defer f.Close()
 		r = f
-	case fromStdin:
-		r = cmd.InOrStdin()
 	default:
 		return nil, nil
 	}
@@ -141,9 +144,12 @@ type runJSON struct {
 	Logs          []host.GuestLog `json:"logs"`
 }
 
-func printRunJSON(w io.Writer, res *host.CallResult, callErr error) error {
+func printRunJSON(w io.Writer, skillID, tool string, res *host.CallResult, callErr error) error {
 	if res == nil { // the call never started: not installed, no such tool…
-		return callErr
+		if err := writeJSON(w, runJSON{SkillID: skillID, Tool: tool, Error: callErr.Error(), Logs: []host.GuestLog{}}); err != nil {
+			return err
+		}
+		return cmdline.Reported(termSafeError{callErr})
 	}
 	out := runJSON{
 		SkillID: res.SkillID, Version: res.Version, Tool: res.Tool, CallID: res.CallID,
@@ -165,7 +171,7 @@ func printRunJSON(w io.Writer, res *host.CallResult, callErr error) error {
 		return err
 	}
 	if callErr != nil {
-		return exitError{err: callErr, silent: true}
+		return cmdline.Reported(termSafeError{callErr})
 	}
 	return nil
 }
@@ -177,7 +183,7 @@ func (c *cli) secretsCommand() *cobra.Command {
 }
 
 func (c *cli) secretsSetCommand() *cobra.Command {
-	var raw bool
+	var raw, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "set SCOPE/KEY",
 		Short: "Store a secret, read from standard input",
@@ -209,12 +215,16 @@ granted it (palyra skills grants).`,
 				if err := h.SetSecret(cmd.Context(), ref.Scope, ref.Key, value); err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"scope": ref.Scope, "key": ref.Key, "stored": true, "bytes": len(value)})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "stored %s (%d bytes)\n", ref, len(value))
 				return nil
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&raw, "raw", false, "keep a trailing newline")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
@@ -266,7 +276,8 @@ view, see 'palyra skills grants ID'.`,
 }
 
 func (c *cli) secretsDeleteCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "delete SCOPE/KEY",
 		Short: "Delete a stored secret",
 		Args:  cobra.ExactArgs(1),
@@ -279,9 +290,14 @@ func (c *cli) secretsDeleteCommand() *cobra.Command {
 				if err := h.DeleteSecret(cmd.Context(), ref.Scope, ref.Key); err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"scope": ref.Scope, "key": ref.Key, "deleted": true})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", ref)
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/palyra/palyra-go/gen"
 	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/cmdline"
 )
 
 func (c *cli) skillsCommand() *cobra.Command {
@@ -40,6 +41,7 @@ verification fails.`,
 				if err != nil {
 					if asJSON {
 						_ = writeJSON(cmd.OutOrStdout(), map[string]any{"file": args[0], "trusted": false, "error": err.Error()})
+						return cmdline.Reported(fmt.Errorf("verify %s: %w", args[0], hintTOFU(err, allowTOFU)))
 					}
 					return fmt.Errorf("verify %s: %w", args[0], hintTOFU(err, allowTOFU))
 				}
@@ -137,12 +139,16 @@ trust store is neither read nor written.`,
 	return cmd
 }
 
-// skillsPackageCommand is the seed's `palyra skills package build`: the same
-// command as `palyra-gen package`, mounted under the operator CLI.
+// skillsPackageCommand is `palyra skills package [DIR]`: the same command
+// as `palyra-gen package`, mounted under the operator CLI. The seed's
+// `palyra skills package build [DIR]` still works, as a hidden alias (a
+// skill dir named build is then given as ./build).
 func skillsPackageCommand() *cobra.Command {
+	cmd := gen.PackageCommand()
+	cmd.Short += " (as palyra-gen package)"
 	build := gen.PackageCommand()
 	build.Use = "build [DIR]"
-	cmd := &cobra.Command{Use: "package", Short: "Package and sign skills (as palyra-gen package)"}
+	build.Hidden = true
 	cmd.AddCommand(build)
 	return cmd
 }

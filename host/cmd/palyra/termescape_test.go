@@ -86,4 +86,9 @@ func TestRunEscapesGuestText(t *testing.T) {
 			t.Errorf("%s: the guest's text is not shown escaped: %q", tool, out)
 		}
 	}
+	// With --json the error goes to stderr too, escaped.
+	_, errOut, code := execCLI(t, "", "--state-dir", state, "skills", "run", "--json", "acme.guest", "fail", "--input", evil)
+	if code != 1 || strings.ContainsAny(errOut, "\x1b\r\u202e\u202c") || !strings.Contains(errOut, `x\x1b[2K\x0d`) {
+		t.Errorf("run --json of a failing tool: exit %d, stderr %q", code, errOut)
+	}
 }

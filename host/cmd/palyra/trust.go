@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,7 +21,7 @@ func (c *cli) trustCommand() *cobra.Command {
 }
 
 func (c *cli) trustAddCommand() *cobra.Command {
-	var force bool
+	var force, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "add PUBLISHER KEY",
 		Short: "Allowlist a publisher key",
@@ -53,12 +54,16 @@ the lifted revocation stays on record in trust-revocations.json.`,
 					}
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"publisher": args[0], "key_id": signing.KeyID(pub), "trusted": true})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "trusted %s key %s\n", args[0], signing.KeyID(pub))
 				return nil
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "lift the key's revocation, if it has one (recorded)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
@@ -98,40 +103,73 @@ func (c *cli) trustListCommand() *cobra.Command {
 }
 
 func (c *cli) trustRemoveCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "remove PUBLISHER KEYID",
-		Short: "Remove a publisher key (allowlisted or pinned) by key id",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "remove PUBLISHER KEY",
+		Short: "Remove a publisher key (allowlisted or pinned): KEY is its key id, or the key as trust add takes it",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withHost(cmd, func(h *host.Host) error {
+				args[1] = keyIDArg(args[1])
 				if err := h.TrustStore().Remove(cmd.Context(), args[0], args[1]); err != nil {
 					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"publisher": args[0], "key_id": args[1], "removed": true})
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %s key %s\n", args[0], args[1])
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
 }
 
 func (c *cli) trustRevokeCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "revoke PUBLISHER KEYID",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "revoke PUBLISHER KEY",
 		Short: "Revoke a publisher key: it never verifies again, and the next check quarantines its skills",
 		Long: `Revoke records KEYID in trust-revocations.json and takes it out of every
 allowlist and TOFU pin in trust-store.json, so that Palyra, reading the same
 store, stops trusting it too. The publisher is not trusted on first use
 again: allowlist its next key with 'palyra trust add'. A revoked key is
-re-added only with 'palyra trust add --force'.`,
+re-added only with 'palyra trust add --force'. KEY is the key id
+(ed25519:…, as 'palyra trust list' shows it), or the key as 'palyra trust
+add' takes it (a public key file, hex or base64). A key the store does not
+hold is an error, as for remove.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withHost(cmd, func(h *host.Host) error {
+				args[1] = keyIDArg(args[1])
 				if err := h.TrustStore().Revoke(cmd.Context(), args[0], args[1]); err != nil {
 					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"publisher": args[0], "key_id": args[1], "revoked": true})
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s key %s (run 'palyra skills check' to quarantine its skills)\n", args[0], args[1])
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// keyIDArg returns the key id an argument names: a key id as it is, or
+// the id of a public key given as trust add takes it (file, hex, base64).
+func keyIDArg(arg string) string {
+	if strings.HasPrefix(arg, "ed25519:") {
+		return arg
+	}
+	text := []byte(arg)
+	if data, err := os.ReadFile(arg); err == nil {
+		text = data
+	}
+	if pub, err := signing.ParsePublicKey(text); err == nil {
+		return signing.KeyID(pub)
+	}
+	return arg
 }

@@ -49,6 +49,9 @@ type Spec struct {
 	GoModules []string
 	// SkillID, if set, is the skill id instead of publisher.name.
 	SkillID string
+	// Operator is TOML appended after the [operator] table, e.g. an
+	// [operator.config] contract.
+	Operator string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -106,6 +109,50 @@ func EchoModule(tools ...string) []byte {
 		m.FunctionSection = append(m.FunctionSection, 0)
 		m.CodeSection = append(m.CodeSection, &wasm.Code{Body: body})
 		m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: name, Index: 3 + uint32(i)})
+	}
+	m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeMemory, Name: "memory"})
+	return binary.EncodeModule(m)
+}
+
+// ConfigModule returns a module with two tools: "config" outputs the
+// value config_get returns for the key its input names, "var" the value
+// var_get returns for it (empty when there is none): the smallest guest
+// that shows what operator config and initial vars it sees.
+func ConfigModule() []byte {
+	i64 := []wasm.ValueType{wasm.ValueTypeI64}
+	m := &wasm.Module{
+		TypeSection: []*wasm.FunctionType{
+			{Results: []wasm.ValueType{wasm.ValueTypeI32}}, // a tool
+			{Results: i64},              // input_offset
+			{Params: i64, Results: i64}, // config_get, var_get, length
+			{Params: []wasm.ValueType{wasm.ValueTypeI64, wasm.ValueTypeI64}}, // output_set
+		},
+		ImportSection: []*wasm.Import{
+			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "input_offset", DescFunc: 1},
+			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "config_get", DescFunc: 2},
+			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "var_get", DescFunc: 2},
+			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "length", DescFunc: 2},
+			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "output_set", DescFunc: 3},
+		},
+		MemorySection: &wasm.Memory{Min: 1, Max: 16, IsMaxEncoded: true},
+	}
+	for i, name := range []string{"config", "var"} {
+		get := byte(1 + i) // config_get or var_get
+		m.FunctionSection = append(m.FunctionSection, 0)
+		m.CodeSection = append(m.CodeSection, &wasm.Code{
+			LocalTypes: i64,
+			Body: []byte{
+				wasm.OpcodeCall, 0, // input_offset: the key's block
+				wasm.OpcodeCall, get, // the value's block, 0 if none
+				wasm.OpcodeLocalTee, 0,
+				wasm.OpcodeLocalGet, 0,
+				wasm.OpcodeCall, 3, // length (0 for block 0)
+				wasm.OpcodeCall, 4, // output_set
+				wasm.OpcodeI32Const, 0,
+				wasm.OpcodeEnd,
+			},
+		})
+		m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: name, Index: 5 + uint32(i)})
 	}
 	m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeMemory, Name: "memory"})
 	return binary.EncodeModule(m)
@@ -239,7 +286,8 @@ min_palyra_version = %q
 [operator]
 display_name = "Test skill"
 summary = "A skill the tests build."
-`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.Fuel, s.ProtocolMajor, s.MinHost, maxHost))
+%s
+`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.Fuel, s.ProtocolMajor, s.MinHost, maxHost, s.Operator))
 	if err != nil {
 		return nil, err
 	}

@@ -398,19 +398,19 @@ func effectiveConfig(st journal.Status, m *Manifest, es []journal.ConfigEntry) (
 			v.Redacted = v.Redacted || e.Redacted
 			switch {
 			case c != nil && p.Type == "":
-				v.Problem = fmt.Sprintf("%s %s does not declare %q in [operator.config]: palyra skills config %s unset %s", st.SkillID, st.Version, k, st.SkillID, k)
+				v.Problem = fmt.Sprintf("operator config %q is not declared in this version's [operator.config] (palyra skills config %s unset %s)", k, st.SkillID, k)
 			case c != nil:
 				canon, err := parseConfigValue(p, e.Value)
 				if err != nil {
 					if v.Redacted {
 						err = fmt.Errorf("the value is not %s: %w", typeNoun(p.Type), ErrConfigType)
 					}
-					v.Problem = fmt.Sprintf("%s %s: %q: %v: palyra skills config %s set %s VALUE", st.SkillID, st.Version, k, err, st.SkillID, k)
+					v.Problem = fmt.Sprintf("operator config %q: %v (palyra skills config %s set %s VALUE)", k, err, st.SkillID, k)
 				}
 				v.Value = canon
 			}
 		} else if v.Required && v.Source == ConfigNotSet {
-			v.Problem = fmt.Sprintf("%s %s requires %q (%s), which has no default: palyra skills config %s set %s VALUE", st.SkillID, st.Version, k, p.Type, st.SkillID, k)
+			v.Problem = fmt.Sprintf("operator config %q (%s) is required and has no default (palyra skills config %s set %s VALUE)", k, p.Type, st.SkillID, k)
 		}
 		if v.Problem != "" {
 			rep.Problems = append(rep.Problems, v.Problem)

@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -48,18 +49,27 @@ redacted = true
 `
 
 func configSpec(key []byte, version, operator string) skillSpec {
-	return skillSpec{Name: "cfg", Version: version, Module: testskill.ConfigModule(), Tools: []string{"config", "var"}, Key: key, Operator: operator}
+	return skillSpec{Name: "cfg", Version: version, Module: testskill.ConfigModule(), Tools: []string{"config", "var"},
+		Key: key, Operator: operator, Schema: `{ type = "string" }`}
 }
 
 // callConfig returns what the guest's config_get (tool "config") or
 // var_get (tool "var") returns for key.
 func callConfig(t *testing.T, h *host.Host, tool, key string) string {
 	t.Helper()
-	out, err := h.Call(ctx, "acme.cfg", tool, []byte(key))
+	in, _ := json.Marshal(key)
+	out, err := h.Call(ctx, "acme.cfg", tool, in)
 	if err != nil {
 		t.Fatalf("%s(%q): %v", tool, key, err)
 	}
-	return string(out)
+	var v *string // the guest outputs a JSON string, or null for none
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("%s(%q) output %q: %v", tool, key, out, err)
+	}
+	if v == nil {
+		return ""
+	}
+	return *v
 }
 
 func TestOperatorConfigReachesGuest(t *testing.T) {
@@ -70,7 +80,7 @@ func TestOperatorConfigReachesGuest(t *testing.T) {
 
 	// Before anything is set, the required region has no value: the skill
 	// does not run, and the error says what to do.
-	if _, err := h.Call(ctx, "acme.cfg", "config", []byte("units")); !errors.Is(err, host.ErrConfigInvalid) ||
+	if _, err := h.Call(ctx, "acme.cfg", "config", []byte(`"units"`)); !errors.Is(err, host.ErrConfigInvalid) ||
 		!strings.Contains(err.Error(), `"region"`) || !strings.Contains(err.Error(), "skills config acme.cfg set region") {
 		t.Fatalf("call with a required key unset: %v", err)
 	}
@@ -273,7 +283,7 @@ func TestConfigAcrossUpgradeAndRemove(t *testing.T) {
 	// 2.0.0 keeps region, makes limit a boolean.
 	v2 := strings.Replace(configContract, "type = \"integer\"\ndefault = 10", "type = \"boolean\"", 1)
 	installSpec(t, h, configSpec(key, "2.0.0", v2))
-	_, err := h.Call(ctx, "acme.cfg", "config", []byte("region"))
+	_, err := h.Call(ctx, "acme.cfg", "config", []byte(`"region"`))
 	if !errors.Is(err, host.ErrConfigInvalid) || !strings.Contains(err.Error(), `"limit"`) || !strings.Contains(err.Error(), "boolean") {
 		t.Fatalf("call after an upgrade retyped limit: %v", err)
 	}

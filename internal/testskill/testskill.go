@@ -5,6 +5,7 @@ package testskill
 
 import (
 	"crypto/ed25519"
+	_ "embed"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -52,6 +53,9 @@ type Spec struct {
 	// Operator is TOML appended after the [operator] table, e.g. an
 	// [operator.config] contract.
 	Operator string
+	// Schema is every tool's input and output schema, as a TOML inline
+	// table; default { type = "object" }.
+	Schema string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -114,49 +118,17 @@ func EchoModule(tools ...string) []byte {
 	return binary.EncodeModule(m)
 }
 
-// ConfigModule returns a module with two tools: "config" outputs the
-// value config_get returns for the key its input names, "var" the value
-// var_get returns for it (empty when there is none): the smallest guest
-// that shows what operator config and initial vars it sees.
-func ConfigModule() []byte {
-	i64 := []wasm.ValueType{wasm.ValueTypeI64}
-	m := &wasm.Module{
-		TypeSection: []*wasm.FunctionType{
-			{Results: []wasm.ValueType{wasm.ValueTypeI32}}, // a tool
-			{Results: i64},              // input_offset
-			{Params: i64, Results: i64}, // config_get, var_get, length
-			{Params: []wasm.ValueType{wasm.ValueTypeI64, wasm.ValueTypeI64}}, // output_set
-		},
-		ImportSection: []*wasm.Import{
-			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "input_offset", DescFunc: 1},
-			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "config_get", DescFunc: 2},
-			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "var_get", DescFunc: 2},
-			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "length", DescFunc: 2},
-			{Type: wasm.ExternTypeFunc, Module: "extism:host/env", Name: "output_set", DescFunc: 3},
-		},
-		MemorySection: &wasm.Memory{Min: 1, Max: 16, IsMaxEncoded: true},
-	}
-	for i, name := range []string{"config", "var"} {
-		get := byte(1 + i) // config_get or var_get
-		m.FunctionSection = append(m.FunctionSection, 0)
-		m.CodeSection = append(m.CodeSection, &wasm.Code{
-			LocalTypes: i64,
-			Body: []byte{
-				wasm.OpcodeCall, 0, // input_offset: the key's block
-				wasm.OpcodeCall, get, // the value's block, 0 if none
-				wasm.OpcodeLocalTee, 0,
-				wasm.OpcodeLocalGet, 0,
-				wasm.OpcodeCall, 3, // length (0 for block 0)
-				wasm.OpcodeCall, 4, // output_set
-				wasm.OpcodeI32Const, 0,
-				wasm.OpcodeEnd,
-			},
-		})
-		m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: name, Index: 5 + uint32(i)})
-	}
-	m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeMemory, Name: "memory"})
-	return binary.EncodeModule(m)
-}
+// configWasm is testdata/config.wat, assembled.
+//
+//go:embed testdata/config.wasm
+var configWasm []byte
+
+// ConfigModule returns a module with two tools: "config" takes a JSON
+// string naming a key and outputs, as a JSON string, the value config_get
+// returns for it (null when there is none); "var" does the same with
+// var_get. It is the smallest guest that shows what operator config and
+// initial vars it sees; declare its tools with Schema `{ type = "string" }`.
+func ConfigModule() []byte { return append([]byte(nil), configWasm...) }
 
 // SpinModule returns a hostile module: tool "spin" loops forever, tool
 // "ok" returns at once (2 units of fuel), and with startLoop the module's
@@ -201,6 +173,9 @@ func (s Spec) withDefaults() (Spec, error) {
 	}
 	if len(s.Tools) == 0 {
 		s.Tools = []string{"echo"}
+	}
+	if s.Schema == "" {
+		s.Schema = `{ type = "object" }`
 	}
 	if s.Fuel == 0 {
 		s.Fuel = manifest.DefaultFuelBudget
@@ -259,9 +234,9 @@ func (s Spec) Bytes() ([]byte, error) {
 id = "%s.%s"
 name = %q
 description = "Test tool %s"
-input_schema = { type = "object" }
-output_schema = { type = "object" }
-`, s.Publisher, t, t, t)
+input_schema = %s
+output_schema = %s
+`, s.Publisher, t, t, t, s.Schema, s.Schema)
 	}
 	m, err := manifest.Parse(fmt.Appendf(nil, `
 manifest_version = 2

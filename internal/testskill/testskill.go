@@ -5,8 +5,8 @@ package testskill
 
 import (
 	"crypto/ed25519"
-	_ "embed"
 	"crypto/rand"
+	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"

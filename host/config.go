@@ -450,3 +450,14 @@ func (h *Host) operatorConfig(ctx context.Context, st journal.Status, m *Manifes
 	_, rc, err := effectiveConfig(st, m, es)
 	return rc, err
 }
+
+// configProblems lists what of the operator's config keeps st from
+// running, for Install's warnings.
+func (h *Host) configProblems(ctx context.Context, st journal.Status, m *Manifest) []string {
+	es, err := h.journal.Config(ctx, st.SkillID)
+	if err != nil {
+		return []string{"operator config: " + err.Error()}
+	}
+	rep, _, _ := effectiveConfig(st, m, es)
+	return rep.Problems
+}

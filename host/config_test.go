@@ -282,8 +282,14 @@ func TestConfigAcrossUpgradeAndRemove(t *testing.T) {
 	}
 	// 2.0.0 keeps region, makes limit a boolean.
 	v2 := strings.Replace(configContract, "type = \"integer\"\ndefault = 10", "type = \"boolean\"", 1)
-	installSpec(t, h, configSpec(key, "2.0.0", v2))
-	_, err := h.Call(ctx, "acme.cfg", "config", []byte(`"region"`))
+	in, err := h.Install(ctx, configSpec(key, "2.0.0", v2).File(t), host.InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := in.Warnings[len(in.Warnings)-1]; !strings.Contains(w, `"limit"`) || !strings.Contains(w, "boolean") {
+		t.Errorf("upgrade warnings %q, want one naming limit", in.Warnings)
+	}
+	_, err = h.Call(ctx, "acme.cfg", "config", []byte(`"region"`))
 	if !errors.Is(err, host.ErrConfigInvalid) || !strings.Contains(err.Error(), `"limit"`) || !strings.Contains(err.Error(), "boolean") {
 		t.Fatalf("call after an upgrade retyped limit: %v", err)
 	}

@@ -44,9 +44,10 @@ operator's values.
 When the manifest declares [operator.config], only its properties may be set
 and VALUE must parse as the property's type: string (one of enum_values when
 declared), integer (42), number (0.5, 1e3), boolean (true or false) or
-string_list (a JSON array of strings: '["a","b"]'). Without [operator.config]
-any key of [A-Za-z0-9._-] may be set, with a warning: it reaches config_get
-unchecked.
+string_list (a JSON array of strings: '["a","b"]'). A VALUE that starts with
+'-' follows '--': palyra skills config ID set offset -- -1. Without
+[operator.config] any key of [A-Za-z0-9._-] may be set, with a warning: it
+reaches config_get unchecked.
 
 Values are kept in the journal per skill id: they carry over upgrades and go
 with 'palyra skills remove'. Every change is an event in 'palyra skills info'

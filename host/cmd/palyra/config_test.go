@@ -48,6 +48,9 @@ redacted = true
 		t.Errorf("list:\n%s", out)
 	}
 
+	if out, err := cli("skills", "config", "acme.cfg", "set", "limit", "--", "-3"); err != nil || out != "acme.cfg 1.0.0: config limit = -3\n" {
+		t.Errorf("set of a negative value after --: %q, %v", out, err)
+	}
 	if out, err := cli("skills", "config", "acme.cfg", "set", "limit", "42"); err != nil || out != "acme.cfg 1.0.0: config limit = 42\n" {
 		t.Errorf("set: %q, %v", out, err)
 	}

@@ -4,6 +4,7 @@
 package testskill
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	_ "embed"
@@ -44,18 +45,19 @@ type Spec struct {
 	// Capabilities are TOML lines of the [capabilities] table, e.g.
 	// `http_egress_allowlist = ["api.example.com"]`.
 	Capabilities string
+	// Operator is TOML appended after the [operator] table, e.g. an
+	// [operator.config] contract.
+	Operator string
 	// GoModules, as "path@version", are the Go modules the SBOM lists as
 	// compiled into the module (an SBOM made by internal/sbom); default
 	// none, and a minimal SBOM listing the module file alone.
 	GoModules []string
 	// SkillID, if set, is the skill id instead of publisher.name.
 	SkillID string
-	// Operator is TOML appended after the [operator] table, e.g. an
-	// [operator.config] contract.
-	Operator string
-	// Schema is every tool's input and output schema, as a TOML inline
-	// table; default { type = "object" }.
-	Schema string
+	// InputSchema and OutputSchema are every tool's schemas, as TOML
+	// inline tables; default {} (no constraint: the test modules take and
+	// return bytes that need not be JSON).
+	InputSchema, OutputSchema string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -127,7 +129,8 @@ var configWasm []byte
 // string naming a key and outputs, as a JSON string, the value config_get
 // returns for it (null when there is none); "var" does the same with
 // var_get. It is the smallest guest that shows what operator config and
-// initial vars it sees; declare its tools with Schema `{ type = "string" }`.
+// initial vars it sees; declare its tools with InputSchema and
+// OutputSchema `{ type = "string" }`.
 func ConfigModule() []byte { return append([]byte(nil), configWasm...) }
 
 // SpinModule returns a hostile module: tool "spin" loops forever, tool
@@ -173,9 +176,6 @@ func (s Spec) withDefaults() (Spec, error) {
 	}
 	if len(s.Tools) == 0 {
 		s.Tools = []string{"echo"}
-	}
-	if s.Schema == "" {
-		s.Schema = `{ type = "object" }`
 	}
 	if s.Fuel == 0 {
 		s.Fuel = manifest.DefaultFuelBudget
@@ -236,7 +236,7 @@ name = %q
 description = "Test tool %s"
 input_schema = %s
 output_schema = %s
-`, s.Publisher, t, t, t, s.Schema, s.Schema)
+`, s.Publisher, t, t, t, cmp.Or(s.InputSchema, "{}"), cmp.Or(s.OutputSchema, "{}"))
 	}
 	m, err := manifest.Parse(fmt.Appendf(nil, `
 manifest_version = 2

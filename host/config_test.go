@@ -50,7 +50,7 @@ redacted = true
 
 func configSpec(key []byte, version, operator string) skillSpec {
 	return skillSpec{Name: "cfg", Version: version, Module: testskill.ConfigModule(), Tools: []string{"config", "var"},
-		Key: key, Operator: operator, InputSchema: `{ type = "string" }`, OutputSchema: `{ type = "string" }`}
+		Key: key, Operator: operator, InputSchema: `{ type = "string" }`, OutputSchema: `{ type = ["string", "null"] }`}
 }
 
 // callConfig returns what the guest's config_get (tool "config") or

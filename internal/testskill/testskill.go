@@ -130,7 +130,7 @@ var configWasm []byte
 // returns for it (null when there is none); "var" does the same with
 // var_get. It is the smallest guest that shows what operator config and
 // initial vars it sees; declare its tools with InputSchema and
-// OutputSchema `{ type = "string" }`.
+// OutputSchema { type = "string" } and { type = ["string", "null"] }.
 func ConfigModule() []byte { return append([]byte(nil), configWasm...) }
 
 // SpinModule returns a hostile module: tool "spin" loops forever, tool

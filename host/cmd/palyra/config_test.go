@@ -15,7 +15,7 @@ func TestConfigAndVarsCommands(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	art := filepath.Join(dir, "acme.cfg-1.0.0.palyra-skill")
-	spec := testskill.Spec{Name: "cfg", Module: testskill.ConfigModule(), Tools: []string{"config", "var"}, InputSchema: `{ type = "string" }`, OutputSchema: `{ type = "string" }`,
+	spec := testskill.Spec{Name: "cfg", Module: testskill.ConfigModule(), Tools: []string{"config", "var"}, InputSchema: `{ type = "string" }`, OutputSchema: `{ type = ["string", "null"] }`,
 		Operator: `
 [operator.config.properties.limit]
 type = "integer"

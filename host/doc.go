@@ -5,7 +5,8 @@
 // eligible, or quarantined: List, Info, Check, CheckEvery, Quarantine,
 // Enable, Remove), and runs the tools of eligible skills in a sandbox with
 // only the capabilities the operator granted (Call, Run; Grants,
-// SetGrants, the secrets store).
+// SetGrants, the secrets store) and the operator's config and initial
+// vars (Config, SetConfig, SetVar: see docs/operator-config.md).
 //
 // The state directory's layout is in layout.go (and the README): installed
 // skills live under <state>/skills/installed/<skill_id>/<version>/, where
@@ -50,6 +51,19 @@
 // Anything else is an error callers tell apart with errors.Is:
 // ErrUntrustedPublisher, ErrKeyMismatch, ErrKeyRevoked, ErrBadSignature,
 // ErrPayloadDigestMismatch, ErrMalformedArchive, ErrIncompatible, ...
+//
+// Operator config (SetConfig, UnsetConfig) is what a guest's config_get
+// returns over the defaults of the manifest's [operator.config]. When the
+// manifest declares that table, a key must be one of its properties and
+// the value must parse as its type (ErrConfigUndeclared, ErrConfigType);
+// without it any key of [A-Za-z0-9._-] is taken, with a warning. Initial
+// vars (SetVar) start every load's Extism vars. Both are kept in the
+// journal per skill id, so they survive upgrades, and go with Remove; each
+// load re-checks them against its version, and a value that version no
+// longer accepts, or a required property with no value, fails the skill's
+// calls with ErrConfigInvalid. Values of redacted properties, or of keys
+// that look like a secret's, are never returned, logged or recorded in an
+// event.
 //
 // Secrets (SetSecret, SecretReaders) are sealed with a master key kept
 // outside <state>/secrets: <state>/identity/secrets.key by default,

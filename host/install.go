@@ -91,7 +91,9 @@ type Installed struct {
 	// Replaced is the version this install took over from, if any; it
 	// equals Version for a reinstall.
 	Replaced string `json:"replaced,omitempty"`
-	// Warnings are the audit's non-failing findings.
+	// Warnings are the audit's non-failing findings, and what of the
+	// operator's config keeps the skill from running (a value this version
+	// no longer accepts, a required property with no value).
 	Warnings []string `json:"warnings,omitempty"`
 	// Granted are the capabilities granted; Denied those requested but not
 	// granted (calls that need them fail).
@@ -223,7 +225,7 @@ func (h *Host) install(ctx context.Context, data []byte, a *artifact.Artifact, o
 	if prev.Version != "" && prev.State != journal.StateRemoved {
 		out.Replaced = prev.Version
 	}
-	out.Warnings = warnings
+	out.Warnings = append(warnings, h.configProblems(ctx, st, m)...) // config.go
 	out.Granted, out.Denied = grants, grants.denied(Requested(m))
 	if w := withheld(m, grants); len(w) > 0 {
 		out.Withheld = w

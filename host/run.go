@@ -447,6 +447,10 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 	if err != nil {
 		return nil, err
 	}
+	oc, err := h.operatorConfig(ctx, st, m)
+	if err != nil {
+		return nil, err
+	}
 	p := h.policy.withDefaults()
 	q := m.Capabilities.Quotas
 
@@ -458,7 +462,8 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 		}
 	}()
 	cfg := runtime.PluginConfig{
-		Config:           operatorConfig(m),
+		Config:           oc.config, // config.go
+		Vars:             oc.vars,
 		MaxMemoryBytes:   min(q.MaxMemoryBytes, p.MaxMemoryBytes),
 		Timeout:          time.Duration(min(q.WallClockTimeoutMS, p.MaxWallClockTimeoutMS)) * time.Millisecond,
 		FuelBudget:       min(q.FuelBudget, p.FuelBudget),
@@ -656,25 +661,6 @@ func (h *Host) mounts(skillID string, g Grants) ([]runtime.Mount, error) {
 		}
 	}
 	return out, nil
-}
-
-// operatorConfig is what config_get returns: the defaults of the
-// manifest's [operator.config] properties, as strings.
-func operatorConfig(m *Manifest) map[string]string {
-	if m.Operator == nil || m.Operator.Config == nil {
-		return nil
-	}
-	out := make(map[string]string)
-	for k, p := range m.Operator.Config.Properties {
-		switch v := p.Default.(type) {
-		case nil:
-		case string:
-			out[k] = v
-		default:
-			out[k] = fmt.Sprint(v)
-		}
-	}
-	return out
 }
 
 // runtime returns the host's runtime, made on first use so that commands

@@ -44,8 +44,8 @@
 //
 // skill_events, append-only: id (INTEGER AUTOINCREMENT, append order, which
 // is commit order because writers serialize), event_id (ULID), skill_id,
-// version, at_unix_ms, kind (install, transition, reverify, remove, grants, or a
-// caller's note kind), from_state, to_state, reason, principal, details
+// version, at_unix_ms, kind (install, transition, reverify, remove, grants,
+// config, var, or a caller's note kind), from_state, to_state, reason, principal, details
 // (JSON, checked with json_valid). Triggers RAISE on every UPDATE and
 // DELETE, so the log cannot be rewritten through SQL either. Every write
 // method changes skill_status and appends its event in the same
@@ -56,6 +56,17 @@
 // the host defines: what the operator let that version do), granted_by,
 // updated_at_unix_ms. [Journal.SetGrants] and [Install.Grants] replace the
 // row and append a "grants" event carrying the document.
+//
+// skill_config (migration 3): skill_id, kind ("config": what the guest's
+// Extism config_get returns; "var": the initial Extism vars), key, value,
+// redacted, set_by, updated_at_unix_ms, keyed by (skill_id, kind, key) and
+// not by version, so the operator's values survive upgrades.
+// [Journal.SetConfig] replaces or deletes a row and appends a "config" or
+// "var" event against the skill's current version, naming the key and,
+// unless the value is redacted, the value; [Journal.Remove] deletes the
+// skill's rows with an unset event each, so a reinstall starts from the
+// manifest's defaults. Which keys and values a skill accepts is the
+// host's business.
 //
 // schema_migrations lists the applied migrations; PRAGMA user_version holds
 // the schema version. Each migration runs in its own write transaction that

@@ -330,7 +330,10 @@ WHERE skill_id = ? AND version = ?`,
 // Remove marks every version of skillID that is not already removed as
 // removed, appending one "remove" event per version, in one transaction.
 // It returns [ErrNotFound] if there was nothing to remove. Rows and events
-// stay: the journal never forgets what was installed.
+// stay: the journal never forgets what was installed. The skill's operator
+// config and initial vars go (see [Journal.SetConfig]), each with an
+// unset event, so that a later install starts from the manifest's
+// defaults.
 func (j *Journal) Remove(ctx context.Context, skillID, principal string) error {
 	if strings.TrimSpace(skillID) == "" || strings.TrimSpace(principal) == "" {
 		return errors.New("journal: skill id and principal are required")
@@ -343,6 +346,9 @@ func (j *Journal) Remove(ctx context.Context, skillID, principal string) error {
 		}
 		if len(live) == 0 {
 			return fmt.Errorf("%w: no installed version of %s", ErrNotFound, skillID)
+		}
+		if err := clearConfig(ctx, tx, now, live[len(live)-1], principal); err != nil {
+			return err
 		}
 		for _, st := range live {
 			if err := applyChange(ctx, tx, now, st, Change{To: StateRemoved, Reason: "removed", Principal: principal}, nil); err != nil {
@@ -363,7 +369,7 @@ func (j *Journal) Note(ctx context.Context, n Note) error {
 	switch n.Kind {
 	case "":
 		return errors.New("journal: note kind is required")
-	case KindInstall, KindTransition, KindReverify, KindRemove:
+	case KindInstall, KindTransition, KindReverify, KindRemove, KindGrants, KindConfig, KindVar:
 		return fmt.Errorf("journal: note kind %q is reserved", n.Kind)
 	}
 	details, err := normalizeDetails(n.Details)

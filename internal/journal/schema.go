@@ -103,6 +103,25 @@ CREATE TABLE skill_grants (
 	PRIMARY KEY (skill_id, version)
 );
 `,
+	}, {
+		version: 3,
+		name:    "create_skill_config",
+		sql: `
+-- The operator's config values (Extism config_get) and initial vars
+-- (var_get) of each skill, keyed by skill id, not version, so that they
+-- survive upgrades. Rows are replaced or deleted on change; every change
+-- is also an event. redacted rows are never printed.
+CREATE TABLE skill_config (
+	skill_id           TEXT    NOT NULL,
+	kind               TEXT    NOT NULL CHECK (kind IN ('config', 'var')),
+	key                TEXT    NOT NULL CHECK (length(key) > 0),
+	value              TEXT    NOT NULL,
+	redacted           INTEGER NOT NULL DEFAULT 0 CHECK (redacted IN (0, 1)),
+	set_by             TEXT    NOT NULL,
+	updated_at_unix_ms INTEGER NOT NULL,
+	PRIMARY KEY (skill_id, kind, key)
+);
+`,
 	}}
 }
 

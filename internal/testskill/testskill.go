@@ -4,8 +4,10 @@
 package testskill
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
+	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,12 +45,19 @@ type Spec struct {
 	// Capabilities are TOML lines of the [capabilities] table, e.g.
 	// `http_egress_allowlist = ["api.example.com"]`.
 	Capabilities string
+	// Operator is TOML appended after the [operator] table, e.g. an
+	// [operator.config] contract.
+	Operator string
 	// GoModules, as "path@version", are the Go modules the SBOM lists as
 	// compiled into the module (an SBOM made by internal/sbom); default
 	// none, and a minimal SBOM listing the module file alone.
 	GoModules []string
 	// SkillID, if set, is the skill id instead of publisher.name.
 	SkillID string
+	// InputSchema and OutputSchema are every tool's schemas, as TOML
+	// inline tables; default {} (no constraint: the test modules take and
+	// return bytes that need not be JSON).
+	InputSchema, OutputSchema string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -110,6 +119,19 @@ func EchoModule(tools ...string) []byte {
 	m.ExportSection = append(m.ExportSection, &wasm.Export{Type: wasm.ExternTypeMemory, Name: "memory"})
 	return binary.EncodeModule(m)
 }
+
+// configWasm is testdata/config.wat, assembled.
+//
+//go:embed testdata/config.wasm
+var configWasm []byte
+
+// ConfigModule returns a module with two tools: "config" takes a JSON
+// string naming a key and outputs, as a JSON string, the value config_get
+// returns for it (null when there is none); "var" does the same with
+// var_get. It is the smallest guest that shows what operator config and
+// initial vars it sees; declare its tools with InputSchema and
+// OutputSchema { type = "string" } and { type = ["string", "null"] }.
+func ConfigModule() []byte { return append([]byte(nil), configWasm...) }
 
 // SpinModule returns a hostile module: tool "spin" loops forever, tool
 // "ok" returns at once (2 units of fuel), and with startLoop the module's
@@ -212,9 +234,9 @@ func (s Spec) Bytes() ([]byte, error) {
 id = "%s.%s"
 name = %q
 description = "Test tool %s"
-input_schema = { type = "object" }
-output_schema = { type = "object" }
-`, s.Publisher, t, t, t)
+input_schema = %s
+output_schema = %s
+`, s.Publisher, t, t, t, cmp.Or(s.InputSchema, "{}"), cmp.Or(s.OutputSchema, "{}"))
 	}
 	m, err := manifest.Parse(fmt.Appendf(nil, `
 manifest_version = 2
@@ -239,7 +261,8 @@ min_palyra_version = %q
 [operator]
 display_name = "Test skill"
 summary = "A skill the tests build."
-`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.Fuel, s.ProtocolMajor, s.MinHost, maxHost))
+%s
+`, id, s.Version, s.Publisher, tools.String(), s.Capabilities, s.Memory, s.TimeoutMS, s.Fuel, s.ProtocolMajor, s.MinHost, maxHost, s.Operator))
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ func (c *cli) skillsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "skills", Short: "Verify, install, check and manage skills"}
 	cmd.AddCommand(c.skillsVerifyCommand(), c.skillsInspectCommand(), skillsPackageCommand())
 	cmd.AddCommand(c.lifecycleCommands()...)
+	cmd.AddCommand(c.skillsConfigCommand(), c.skillsVarsCommand()) // config.go
 	return cmd
 }
 

@@ -4,6 +4,7 @@
 package testskill
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -49,6 +50,10 @@ type Spec struct {
 	GoModules []string
 	// SkillID, if set, is the skill id instead of publisher.name.
 	SkillID string
+	// InputSchema and OutputSchema are every tool's schemas, as TOML
+	// inline tables; default {} (no constraint: the test modules take and
+	// return bytes that need not be JSON).
+	InputSchema, OutputSchema string
 }
 
 // GoodModule returns a module that exports each tool as () -> i32, imports one Extism kernel
@@ -212,9 +217,9 @@ func (s Spec) Bytes() ([]byte, error) {
 id = "%s.%s"
 name = %q
 description = "Test tool %s"
-input_schema = { type = "object" }
-output_schema = { type = "object" }
-`, s.Publisher, t, t, t)
+input_schema = %s
+output_schema = %s
+`, s.Publisher, t, t, t, cmp.Or(s.InputSchema, "{}"), cmp.Or(s.OutputSchema, "{}"))
 	}
 	m, err := manifest.Parse(fmt.Appendf(nil, `
 manifest_version = 2

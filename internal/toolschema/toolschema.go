@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -187,8 +188,8 @@ func compile(tool string, d Direction, s map[string]any) (*jsonschema.Schema, er
 	return sch, nil
 }
 
-// metaProblems lists the leaves of a meta-schema validation failure, the
-// first per location in the schema.
+// metaProblems lists the leaves of a meta-schema validation failure, one
+// per location in the schema, sorted.
 func metaProblems(v *jsonschema.ValidationError) []string {
 	var out []string
 	seen := map[string]bool{}
@@ -207,6 +208,7 @@ func metaProblems(v *jsonschema.ValidationError) []string {
 		}
 	}
 	walk(v)
+	slices.Sort(out) // the library's order varies from run to run
 	return out
 }
 

@@ -19,8 +19,9 @@
 //   - "format" is an annotation (draft 2020-12's default), not asserted.
 //   - An empty schema ({}) constrains nothing: the document is not even
 //     parsed, so a tool with an empty input schema takes any bytes.
-//   - Any other schema takes one JSON value: a document that is not JSON
-//     (or has data after the value) is a violation with rule "json".
+//   - Any other schema takes one JSON value (RFC 8259, UTF-8): a document
+//     that is not JSON, has data after the value, or holds invalid UTF-8
+//     is a violation with rule "json".
 //
 // Errors callers tell apart: *SchemaError (errors.Is ErrInvalidSchema)
 // when a schema does not compile, naming the tool, which schema and the

@@ -1,9 +1,13 @@
 package toolschema
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/palyra/palyra-go/internal/manifest"
 )
@@ -50,6 +54,36 @@ func FuzzCompile(f *testing.F) {
 		}
 		if err == nil {
 			tool.ValidateInput([]byte(`{"a":[1,"x",null]}`))
+		}
+	})
+}
+
+// FuzzParseJSON checks parseJSON against encoding/json: what one accepts
+// the other does (but parseJSON refuses invalid UTF-8, which encoding/json
+// replaces), with the same value.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,-2.5e3,true,false,null,"x"]}`, `"\ud83d\ude00 \ud800 \u00e9\n"`, `{"a":1,"a":2}`,
+		`[01]`, `1.`, `-`, `"\x01"`, `{"a" 1}`, `[1,]`, ` 7 `, "\"\xff\"", `"\/\b\f\r\t\\\""`, `{"":{}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := parseJSON(data)
+		var want any
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		werr := d.Decode(&want)
+		if werr == nil {
+			if _, e := d.Token(); e != io.EOF {
+				werr = errors.New("trailing data")
+			}
+		}
+		switch {
+		case err == nil && werr != nil:
+			t.Fatalf("parseJSON accepted %q, encoding/json: %v", data, werr)
+		case err != nil && werr == nil && utf8.Valid(data):
+			t.Fatalf("parseJSON refused %q: %v", data, err)
+		case err == nil && !reflect.DeepEqual(got, want):
+			t.Fatalf("%q: parseJSON %#v, encoding/json %#v", data, got, want)
 		}
 	})
 }

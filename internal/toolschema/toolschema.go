@@ -216,7 +216,7 @@ func (t *Tool) validate(d Direction, sch *jsonschema.Schema, data []byte) error 
 	if sch == nil {
 		return nil
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	doc, err := parseJSON(data)
 	if err != nil {
 		msg := "not JSON: " + err.Error()
 		if len(bytes.TrimSpace(data)) == 0 {

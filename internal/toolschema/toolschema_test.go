@@ -49,7 +49,7 @@ func TestValidate(t *testing.T) {
 		{"anyOf reported as itself", `{"text":"x","n":true}`, "/n", "anyOf", ""},
 		{"not json", `not json`, "", "json", "not JSON"},
 		{"empty", ``, "", "json", "not JSON: empty"},
-		{"trailing data", `{"text":"x"} {}`, "", "json", "after top-level value"},
+		{"trailing data", `{"text":"x"} {}`, "", "json", "after the top-level value"},
 		{"not an object", `"text"`, "", "type", "want object"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

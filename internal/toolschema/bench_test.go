@@ -22,3 +22,14 @@ func BenchmarkValidate1KiB(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParseJSON1KiB(b *testing.B) {
+	in := []byte(`{"text":"` + strings.Repeat("0123456789abcdef", 64)[:1024-len(`{"text":""}`)] + `"}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := parseJSON(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

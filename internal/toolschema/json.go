@@ -1,6 +1,7 @@
 package toolschema
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,21 +215,48 @@ func (p *parser) number() (any, error) {
 	return json.Number(d[start:p.i]), nil
 }
 
-// string reads a string at p.i (a '"'). Without escapes it is one scan
-// and one copy.
+// SWAR constants: a byte repeated in each of a word's 8 bytes.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain8 says whether the 8 bytes of x are all printable ASCII other
+// than '"' and '\\': the bytes a string scan passes over. It may say
+// false for such bytes (the caller then looks at them one by one), never
+// true for others.
+func plain8(x uint64) bool {
+	ctl := (x - ones*0x20) & ^x & highs // some byte < 0x20
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	return (ctl|(q-ones)&^q|(bs-ones)&^bs|x)&highs == 0
+}
+
+// string reads a string at p.i (a '"'). Without escapes it is one scan,
+// 8 bytes at a time over ASCII, and one copy.
 func (p *parser) string() (string, error) {
 	p.i++ // "
 	start := p.i
 	d := p.data
+	ascii := true
 	for p.i < len(d) {
+		for p.i+8 <= len(d) && plain8(binary.LittleEndian.Uint64(d[p.i:])) {
+			p.i += 8
+		}
+		if p.i >= len(d) {
+			break
+		}
 		c := d[p.i]
 		if c == '"' {
 			s := d[start:p.i]
-			if !utf8.Valid(s) {
+			if !ascii && !utf8.Valid(s) {
 				return "", p.errorf("invalid UTF-8 in string")
 			}
 			p.i++
 			return string(s), nil
+		}
+		if c >= 0x80 {
+			ascii = false
 		}
 		if c == '\\' {
 			return p.escaped(start)

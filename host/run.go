@@ -95,14 +95,19 @@ type GuestLog struct {
 // The skill runs with the capabilities the operator granted and the
 // quotas min(manifest, policy): a capability not granted fails the call
 // with an error naming it, the wall-clock quota and ctx stop the guest
-// wherever it is. Errors callers tell apart: ErrNotInstalled,
+// wherever it is. The input must match the tool's input_schema (checked
+// before the guest runs) and the output its output_schema, as
+// Policy.ToolSchemas says. Errors callers tell apart: ErrNotInstalled,
 // ErrNotEligible, ErrNoTool, *GuestError, *TrapError (ErrMemoryLimit),
-// context.DeadlineExceeded and context.Canceled, ErrClosed.
+// *SchemaViolation (ErrSchemaViolation), context.DeadlineExceeded and
+// context.Canceled, ErrClosed.
 //
 // A tool of a Palyra-native module (see docs/abi.md) runs as Palyra runs
 // it: its entrypoint, with capability handles of what was granted and no
-// input (input is ignored, as Palyra's ABI has none to give); its output
-// is {"exit_code":N}, N being the i32 the entrypoint returned.
+// input (input is ignored, as Palyra's ABI has none to give, but still
+// validated against the input schema); its output is {"exit_code":N}, N
+// being the i32 the entrypoint returned, not checked against the output
+// schema.
 //
 // The first call to a skill loads it: its modules come from the
 // installed copy of the signed artifact, checked against the payload

@@ -1,8 +1,11 @@
 package toolschema
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // BenchmarkValidate1KiB validates the 1 KiB echo input of the host's
@@ -29,6 +32,19 @@ func BenchmarkParseJSON1KiB(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
 		if _, err := parseJSON(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLibraryUnmarshalJSON1KiB is the baseline parseJSON replaced:
+// the library's UnmarshalJSON (encoding/json's decoder, UseNumber).
+func BenchmarkLibraryUnmarshalJSON1KiB(b *testing.B) {
+	in := []byte(`{"text":"` + strings.Repeat("0123456789abcdef", 64)[:1024-len(`{"text":""}`)] + `"}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := jsonschema.UnmarshalJSON(bytes.NewReader(in)); err != nil {
 			b.Fatal(err)
 		}
 	}

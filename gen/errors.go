@@ -1,6 +1,10 @@
 package gen
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/palyra/palyra-go/internal/toolschema"
+)
 
 // Errors callers may need to tell apart. Returned errors wrap them with
 // the path or value at fault.
@@ -19,4 +23,8 @@ var (
 	ErrBadPath = errors.New("unsupported path")
 	// ErrTooLarge: the artifact would exceed the limits verifiers enforce.
 	ErrTooLarge = errors.New("artifact too large")
+	// ErrInvalidSchema: a tool's input_schema or output_schema is not a
+	// valid JSON Schema; the error names the tool, the schema and the
+	// problems.
+	ErrInvalidSchema = toolschema.ErrInvalidSchema
 )

@@ -19,6 +19,7 @@ import (
 	"github.com/palyra/palyra-go/internal/provenance"
 	"github.com/palyra/palyra-go/internal/sbom"
 	"github.com/palyra/palyra-go/internal/signing"
+	"github.com/palyra/palyra-go/internal/toolschema"
 )
 
 // Limits verifiers enforce (docs/artifact-format.md); Package refuses to write an
@@ -122,6 +123,11 @@ func Package(ctx context.Context, dir string, opts PackageOptions) (*PackageResu
 	m, err := readManifest(dir)
 	if err != nil {
 		return nil, err
+	}
+	// Hosts validate calls against the tools' schemas and refuse to
+	// install a skill whose schemas do not compile: so does packaging.
+	if _, err := toolschema.CompileManifest(m); err != nil {
+		return nil, fmt.Errorf("package: %s: %w", filepath.Join(dir, artifact.ManifestPath), err)
 	}
 	modules, err := readTree(dir, "modules", false)
 	if err != nil {

@@ -326,6 +326,10 @@ func TestPackageErrors(t *testing.T) {
 		{name: "bad SOURCE_DATE_EPOCH", files: map[string]string{"skill.toml": minimalSkillTOML, "modules/x.wasm": emptyWasm},
 			setup:   func(t *testing.T, dir string) { t.Setenv("SOURCE_DATE_EPOCH", "yesterday") },
 			wantMsg: "SOURCE_DATE_EPOCH"},
+		// Issue 12: this packaged.
+		{name: "invalid tool schema", files: map[string]string{"modules/x.wasm": emptyWasm,
+			"skill.toml": strings.Replace(minimalSkillTOML, `input_schema = { type = "object" }`, `input_schema = { type = 42, required = "text", properties = 7 }`, 1)},
+			wantErr: ErrInvalidSchema, wantMsg: "tool acme.noop: input_schema: invalid tool schema: /properties: got number, want object; /required: got string, want array; /type: value must be one of"},
 		{name: "no key", files: map[string]string{"skill.toml": minimalSkillTOML, "modules/x.wasm": emptyWasm},
 			opts: PackageOptions{Key: nil}, wantMsg: "key"},
 	} {

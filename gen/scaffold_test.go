@@ -14,6 +14,7 @@ import (
 
 	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/manifest"
+	"github.com/palyra/palyra-go/internal/toolschema"
 	"github.com/palyra/palyra-go/templates"
 )
 
@@ -75,6 +76,11 @@ func TestScaffoldTemplates(t *testing.T) {
 			}
 			if m.ManifestVersion != 2 || m.Operator == nil || m.Operator.DisplayName != "Hello" {
 				t.Errorf("manifest %+v", m)
+			}
+			// The schemas generate wrote are valid JSON Schemas, as hosts
+			// and the audit require.
+			if _, err := toolschema.CompileManifest(m); err != nil || len(m.Entrypoints.Tools) == 0 {
+				t.Errorf("scaffolded tools %d, schemas: %v", len(m.Entrypoints.Tools), err)
 			}
 			switch tmpl.Name {
 			case "http":

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,4 +224,29 @@ func measure(f func()) time.Duration {
 		best = min(best, time.Since(start))
 	}
 	return best
+}
+
+// BenchmarkHostCallSchema measures the Extism-style 1 KiB echo through
+// host.Call with the tool's schemas enforced (the input checked before
+// the call, the output after) against the same call under a policy with
+// tool_schemas "off", interleaved: x-of-schemas-off is the ratio (goal:
+// validation a small fraction of the call), validation-ns/op the
+// difference.
+func BenchmarkHostCallSchema(b *testing.B) {
+	schema := `{ type = "object", properties = { text = { type = "string", maxLength = 4096 } }, required = ["text"], additionalProperties = false }`
+	spec := skillSpec{InputSchema: schema, OutputSchema: schema}
+	on := installGuest(b, b.TempDir(), host.Options{}, spec)
+	off := installGuest(b, b.TempDir(), host.Options{Policy: &host.Policy{ToolSchemas: host.SchemaOff}}, spec)
+	in := []byte(`{"text":"` + strings.Repeat("0123456789abcdef", 64)[:1024-len(`{"text":""}`)] + `"}`)
+	if len(in) != 1024 || !bytes.Equal(hostCall(on, "echo", in), in) || !bytes.Equal(hostCall(off, "echo", in), in) {
+		b.Fatal("echo is broken")
+	}
+	if _, err := on.Call(ctx, "acme.guest", "echo", []byte(`{"text":1}`)); err == nil {
+		b.Fatal("schemas not enforced")
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	base := benchbase.Interleaved(b, 16, func() { hostCall(on, "echo", in) }, func() { hostCall(off, "echo", in) })[0]
+	benchbase.ReportOf(b, "schemas-off", base)
+	b.ReportMetric(float64(benchbase.PerOp(b)-base), "validation-ns/op")
 }

@@ -27,7 +27,12 @@
 // hosts (every redirect and the resolved address checked), files only
 // under the granted roots, secrets only those granted (never another
 // skill's skill:ID secrets; shared scopes only when granted by name, see
-// InstallOptions.GrantRequested). A trap or timeout
+// InstallOptions.GrantRequested). The tool's manifest schemas are its
+// contract: the input is validated against input_schema before the guest
+// runs and the output against output_schema after (a *SchemaViolation
+// naming the JSON path and the rule; policy.json tool_schemas: enforce,
+// the default, warn or off), with schemas compiled once per loaded
+// version (package internal/toolschema). A trap or timeout
 // fails that call alone; the next call gets a fresh instance. Call is
 // safe for concurrent use and, on a warm instance, costs a few hundred
 // nanoseconds (BENCHMARKS.md).

@@ -317,6 +317,10 @@ type Policy struct {
 	MaxWriteRootBytes int64 `json:"max_write_root_bytes,omitempty"`
 	// Audit limits the static audit.
 	Audit *AuditPolicy `json:"audit,omitempty"`
+	// ToolSchemas is what a call does with an input or output that breaks
+	// its tool's schema: SchemaEnforce ("enforce", the default: refuse),
+	// SchemaWarn ("warn": log and go on) or SchemaOff ("off": no check).
+	ToolSchemas string `json:"tool_schemas,omitempty"`
 }
 
 // DefaultMaxWriteRootBytes is the default of Policy.MaxWriteRootBytes.

@@ -159,6 +159,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	} else if h.policy, err = readPolicy(dir); err != nil {
 		return nil, fmt.Errorf("host: policy: %w", err)
 	}
+	if err := checkSchemaMode(h.policy.ToolSchemas); err != nil {
+		return nil, fmt.Errorf("host: policy: %w", err)
+	}
 	// The layout upgrade runs before the trust store is read: a legacy
 	// skill dir may sit where the trust store's files belong.
 	if err := h.withInstallLock(ctx, h.openJournal); err != nil {

@@ -100,13 +100,20 @@ func TestPalyraEchoHTTP(t *testing.T) {
 	} {
 		h := installEchoHTTP(t, file, c.opts)
 		for _, tool := range []string{"acme.echo", "echo", "acme.http_get", "http_get"} {
-			// The input is ignored: Palyra's ABI has none.
-			out, err := h.Call(ctx, "acme.echo_http", tool, []byte(`{"text":"hi"}`))
+			// The input is ignored: Palyra's ABI has none. It must match
+			// the tool's input schema all the same; the output, the
+			// host's {"exit_code":N}, is not the tool's output and is not
+			// checked against its schema (echo's requires "echo").
+			input := `{"text":"hi"}`
+			if strings.HasSuffix(tool, "http_get") {
+				input = `{"url":"https://api.example.com/"}`
+			}
+			out, err := h.Call(ctx, "acme.echo_http", tool, []byte(input))
 			if err != nil || string(out) != c.output {
 				t.Errorf("%s: %s = %s, %v; want %s", c.name, tool, out, err, c.output)
 			}
 		}
-		res, err := h.Run(ctx, "acme.echo_http", "acme.http_get", nil)
+		res, err := h.Run(ctx, "acme.echo_http", "acme.http_get", []byte(`{"url":"https://api.example.com/"}`))
 		if err != nil || string(res.Output) != c.output || res.Module != "modules/module.wasm" || res.FuelConsumed == 0 || res.Tool != "acme.http_get" {
 			t.Errorf("%s: Run = %+v, %v", c.name, res, err)
 		}
@@ -114,6 +121,12 @@ func TestPalyraEchoHTTP(t *testing.T) {
 	h := installEchoHTTP(t, file, host.InstallOptions{})
 	if _, err := h.Call(ctx, "acme.echo_http", "nope", nil); !errors.Is(err, host.ErrNoTool) {
 		t.Errorf("unknown tool: %v, want ErrNoTool", err)
+	}
+	// A native tool's input is checked before the entrypoint runs.
+	res, err := h.Run(ctx, "acme.echo_http", "http_get", []byte(`{"url":7}`))
+	var v *host.SchemaViolation
+	if !errors.As(err, &v) || v.Path != "/url" || v.Rule != "type" || res.FuelConsumed != 0 {
+		t.Errorf("native tool, input breaking its schema: %+v, %v; want a violation at /url (type), no fuel used", res, err)
 	}
 }
 
@@ -131,11 +144,11 @@ func TestPalyraNativeContainment(t *testing.T) {
 	}
 	// burn needs millions of units; the manifest gives it 100,000.
 	h := installEchoHTTP(t, echoHTTPArtifact(t, entry("burn", "wall_clock_timeout_ms = 30000\nfuel_budget = 100000")), host.InstallOptions{})
-	if _, err := h.Call(ctx, "acme.echo_http", "echo", nil); !errors.Is(err, host.ErrFuelExhausted) {
+	if _, err := h.Call(ctx, "acme.echo_http", "echo", echoIn); !errors.Is(err, host.ErrFuelExhausted) {
 		t.Errorf("burn on 100000 fuel: %v, want ErrFuelExhausted", err)
 	}
 	h = installEchoHTTP(t, echoHTTPArtifact(t, entry("burn", "wall_clock_timeout_ms = 30000\nfuel_budget = 50000000")), host.InstallOptions{})
-	if out, err := h.Call(ctx, "acme.echo_http", "echo", nil); err != nil || string(out) != `{"exit_code":7}` {
+	if out, err := h.Call(ctx, "acme.echo_http", "echo", echoIn); err != nil || string(out) != `{"exit_code":7}` {
 		t.Errorf("burn on enough fuel: %s, %v", out, err)
 	}
 	// spin never returns: the wall-clock quota stops it (the fuel, which
@@ -143,7 +156,7 @@ func TestPalyraNativeContainment(t *testing.T) {
 	h = installEchoHTTPWith(t, echoHTTPArtifact(t, entry("spin", "wall_clock_timeout_ms = 200\nfuel_budget = 1000000000000000")),
 		host.InstallOptions{}, host.Options{Policy: &host.Policy{FuelBudget: 1 << 50}})
 	start := time.Now()
-	if _, err := h.Call(ctx, "acme.echo_http", "echo", nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := h.Call(ctx, "acme.echo_http", "echo", echoIn); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("spin: %v, want DeadlineExceeded", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -165,6 +178,8 @@ func TestPalyraNativeNoWASI(t *testing.T) {
 		t.Errorf("install of a native module importing WASI: %v", err)
 	}
 }
+
+var echoIn = []byte(`{"text":"hi"}`)
 
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()

@@ -24,6 +24,7 @@ import (
 	"github.com/palyra/palyra-go/internal/journal"
 	"github.com/palyra/palyra-go/internal/runtime"
 	"github.com/palyra/palyra-go/internal/secrets"
+	"github.com/palyra/palyra-go/internal/toolschema"
 )
 
 // Call errors callers tell apart with errors.Is or errors.As.
@@ -94,14 +95,19 @@ type GuestLog struct {
 // The skill runs with the capabilities the operator granted and the
 // quotas min(manifest, policy): a capability not granted fails the call
 // with an error naming it, the wall-clock quota and ctx stop the guest
-// wherever it is. Errors callers tell apart: ErrNotInstalled,
+// wherever it is. The input must match the tool's input_schema (checked
+// before the guest runs) and the output its output_schema, as
+// Policy.ToolSchemas says. Errors callers tell apart: ErrNotInstalled,
 // ErrNotEligible, ErrNoTool, *GuestError, *TrapError (ErrMemoryLimit),
-// context.DeadlineExceeded and context.Canceled, ErrClosed.
+// *SchemaViolation (ErrSchemaViolation), context.DeadlineExceeded and
+// context.Canceled, ErrClosed.
 //
 // A tool of a Palyra-native module (see docs/abi.md) runs as Palyra runs
 // it: its entrypoint, with capability handles of what was granted and no
-// input (input is ignored, as Palyra's ABI has none to give); its output
-// is {"exit_code":N}, N being the i32 the entrypoint returned.
+// input (input is ignored, as Palyra's ABI has none to give, but still
+// validated against the input schema); its output is {"exit_code":N}, N
+// being the i32 the entrypoint returned, not checked against the output
+// schema.
 //
 // The first call to a skill loads it: its modules come from the
 // installed copy of the signed artifact, checked against the payload
@@ -125,6 +131,9 @@ func (h *Host) Call(ctx context.Context, skillID, tool string, input []byte) ([]
 		// allocation per call.
 		ctx = context.WithValue(ctx, callKey{}, &callRecorder{id: h.callSeq.Add(1)})
 	}
+	if err := ls.checkInput(ctx, t, input); err != nil {
+		return nil, err
+	}
 	if t.native {
 		out, _, err := runNative(ctx, t)
 		if err != nil {
@@ -135,6 +144,9 @@ func (h *Host) Call(ctx context.Context, skillID, tool string, input []byte) ([]
 	out, err := t.plugin.Call(ctx, t.export, input)
 	if err != nil {
 		return nil, ls.callError(t, err)
+	}
+	if err := ls.checkOutput(ctx, t, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -152,6 +164,9 @@ func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*Ca
 		return nil, err
 	}
 	res := &CallResult{SkillID: ls.skillID, Version: ls.version, Tool: t.id, CallID: h.callSeq.Add(1), Logs: []GuestLog{}}
+	if err := ls.checkInput(ctx, t, input); err != nil {
+		return res, err
+	}
 	rec := &callRecorder{id: res.CallID, record: true}
 	start := time.Now()
 	var out []byte
@@ -169,6 +184,9 @@ func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*Ca
 	rec.mu.Unlock()
 	if err != nil {
 		return res, ls.callError(t, err)
+	}
+	if err := ls.checkOutput(ctx, t, out); err != nil {
+		return res, err
 	}
 	res.Output = out
 	return res, nil
@@ -192,6 +210,7 @@ type loadedSkill struct {
 	modules    []*runtime.Module
 	egress     *egress.Client
 	logs       bool // the host's logger takes guest records at the skill's level
+	schemaWarn bool // Policy.ToolSchemas is "warn": log violations, go on
 
 	users   atomic.Int64
 	retired atomic.Bool
@@ -202,7 +221,8 @@ type loadedTool struct {
 	id, export string // export: the function called (a native tool's entrypoint)
 	module     string // its path in the artifact
 	plugin     *runtime.Plugin
-	native     bool // Palyra-native: Run the entrypoint, output {"exit_code": N}
+	native     bool             // Palyra-native: Run the entrypoint, output {"exit_code": N}
+	schemas    *toolschema.Tool // nil: not checked (Policy.ToolSchemas "off")
 }
 
 func (ls *loadedSkill) tool(name string) (*loadedTool, error) {
@@ -567,6 +587,9 @@ func (h *Host) prepare(ctx context.Context, rt *runtime.Runtime, st journal.Stat
 			ls.tools[t.Name] = lt
 		}
 		ls.toolNames = append(ls.toolNames, t.ID)
+	}
+	if err := ls.compileSchemas(m, p.ToolSchemas); err != nil {
+		return nil, err
 	}
 	return ls, nil
 }

@@ -160,7 +160,7 @@ func TestAuditGoodArtifactPassesEveryCheck(t *testing.T) {
 	// Every check of the package documentation ran, except the manifest
 	// warnings (the good manifest has none).
 	for _, id := range []string{
-		checkSignatureValidity, checkSBOMPresence, checkProvenancePresence, checkManifestSanity,
+		checkSignatureValidity, checkSBOMPresence, checkProvenancePresence, checkManifestSanity, checkToolSchemas,
 		checkFilesystemScopes, checkHTTPScopes, checkSecretScopes, checkSecretOwner, checkForbiddenDevice, checkForbiddenNode,
 		checkForbiddenWildcard, checkModulePresence, checkModuleSize, checkModuleValidation,
 		checkExportedFunctionLimit, checkWASIFilesystemImports, checkImportAllowlist, checkCapabilityImports,
@@ -626,6 +626,17 @@ func TestAudit(t *testing.T) {
 			name:   "manifest with a bad version and zero quotas",
 			mutate: func(f *fixture) { f.m.Version = "1.0"; f.m.Capabilities.Quotas = manifest.Quotas{} },
 			want:   []expect{{checkManifestSanity, StatusFail, []string{`"1.0"`, "quotas"}}},
+		},
+		{
+			// Issue 12: this passed, the report saying "manifest passed
+			// strict schema".
+			name: "tool schema that is not a JSON Schema",
+			mutate: func(f *fixture) {
+				f.m.Entrypoints.Tools[0].InputSchema = map[string]any{"type": int64(42), "required": "text", "properties": int64(7)}
+				f.m.Entrypoints.Tools[0].OutputSchema = map[string]any{"$ref": "https://example.com/s.json"}
+			},
+			want: []expect{{checkToolSchemas, StatusFail, []string{"tool acme.echo: input_schema", "/type: value must be one of",
+				"/required: got string, want array", "tool acme.echo: output_schema", "external reference refused"}}},
 		},
 		{
 			name:   "manifest tool not namespaced",

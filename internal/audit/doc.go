@@ -28,6 +28,13 @@
 //     skill_id, version and tool ids follow Palyra's grammar; tool ids are
 //     namespaced by the publisher and unique; every tool has a name; quotas
 //     are non-zero and max_memory_bytes is at least one page (65536).
+//   - manifest_tool_schemas: every tool's input_schema and output_schema
+//     compiles as a JSON Schema (package toolschema: draft 2020-12 unless
+//     "$schema" names another standard draft, valid against its
+//     meta-schema, no "$ref" outside the schema itself); a failure names
+//     the tool, which schema, and each problem with its location in the
+//     schema. Hosts validate calls against these schemas. Palyra has no
+//     such check: there, input_schema = { type = 42 } passes.
 //   - manifest_warning:CODE (Palyra, warn): one per non-fatal manifest
 //     finding, with Palyra's codes: legacy_manifest_version,
 //     missing_operator_metadata, missing_operator_display_name,

@@ -8,6 +8,7 @@ const (
 	checkProvenancePresence    = "provenance_presence"
 	checkManifestSanity        = "manifest_sanity"
 	checkManifestWarningPrefix = "manifest_warning:"
+	checkToolSchemas           = "manifest_tool_schemas"
 	checkFilesystemScopes      = "manifest_filesystem_scopes"
 	checkHTTPScopes            = "manifest_http_egress_scopes"
 	checkSecretScopes          = "manifest_secret_scopes"

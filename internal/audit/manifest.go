@@ -9,6 +9,7 @@ import (
 
 	"github.com/palyra/palyra-go/internal/artifact"
 	"github.com/palyra/palyra-go/internal/manifest"
+	"github.com/palyra/palyra-go/internal/toolschema"
 )
 
 // Entry paths the audit reads. They are the artifact format's, restated
@@ -89,6 +90,7 @@ func (a *auditor) checkManifest(m *manifest.Manifest) {
 	} else {
 		a.pass(checkManifestSanity, "manifest passed strict schema and wildcard validation", nil)
 	}
+	a.checkToolSchemas(m)
 
 	a.r.ManifestWarnings = manifestWarnings(m)
 	for _, w := range a.r.ManifestWarnings {
@@ -125,6 +127,18 @@ func (a *auditor) checkManifest(m *manifest.Manifest) {
 		a.pass(checkForbiddenWildcard, "manifest wildcard capability posture is allowed by audit policy",
 			map[string]any{"wildcard_opt_ins": strs(w), "allow_wildcard_capabilities": a.p.AllowWildcardCapabilities})
 	}
+}
+
+// checkToolSchemas compiles every tool's input and output schema: a host
+// validates calls against them, so one that does not compile is a tool
+// whose contract nobody can check.
+func (a *auditor) checkToolSchemas(m *manifest.Manifest) {
+	if _, err := toolschema.CompileManifest(m); err != nil {
+		problems := strings.Split(err.Error(), "\n") // one per invalid schema
+		a.fail(checkToolSchemas, "invalid tool schemas: "+strings.Join(problems, "; "), map[string]any{"problems": problems})
+		return
+	}
+	a.pass(checkToolSchemas, fmt.Sprintf("the input and output schemas of %d tools are valid JSON Schemas (draft 2020-12 unless $schema says otherwise)", len(m.Entrypoints.Tools)), nil)
 }
 
 func (a *auditor) checkFilesystemScopes(c *manifest.Capabilities) {

@@ -50,12 +50,6 @@ func checkPrivateDir(path string) error {
 	return checkMode(path, 0o077, "go-rwx")
 }
 
-// checkPrivateFile refuses a file that its group or other users may read
-// or write. A missing file is fine.
-func checkPrivateFile(path string) error {
-	return checkMode(path, 0o077, "go-rwx")
-}
-
 func checkMode(path string, forbidden fs.FileMode, chmod string) error {
 	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
 		return nil // no POSIX permission bits to check
@@ -98,9 +92,9 @@ func describe(bad fs.FileMode) string {
 
 // checkPermissions refuses a state dir whose security-relevant parts
 // others can change (see Open); readsPolicy says whether Open reads
-// policy.json. It runs before Open creates or changes anything. A
-// directory of keys or secrets is checked with checkPrivateDir, a key
-// file with checkPrivateFile.
+// policy.json. It runs before Open creates or changes anything. The
+// secrets dir is checked with checkPrivateDir; the master key file and its
+// directory are checked by the secret store when it opens.
 func (h *Host) checkPermissions(readsPolicy bool) error {
 	writable := []string{
 		h.dir, h.skillsDir(), h.installedDir(), h.stagingDir(),

@@ -87,7 +87,7 @@ if [ "$out" != '{"message":"Good day, Ada."}' ]; then
   exit 1
 fi
 palyra skills run --json demo.hello greet --input '{"name":"palyra"}'
-echo "(bad input is the tool's error, and a non-zero exit:)"
+echo "(input that breaks the tool's schema is refused before the guest runs, with a non-zero exit:)"
 if palyra skills run demo.hello greet --input '{"name":"Ada","style":"rude"}'; then
   echo "demo: the skill accepted an unknown style" >&2
   exit 1

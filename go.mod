@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/CycloneDX/cyclonedx-go v0.12.0
 	github.com/extism/go-sdk v1.7.1
+	github.com/gtank/ristretto255 v0.1.2
 	github.com/in-toto/attestation v1.2.0
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/ossf/osv-schema/bindings/go v0.0.0-20260525004216-afe0bddbf893

@@ -92,18 +92,21 @@ func start(rnd io.Reader, prs, ci, sid, ad []byte, role Role) (*State, []byte, e
 }
 
 // Finish verifies the peer's share peerMsg and returns the ISK. It fails with
-// ErrInvalidPoint when the share is malformed or degenerate, in which case
-// the session must be abandoned.
+// ErrInvalidPoint when the share is malformed or degenerate. Finish is
+// single use: after any call, successful or not, further calls fail with
+// ErrFinished and the session must be restarted.
 func (s *State) Finish(peerMsg, peerAD []byte) ([]byte, error) {
 	if s.done {
 		return nil, ErrFinished
 	}
+	// Burn the state whatever the outcome: the draft says to abort on a bad
+	// share, and one scalar must never answer two peer shares.
+	s.done = true
 	k, err := scalarMultVfy(s.y, peerMsg)
+	s.y.Zero()
 	if err != nil {
 		return nil, err
 	}
-	s.done = true
-	s.y.Zero()
 	var tr []byte
 	switch s.role {
 	case Initiator:

@@ -304,6 +304,10 @@ func TestFinishRefusesBadPeer(t *testing.T) {
 			if _, err := st.Finish(peer, nil); !errors.Is(err, ErrInvalidPoint) {
 				t.Fatalf("Finish(%x) err = %v, want ErrInvalidPoint", peer, err)
 			}
+			// The aborted state cannot be retried with another share.
+			if _, err := st.Finish(g, nil); !errors.Is(err, ErrFinished) {
+				t.Fatalf("Finish after abort err = %v, want ErrFinished", err)
+			}
 		})
 	}
 }

@@ -23,6 +23,6 @@
 //     where transcript is transcript_ir = lv_cat(Ya,ADa) || lv_cat(Yb,ADb)
 //     for initiator/responder roles and transcript_oc (ordered
 //     concatenation, prefix "oc") for the symmetric role.
-//   - A State is single use: Finish may succeed once; the scalar is erased
-//     afterwards.
+//   - A State is single use: the first Finish, successful or not, erases
+//     the scalar; later calls fail with ErrFinished.
 package cpace

@@ -229,6 +229,9 @@ func TestIssueServer(t *testing.T) {
 	if !cert.IPAddresses[0].Equal(net.ParseIP("192.0.2.7")) {
 		t.Errorf("first IP SAN = %v", cert.IPAddresses[0])
 	}
+	if id, err := DeviceIDFromCert(cert); err == nil {
+		t.Errorf("DeviceIDFromCert(server cert) = %q, want an error", id)
+	}
 	if _, _, err := ca.IssueServer(p256(t).Public(), []string{" "}); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("blank name: err = %v, want ErrInvalidRequest", err)
 	}

@@ -48,6 +48,15 @@
 //     the key Open was given is ErrMasterKeyConflict, and neither is
 //     touched.
 //   - Values are at most MaxValueBytes.
+//   - Identity material (device keys, CA state) is kept in the same
+//     store, sealed the same way, under the reserved scope
+//     [IdentityScope] ("identity"), reached only through
+//     [Store.SetIdentity], [Store.CreateIdentity], [Store.GetIdentity]
+//     and [Store.DeleteIdentity]. ParseRef, Set, Get and Delete refuse
+//     the scope, List skips its files, so no grant can hand it to a
+//     skill. CreateIdentity links the sealed file into place and fails
+//     with ErrExists if the name is taken, so concurrent creators (other
+//     processes included) agree on one value.
 //   - [Store.Granted] yields the Getter a skill's palyra_secret_get uses:
 //     a ref outside the skill's grants fails with ErrSecretNotGranted
 //     before the store is consulted; a granted but missing secret fails

@@ -109,6 +109,10 @@ func (s *Store) Set(ctx context.Context, scope, key string, value []byte) error 
 	if len(value) > MaxValueBytes {
 		return fmt.Errorf("secrets: set %s: %w: %d bytes, limit %d", r, ErrTooLarge, len(value), MaxValueBytes)
 	}
+	return s.writeSealed(r, value)
+}
+
+func (s *Store) writeSealed(r Ref, value []byte) error {
 	if err := atomicfile.WriteFile(filepath.Join(s.dir, fileName(r)), s.seal(r, value), 0o600); err != nil {
 		return fmt.Errorf("secrets: set %s: %w", r, err)
 	}
@@ -122,6 +126,10 @@ func (s *Store) Get(ctx context.Context, scope, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.readSealed(r)
+}
+
+func (s *Store) readSealed(r Ref) ([]byte, error) {
 	data, err := readPrivate(filepath.Join(s.dir, fileName(r)), MaxValueBytes+overhead)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("secrets: get %s: %w", r, ErrNotFound)
@@ -143,6 +151,10 @@ func (s *Store) Delete(ctx context.Context, scope, key string) error {
 	if err != nil {
 		return err
 	}
+	return s.remove(r)
+}
+
+func (s *Store) remove(r Ref) error {
 	if err := os.Remove(filepath.Join(s.dir, fileName(r))); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("secrets: delete %s: %w", r, ErrNotFound)

@@ -126,19 +126,12 @@ func (p *parser) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[k] = v
-		p.space()
-		if p.i >= len(p.data) {
-			return nil, errEnd
+		done, err := p.afterItem('}', "an object value")
+		if err != nil {
+			return nil, err
 		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case '}':
-			p.i++
+		if done {
 			return m, nil
-		default:
-			return nil, p.errorf("invalid character %q after an object value", p.data[p.i])
 		}
 	}
 }
@@ -160,21 +153,33 @@ func (p *parser) array(depth int) (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		p.space()
-		if p.i >= len(p.data) {
-			return nil, errEnd
+		done, err := p.afterItem(']', "an array element")
+		if err != nil {
+			return nil, err
 		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case ']':
-			p.i++
+		if done {
 			return a, nil
-		default:
-			return nil, p.errorf("invalid character %q after an array element", p.data[p.i])
 		}
 	}
+}
+
+// afterItem reads what follows an object value or array element: a comma
+// (another item follows) or the closing byte (done).
+func (p *parser) afterItem(closing byte, what string) (done bool, err error) {
+	p.space()
+	if p.i >= len(p.data) {
+		return false, errEnd
+	}
+	switch p.data[p.i] {
+	case ',':
+		p.i++
+		p.space()
+		return false, nil
+	case closing:
+		p.i++
+		return true, nil
+	}
+	return false, p.errorf("invalid character %q after %s", p.data[p.i], what)
 }
 
 func (p *parser) number() (any, error) {

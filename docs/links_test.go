@@ -18,9 +18,10 @@ import (
 // repoRoot is the module root, seen from this package's directory.
 const repoRoot = ".."
 
-// markdownFiles returns every .md file of the repository, relative to its
-// root, skipping hidden directories (.git, a skill's .palyra) and bin/.
-func markdownFiles(t *testing.T) []string {
+// repoFiles returns the repository's files whose names end in one of
+// suffixes, relative to its root, skipping hidden directories (.git, a
+// skill's .palyra) and bin/.
+func repoFiles(t *testing.T, suffixes ...string) []string {
 	t.Helper()
 	var files []string
 	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
@@ -34,8 +35,11 @@ func markdownFiles(t *testing.T) []string {
 			}
 			return nil
 		}
-		if strings.HasSuffix(p, ".md") {
-			files = append(files, filepath.ToSlash(rel))
+		for _, s := range suffixes {
+			if strings.HasSuffix(p, s) {
+				files = append(files, filepath.ToSlash(rel))
+				break
+			}
 		}
 		return nil
 	})
@@ -44,6 +48,9 @@ func markdownFiles(t *testing.T) []string {
 	}
 	return files
 }
+
+// markdownFiles returns every .md file of the repository (see repoFiles).
+func markdownFiles(t *testing.T) []string { return repoFiles(t, ".md") }
 
 var (
 	// inlineLink is [text](target) or ![alt](target), target up to a space
@@ -196,35 +203,18 @@ func TestLinksStayInRepository(t *testing.T) {
 // fresh clone cannot follow them. The contracts are in docs/.
 func TestNoReferencesOutsideRepository(t *testing.T) {
 	forbidden := []string{".." + "/shared", "DESIGN" + ".md"}
-	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
+	for _, rel := range repoFiles(t, ".md", ".go", ".tmpl") {
+		data, err := os.ReadFile(filepath.Join(repoRoot, rel))
 		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(repoRoot, p)
-		if d.IsDir() {
-			if rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == "bin") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(p, ".md") && !strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, ".tmpl") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		for i, line := range strings.Split(string(data), "\n") {
 			for _, s := range forbidden {
 				if strings.Contains(line, s) {
-					t.Errorf("%s:%d: mentions %s, which is not in the repository (point to docs/ instead)", filepath.ToSlash(rel), i+1, s)
+					t.Errorf("%s:%d: mentions %s, which is not in the repository (point to docs/ instead)", rel, i+1, s)
 				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

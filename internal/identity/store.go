@@ -20,3 +20,13 @@ type SecretStore interface {
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// Locker is implemented by a SecretStore that can serialize
+// read-modify-write cycles across processes (the daemon pairing while the
+// CLI approves or revokes). The Manager holds the lock around every
+// registry update; a store without Locker gets an in-process mutex only.
+type Locker interface {
+	// Lock blocks until the store's writer lock is held or ctx is done,
+	// and returns the function that releases it.
+	Lock(ctx context.Context) (unlock func(), err error)
+}

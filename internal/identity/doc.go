@@ -35,6 +35,9 @@
 //	 "devices":{"<device id>":Device},
 //	 "revoked_certificates":{"<hex sha256 of DER>":{"device_id","revoked_at","not_after"}}}
 //
+// Device is the listing type, so the document and `palyra devices list
+// --json` agree. The rules:
+//
 //   - Every change is a read-modify-write under the in-process mutex and
 //     the store's [Locker] (SecretsStore's flock), reloading the document
 //     first, so the daemon pairing and the CLI approving or revoking on the

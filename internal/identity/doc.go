@@ -35,8 +35,7 @@
 //	 "devices":{"<device id>":Device},
 //	 "revoked_certificates":{"<hex sha256 of DER>":{"device_id","revoked_at","not_after"}}}
 //
-// Device is the listing type, so the document and `palyra devices list
-// --json` agree. The rules:
+// A device record is the [Device] that Manager.Devices lists. The rules:
 //
 //   - Every change is a read-modify-write under the in-process mutex and
 //     the store's [Locker] (SecretsStore's flock), reloading the document
@@ -78,7 +77,9 @@
 //     by a newer pairing of the same id (ErrPairingRefused). If the
 //     device leaves first (ctx done) the record becomes rejected with
 //     reason "abandoned: ...", so no pending entry waits for nobody.
-//     Approve and Reject apply to pending devices only.
+//     Approve and Reject apply to pending devices only. A daemon that
+//     dies while a device waits leaves it pending (or approved) until the
+//     device pairs again.
 //   - Issuing (ca.IssueClientFromCSR) revokes the device's earlier
 //     certificates and records the new one (hex sha256 of DER, serial,
 //     NotAfter); the device becomes completed. Re-pairing thus revokes the

@@ -59,7 +59,7 @@ func (s *syncBuffer) String() string {
 // newRegistry opens a Manager over store with its CA in the same store.
 // Options left zero get the Manager's defaults, except the clock, which
 // is clock when given.
-func newRegistry(t *testing.T, store SecretStore, clock *testClock, opts ManagerOptions) *Manager {
+func newRegistry(t testing.TB, store SecretStore, clock *testClock, opts ManagerOptions) *Manager {
 	t.Helper()
 	ctx := context.Background()
 	var now func() time.Time
@@ -81,7 +81,7 @@ func newRegistry(t *testing.T, store SecretStore, clock *testClock, opts Manager
 	return m
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -96,7 +96,7 @@ type testDevice struct {
 	csr []byte
 }
 
-func newTestDevice(t *testing.T) *testDevice {
+func newTestDevice(t testing.TB) *testDevice {
 	t.Helper()
 	id, err := NewDeviceIdentity()
 	if err != nil {
@@ -126,7 +126,7 @@ func (d *testDevice) request(codeID string, kind ClientKind) PairingRequest {
 
 // pair runs the registry's half of a successful pairing: one attempt on
 // the code's token, then completion.
-func pair(t *testing.T, m *Manager, dev *testDevice, pc *PairingCode) *PairingGrant {
+func pair(t testing.TB, m *Manager, dev *testDevice, pc *PairingCode) *PairingGrant {
 	t.Helper()
 	ctx := context.Background()
 	cands, release, err := m.beginAttempt(ctx, "192.0.2.7:50000", pc.ID)
@@ -144,7 +144,7 @@ func pair(t *testing.T, m *Manager, dev *testDevice, pc *PairingCode) *PairingGr
 	return g
 }
 
-func mint(t *testing.T, m *Manager, opts CodeOptions) *PairingCode {
+func mint(t testing.TB, m *Manager, opts CodeOptions) *PairingCode {
 	t.Helper()
 	pc, err := m.MintCode(context.Background(), opts)
 	if err != nil {

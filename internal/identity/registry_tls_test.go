@@ -6,7 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -153,5 +155,24 @@ func TestVerifyConnectionOverTLS(t *testing.T) {
 	}
 	if !srv.lastResumed() {
 		t.Fatal("the handshake after revocation did not resume: the resumption path went untested")
+	}
+}
+
+// BenchmarkCheckCertificate measures the hook on the handshake path: a
+// fresh snapshot, so no store read.
+func BenchmarkCheckCertificate(b *testing.B) {
+	ctx := context.Background()
+	m := newRegistry(b, newMemStore(), nil, ManagerOptions{Logger: slog.New(slog.DiscardHandler)})
+	dev := newTestDevice(b)
+	g := pair(b, m, dev, mint(b, m, CodeOptions{}))
+	cert, err := x509.ParseCertificate(g.ClientCert)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := m.CheckCertificate(ctx, cert); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

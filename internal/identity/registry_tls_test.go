@@ -176,3 +176,32 @@ func BenchmarkCheckCertificate(b *testing.B) {
 		}
 	}
 }
+
+func TestVerifyConnectionRefuses(t *testing.T) {
+	m := newRegistry(t, newMemStore(), nil, ManagerOptions{})
+	dev := newTestDevice(t)
+	g := pair(t, m, dev, mint(t, m, CodeOptions{}))
+	client, _ := x509.ParseCertificate(g.ClientCert)
+	_, serverDER, err := m.ca.IssueServer(&dev.key.PublicKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, _ := x509.ParseCertificate(serverDER)
+	for _, tc := range []struct {
+		name  string
+		chain []*x509.Certificate
+		ok    bool
+	}{
+		{"paired device", []*x509.Certificate{client}, true},
+		{"no certificate", nil, false},
+		{"server certificate (no clientAuth)", []*x509.Certificate{server}, false},
+		{"the root itself", []*x509.Certificate{m.ca.Root()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := m.VerifyConnection(tls.ConnectionState{PeerCertificates: tc.chain})
+			if (err == nil) != tc.ok {
+				t.Fatalf("VerifyConnection = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

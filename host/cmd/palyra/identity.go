@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -203,13 +204,27 @@ func (c *cli) withManager(cmd *cobra.Command, fn func(m *identity.Manager) error
 	})
 }
 
-// deviceError makes sure a failure about one device names it.
+// deviceError makes sure a failure about one device names it, and says
+// plainly when there is no such device.
 func deviceError(deviceID string, err error) error {
+	if errors.Is(err, identity.ErrUnknownDevice) {
+		return &messageError{msg: fmt.Sprintf("unknown device %q (see 'palyra devices list')", deviceID), err: err}
+	}
 	if err == nil || strings.Contains(err.Error(), deviceID) {
 		return err
 	}
-	return fmt.Errorf("device %s: %w", termSafe(deviceID), err)
+	return fmt.Errorf("device %q: %w", deviceID, err)
 }
+
+// messageError shows msg in place of err's own message; errors.Is still
+// sees err.
+type messageError struct {
+	msg string
+	err error
+}
+
+func (e *messageError) Error() string { return e.msg }
+func (e *messageError) Unwrap() error { return e.err }
 
 func (c *cli) devicesListCommand() *cobra.Command {
 	var asJSON bool
@@ -256,8 +271,11 @@ was revoked or rejected. --json gives every field in full.`,
 						paired = d.PairedAt.UTC().Format(time.RFC3339)
 					}
 					reason := "-"
-					if d.RevokeReason != "" {
+					switch {
+					case d.State == identity.DeviceRevoked && d.RevokeReason != "":
 						reason = termSafe(d.RevokeReason)
+					case d.State == identity.DeviceRejected && d.RejectReason != "":
+						reason = termSafe(d.RejectReason)
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", termSafe(d.ID), termSafe(string(d.Kind)), termSafe(string(d.State)),
 						termSafe(fp), paired, valid, len(d.Certificates), reason)

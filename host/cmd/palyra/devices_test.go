@@ -171,6 +171,17 @@ func TestDevicesAfterPairing(t *testing.T) {
 		t.Fatalf("rejected pairing = %v, want ErrPairingRejected", got.err)
 	}
 
+	// A wrong token for a live code fails and counts an attempt on it,
+	// which pairing list shows.
+	pc = mint()
+	wrong := pc.ID + "." + strings.Repeat("0", 32)
+	if _, _, err := pairOverPipe(ctx, id.Manager, wrong, identity.KindCLI); !errors.Is(err, identity.ErrPairingFailed) {
+		t.Fatalf("pairing with a wrong token = %v, want ErrPairingFailed", err)
+	}
+	if out := cliOK(t, sd, "pairing", "list"); !regexp.MustCompile(`(?m)^` + pc.ID + `\s.*\s1/5$`).MatchString(out) {
+		t.Errorf("pairing list after one wrong attempt on %s:\n%s", pc.ID, out)
+	}
+
 	// 4. Revoke the first device: the hook refuses its certificate.
 	if out := cliOK(t, sd, "devices", "revoke", dev.ID(), "--reason", "laptop lost"); !strings.Contains(out, dev.ID()+" revoked") {
 		t.Errorf("revoke: %s", out)

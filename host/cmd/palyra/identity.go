@@ -119,7 +119,56 @@ fails and says to run 'palyra identity init'.`,
 
 func (c *cli) pairingCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "pairing", Short: "Mint one-time codes that let a device pair with this machine"}
-	cmd.AddCommand(c.pairingCodeCommand())
+	cmd.AddCommand(c.pairingCodeCommand(), c.pairingListCommand())
+	return cmd
+}
+
+func (c *cli) pairingListCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the active pairing codes (never a code or token)",
+		Long: `List shows the pairing codes that have not expired: their id (the first part
+of the token, not secret), the kind of device each is for, whether it needs
+approval, its expiry and the attempts counted on it. A code that used up its
+5 attempts is burnt and pairs no device. The codes and tokens themselves are
+never shown again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withManager(cmd, func(m *identity.Manager) error {
+				codes, err := m.Codes(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if codes == nil {
+					codes = []identity.CodeInfo{}
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), codes)
+				}
+				if len(codes) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "no active pairing codes")
+					return nil
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+				fmt.Fprintln(w, "CODE ID\tKIND\tAPPROVAL\tEXPIRES\tATTEMPTS")
+				for _, pc := range codes {
+					approval := "no"
+					if pc.RequireApproval {
+						approval = "yes"
+					}
+					attempts := fmt.Sprintf("%d/%d", pc.Attempts, identity.MaxCodeAttempts)
+					if pc.Burnt {
+						attempts += " (burnt)"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", termSafe(pc.ID), termSafe(string(pc.Kind)), approval,
+						pc.ExpiresAt.UTC().Format(time.RFC3339), attempts)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the codes as JSON")
 	return cmd
 }
 

@@ -171,10 +171,20 @@ func TestPairingCode(t *testing.T) {
 	}
 
 	// Nothing shows a code or token again, and none is stored in clear.
-	for _, args := range [][]string{{"devices", "list"}, {"devices", "list", "--json"}, {"identity", "show", "--json"}} {
+	for _, args := range [][]string{{"devices", "list"}, {"devices", "list", "--json"}, {"identity", "show", "--json"}, {"pairing", "list", "--json"}} {
 		if out := cliOK(t, sd, args...); strings.Contains(out, token[1]) || strings.Contains(out, j.Token) {
 			t.Errorf("palyra %v shows a token:\n%s", args, out)
 		}
+	}
+	// pairing list shows the codes by id, never their secrets.
+	out = cliOK(t, sd, "pairing", "list")
+	if !strings.Contains(out, j.ID) || !strings.Contains(out, "0/5") || strings.Count(out, "\n") != 4 || strings.Contains(out, j.Code) {
+		t.Errorf("pairing list:\n%s", out)
+	}
+	var listed []map[string]any
+	out = cliOK(t, sd, "pairing", "list", "--json")
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 3 || strings.Contains(out, j.Token) || strings.Contains(out, `"code"`) {
+		t.Errorf("pairing list --json: %v\n%s", err, out)
 	}
 	secrets := [][]byte{[]byte(token[1]), []byte(j.Token), []byte(strings.SplitN(j.Token, ".", 2)[1])}
 	err := filepath.WalkDir(state, func(path string, d fs.DirEntry, err error) error {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/palyra/palyra-go/internal/cpace"
@@ -465,9 +466,9 @@ func (c *frameConn) run(ctx context.Context, what string, f func() error) error 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("identity: pairing %s: %w", what, context.Cause(ctx))
 	}
+	dl, hasDL := ctx.Deadline()
 	switch rw := c.rw.(type) {
 	case deadliner:
-		dl, _ := ctx.Deadline()
 		if err := rw.SetDeadline(dl); err != nil {
 			return fmt.Errorf("identity: pairing %s: set deadline: %w", what, err)
 		}
@@ -480,6 +481,10 @@ func (c *frameConn) run(ctx context.Context, what string, f func() error) error 
 	err := f()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("identity: pairing %s: %w", what, context.Cause(ctx))
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) && hasDL && !time.Now().Before(dl) {
+		// The conn's deadline fired before the context's timer did.
+		return fmt.Errorf("identity: pairing %s: %w", what, context.DeadlineExceeded)
 	}
 	return err
 }

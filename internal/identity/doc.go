@@ -32,4 +32,8 @@
 // listing of user secrets reaches. Identity keys are [A-Za-z0-9._/-]+;
 // '/' is stored as ':', so "device/identity" is the file
 // "identity@device=identity".
+//
+// SecretsStore is also a [Locker]: its Lock is the secret store's writer
+// lock (an exclusive flock(2) on <store>/.lock on Unix), so read-modify-
+// write cycles of several processes on one state dir do not lose updates.
 package identity

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,6 +68,16 @@ var (
 	ErrCertificateRevoked = errors.New("identity: certificate revoked")
 	// ErrUnknownDevice: no paired device has this id.
 	ErrUnknownDevice = errors.New("identity: unknown device")
+	// ErrPairingRefused: the registry refused a device that proved the
+	// code: it declared a kind other than the code's, or claims a device
+	// id already paired with another identity key, or a newer pairing of
+	// the same device replaced this one while it waited for approval.
+	ErrPairingRefused = errors.New("identity: pairing refused by the registry")
+	// ErrUnknownCertificate: the certificate names a known device but is
+	// not one the registry recorded as issued to it.
+	ErrUnknownCertificate = errors.New("identity: certificate not issued by this registry")
+	// ErrTooManyCodes: MintCode found MaxActiveCodes codes active already.
+	ErrTooManyCodes = errors.New("identity: too many active pairing codes")
 	// ErrProtocol: a handshake message is malformed, oversize, out of
 	// order or of another protocol version.
 	ErrProtocol = errors.New("identity: pairing protocol error")
@@ -147,6 +159,12 @@ type Device struct {
 	Certificates []CertRecord `json:"certificates"`
 	RevokedAt    *time.Time   `json:"revoked_at,omitempty"`
 	RevokeReason string       `json:"revoke_reason,omitempty"`
+	// CodeID names the pairing code of the device's latest pairing; it
+	// is not secret.
+	CodeID string `json:"code_id,omitempty"`
+	// RejectReason says why the latest pairing was rejected (by the
+	// operator, or abandoned while pending).
+	RejectReason string `json:"reject_reason,omitempty"`
 }
 
 // CertRecord is one client certificate issued to a device.
@@ -216,57 +234,18 @@ var _ registry = (*Manager)(nil)
 // server side of pairing, keeps the device registry and revocations, and
 // checks every TLS handshake. Its state lives in the SecretStore, shared
 // with other processes on the same state dir (the CLI approves and
-// revokes while the daemon serves).
+// revokes while the daemon serves). Its methods are in registry.go.
 type Manager struct {
 	store SecretStore
 	ca    *CertificateAuthority
 	opts  ManagerOptions
-}
 
-// NewManager returns a Manager over store and ca.
-func NewManager(ctx context.Context, store SecretStore, ca *CertificateAuthority, opts ManagerOptions) (*Manager, error) {
-	panic("identity: NewManager: registry not built yet")
-}
+	pool   *x509.CertPool // the CA alone, for VerifyConnection
+	mu     sync.Mutex     // in-process half of the writer lock
+	limits *limits        // rate limits and the session cap
 
-// MintCode mints a one-time pairing code.
-func (m *Manager) MintCode(ctx context.Context, opts CodeOptions) (*PairingCode, error) {
-	panic("identity: MintCode: registry not built yet")
-}
-
-// Devices lists the registry, sorted by id.
-func (m *Manager) Devices(ctx context.Context) ([]Device, error) {
-	panic("identity: Devices: registry not built yet")
-}
-
-// Approve lets a pending device complete pairing.
-func (m *Manager) Approve(ctx context.Context, deviceID string) error {
-	panic("identity: Approve: registry not built yet")
-}
-
-// Reject refuses a pending device.
-func (m *Manager) Reject(ctx context.Context, deviceID, reason string) error {
-	panic("identity: Reject: registry not built yet")
-}
-
-// Revoke revokes a device and every certificate issued to it.
-func (m *Manager) Revoke(ctx context.Context, deviceID, reason string) error {
-	panic("identity: Revoke: registry not built yet")
-}
-
-// CheckCertificate is the revocation hook: it refuses a client
-// certificate of a revoked or unknown device or with a revoked
-// fingerprint. Transport code calls it (through VerifyConnection) on every
-// handshake, resumed ones included.
-func (m *Manager) CheckCertificate(ctx context.Context, cert *x509.Certificate) error {
-	panic("identity: CheckCertificate: registry not built yet")
-}
-
-func (m *Manager) beginAttempt(ctx context.Context, peer, codeID string) ([]candidateCode, func(), error) {
-	panic("identity: beginAttempt: registry not built yet")
-}
-
-func (m *Manager) completePairing(ctx context.Context, req PairingRequest) (*PairingGrant, error) {
-	panic("identity: completePairing: registry not built yet")
+	snapMu sync.Mutex               // serializes snapshot reloads and stores
+	snap   atomic.Pointer[snapshot] // the registry as CheckCertificate sees it
 }
 
 // A pairing secret as a person or a QR code gives it to the client: either

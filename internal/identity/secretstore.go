@@ -34,13 +34,23 @@ type SecretsStore struct {
 	s *secrets.Store
 }
 
-// NewSecretsStore adapts s to SecretStore and Creator.
+// NewSecretsStore adapts s to SecretStore, Creator and Locker.
 func NewSecretsStore(s *secrets.Store) *SecretsStore { return &SecretsStore{s: s} }
 
 var (
 	_ SecretStore = (*SecretsStore)(nil)
 	_ Creator     = (*SecretsStore)(nil)
+	_ Locker      = (*SecretsStore)(nil)
 )
+
+// Lock implements Locker with the secret store's writer lock
+// (secrets.Store.Lock): an exclusive flock(2) on the store directory's
+// lock file on Unix, so the daemon and the CLI serialize their registry
+// updates. Get, Put, Create and Delete take no lock and may be called
+// while it is held.
+func (a *SecretsStore) Lock(ctx context.Context) (unlock func(), err error) {
+	return a.s.Lock(ctx)
+}
 
 func secretsKey(key string) (string, error) {
 	if strings.Contains(key, ":") {

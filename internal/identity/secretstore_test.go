@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palyra/palyra-go/internal/secrets"
 )
@@ -150,4 +151,33 @@ func TestSecretsStoreRefusesWorldReadableFile(t *testing.T) {
 	if _, err := LoadOrCreate(ctx, store); !errors.Is(err, secrets.ErrInsecurePermissions) {
 		t.Fatalf("LoadOrCreate on a 0644 file = %v, want ErrInsecurePermissions", err)
 	}
+}
+
+// SecretsStore is a Locker: two adapters over the same directory (two
+// processes' worth of open files) exclude each other, and Put works while
+// the lock is held.
+func TestSecretsStoreLock(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var a, b Locker = openSecrets(t, dir), openSecrets(t, dir)
+	unlock, err := a.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.(SecretStore).Put(ctx, "registry/x", []byte("v")); err != nil {
+		t.Fatalf("Put under the lock: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Lock while held = %v, want DeadlineExceeded", err)
+	}
+	unlock()
+	ok, cancel2 := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel2()
+	unlock, err = b.Lock(ok)
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	unlock()
 }

@@ -25,6 +25,13 @@
 //     directory, fsync, rename over the target, fsync of the directory. A
 //     crash leaves the old value or the new, and failures leave no
 //     temporary file behind.
+//   - [Store.Lock] is the writer lock for read-modify-write cycles (the
+//     identity registry's updates), between goroutines and processes: an
+//     exclusive flock(2) on LockFileName (".lock", 0600, refused like a
+//     secret file when group or others can use it or it is a symlink),
+//     polled so that a context cancels the wait, and released by the
+//     kernel if its holder dies. Single writes are atomic and take no
+//     lock. Without flock (not Unix) it serializes one *Store's users.
 //   - Values are sealed with XChaCha20-Poly1305 (ChaCha20-Poly1305 with
 //     24-byte nonces, drawn at random for every write). A file is magic
 //     "PLYSEC\x00\x01", nonce, ciphertext and tag. The additional data is

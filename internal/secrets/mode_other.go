@@ -10,3 +10,7 @@ const checkModes = false
 const oNoFollow = 0
 
 func isSymlinkErr(error) bool { return false }
+
+// flockAvailable: there is no flock(2) here; Store.Lock serializes the
+// users of one *Store only.
+const flockAvailable = false

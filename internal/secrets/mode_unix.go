@@ -14,3 +14,7 @@ const checkModes = true
 const oNoFollow = syscall.O_NOFOLLOW
 
 func isSymlinkErr(err error) bool { return errors.Is(err, syscall.ELOOP) }
+
+// flockAvailable: Store.Lock takes flock(2) on its lock file, so that it
+// serializes processes too.
+const flockAvailable = true

@@ -56,6 +56,8 @@ type Options struct {
 type Store struct {
 	dir  string
 	aead cipher.AEAD
+	// lockCh is the in-process half of Lock: a one-slot semaphore.
+	lockCh chan struct{}
 }
 
 // Open opens the store in dir, creating dir (0700) if it does not exist.
@@ -73,7 +75,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	s := &Store{dir: dir}
+	s := &Store{dir: dir, lockCh: make(chan struct{}, 1)}
 	if err := s.checkDir(); err != nil {
 		return nil, err
 	}

@@ -147,9 +147,6 @@ func (m *Manager) ServePairing(ctx context.Context, rw io.ReadWriter, peer strin
 	return servePairing(ctx, m, log, rw, peer, binding)
 }
 
-// errTooManyCodes: more codes are active than a 6-digit attempt may try.
-var errTooManyCodes = errors.New("identity: too many active pairing codes for a 6-digit attempt; pair with a token")
-
 // served is one candidate code's session on the daemon.
 type served struct {
 	codeID string
@@ -194,7 +191,7 @@ func servePairing(ctx context.Context, reg registry, log *slog.Logger, rw io.Rea
 	case len(cands) == 0:
 		return fail(hctx, ErrNoActiveCode)
 	case len(cands) > maxOffers:
-		return fail(hctx, errTooManyCodes)
+		return fail(hctx, fmt.Errorf("identity: pairing: %d active codes exceed %d offers: %w", len(cands), maxOffers, ErrTooManyCodes))
 	case hello.CodeID != "" && len(cands) != 1:
 		return fail(hctx, fmt.Errorf("identity: pairing: %d codes for one code id", len(cands)))
 	}
@@ -543,12 +540,14 @@ func Pair(ctx context.Context, rw io.ReadWriter, binding []byte, secret string, 
 	if !hmac.Equal(grant.MAC, grantMAC(keys, grant)) {
 		return nil, fmt.Errorf("%w: grant MAC does not verify", ErrPairingFailed)
 	}
-	return checkGrant(grant, dev.ID(), key, time.Now())
+	return checkGrant(grant, dev.ID(), key)
 }
 
 // checkGrant verifies what the daemon issued before the device relies on
-// it.
-func checkGrant(g *grantMsg, deviceID string, key *ecdsa.PrivateKey, now time.Time) (*PairResult, error) {
+// it. Chains are checked at the certificate's NotBefore, not by this
+// device's clock: a device pairing for the first time may have a clock
+// off by more than the CA's backdating, and TLS checks validity at use.
+func checkGrant(g *grantMsg, deviceID string, key *ecdsa.PrivateKey) (*PairResult, error) {
 	ca, err := x509.ParseCertificate(g.CACert)
 	if err != nil {
 		return nil, protoErr("CA certificate: %v", err)
@@ -564,7 +563,7 @@ func checkGrant(g *grantMsg, deviceID string, key *ecdsa.PrivateKey, now time.Ti
 	roots.AddCert(ca)
 	if _, err := cert.Verify(x509.VerifyOptions{
 		Roots:       roots,
-		CurrentTime: now,
+		CurrentTime: cert.NotBefore,
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}); err != nil {
 		return nil, protoErr("client certificate does not verify under the CA: %v", err)

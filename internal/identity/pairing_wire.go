@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/palyra/palyra-go/internal/cpace"
@@ -28,9 +29,9 @@ const (
 	macSize = 32
 	// maxOffers bounds the offers of one attempt: each offer is one guess
 	// a fake daemon gets at the client's 6-digit code, so the client
-	// refuses more, and the daemon refuses to serve a 6-digit attempt
-	// while more codes than this are active (the token form still works).
-	maxOffers = 8
+	// refuses more. It is the registry's cap on active codes, so a
+	// 6-digit attempt can always try every active code.
+	maxOffers = MaxActiveCodes
 	// maxCSR bounds the CSR a request carries.
 	maxCSR = 4 << 10
 	// maxErrorText bounds the text of an error message kept by the client.
@@ -56,6 +57,7 @@ const (
 	codeNoActiveCode  = "no_active_code"
 	codePairingFailed = "pairing_failed"
 	codeRejected      = "rejected"
+	codeRefused       = "refused"
 	codeRevoked       = "revoked"
 	codeProtocol      = "protocol"
 	codeInternal      = "internal"
@@ -70,6 +72,7 @@ var errorCodes = map[string]error{
 	codeNoActiveCode:  ErrNoActiveCode,
 	codePairingFailed: ErrPairingFailed,
 	codeRejected:      ErrPairingRejected,
+	codeRefused:       ErrPairingRefused,
 	codeRevoked:       ErrDeviceRevoked,
 	codeProtocol:      ErrProtocol,
 	codeInternal:      errDaemonInternal,
@@ -77,7 +80,7 @@ var errorCodes = map[string]error{
 
 // errorCodeFor is the wire code the daemon sends for err.
 func errorCodeFor(err error) string {
-	for _, c := range []string{codeRateLimited, codeNoActiveCode, codePairingFailed, codeRejected, codeRevoked, codeProtocol} {
+	for _, c := range []string{codeRateLimited, codeNoActiveCode, codePairingFailed, codeRejected, codeRefused, codeRevoked, codeProtocol} {
 		if errors.Is(err, errorCodes[c]) {
 			return c
 		}
@@ -98,6 +101,7 @@ var errorTexts = map[string]string{
 	codeNoActiveCode:  "no active pairing code matches",
 	codePairingFailed: "pairing failed",
 	codeRejected:      "the operator rejected this device",
+	codeRefused:       "the daemon refused this device (kind, identity key, or a newer pairing)",
 	codeRevoked:       "this device is revoked",
 	codeProtocol:      "malformed or unexpected pairing message",
 	codeInternal:      "the daemon could not complete pairing",
@@ -465,9 +469,9 @@ func (c *frameConn) run(ctx context.Context, what string, f func() error) error 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("identity: pairing %s: %w", what, context.Cause(ctx))
 	}
+	dl, hasDL := ctx.Deadline()
 	switch rw := c.rw.(type) {
 	case deadliner:
-		dl, _ := ctx.Deadline()
 		if err := rw.SetDeadline(dl); err != nil {
 			return fmt.Errorf("identity: pairing %s: set deadline: %w", what, err)
 		}
@@ -480,6 +484,10 @@ func (c *frameConn) run(ctx context.Context, what string, f func() error) error 
 	err := f()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("identity: pairing %s: %w", what, context.Cause(ctx))
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) && hasDL && !time.Now().Before(dl) {
+		// The conn's deadline fired before the context's timer did.
+		return fmt.Errorf("identity: pairing %s: %w", what, context.DeadlineExceeded)
 	}
 	return err
 }

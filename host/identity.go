@@ -60,7 +60,8 @@ func (h *Host) identity(ctx context.Context, create bool) (*Identity, bool, erro
 	}
 	store := identity.NewSecretsStore(s)
 	// The lock makes check-then-create one step for every process on the
-	// state dir: NewCA writes its root with plain puts.
+	// state dir, so that exactly one reports creating. (LoadOrCreate and
+	// NewCA agree on one identity and one CA without it.)
 	unlock, err := store.Lock(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("host: identity: %w", err)

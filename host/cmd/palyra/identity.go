@@ -188,10 +188,12 @@ shown: nothing prints or logs them again. Give one of them to the person at
 the device; its client reads the code from its terminal or standard input,
 never from its command line.
 
-The code lasts --ttl (default 10m, clamped to 30s-24h) and survives at most
-5 failed attempts. A device that proves it gets a client certificate for
-the --kind it declared (cli, desktop or node). With --approval the device
-waits as pending until 'palyra devices approve' or 'palyra devices reject'.
+The code lasts --ttl (default 10m, clamped to 30s-24h) and is burnt after
+5 attempts; the one that proves it uses it up. It pairs only a device of
+--kind (cli, desktop or node), which gets a 24-hour client certificate and
+the CA certificate to pin. With --approval the device waits as pending
+until 'palyra devices approve' or 'palyra devices reject'. 'palyra pairing
+list' shows the active codes, by id only.
 
 The device identity and CA are created first if the state dir has none.`,
 		Args: cobra.NoArgs,

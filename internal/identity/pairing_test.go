@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -714,5 +715,87 @@ func TestDaemonRefusesGarbage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// deadlineRecorder is a connection end that records SetDeadline calls.
+type deadlineRecorder struct {
+	net.Conn
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (d *deadlineRecorder) SetDeadline(t time.Time) error {
+	d.mu.Lock()
+	d.deadlines = append(d.deadlines, t)
+	d.mu.Unlock()
+	return d.Conn.SetDeadline(t)
+}
+
+func TestServeDefaultsToHandshakeTimeout(t *testing.T) {
+	c, s := net.Pipe()
+	rec := &deadlineRecorder{Conn: s}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := servePairing(context.Background(), newFakeRegistry(t), quietLog(), rec, "pipe", nil)
+		done <- err
+	}()
+	c.Write(frameOf([]byte("garbage")))
+	var hdr [4]byte
+	readFrame(c, hdr[:]) // the error message
+	c.Close()
+	<-done
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.deadlines) == 0 {
+		t.Fatal("no deadline set")
+	}
+	d := rec.deadlines[0]
+	if d.Before(start.Add(HandshakeTimeout-time.Second)) || d.After(time.Now().Add(HandshakeTimeout)) {
+		t.Fatalf("first deadline %v after start, want %v", d.Sub(start), HandshakeTimeout)
+	}
+}
+
+func TestPairRefusesBadArguments(t *testing.T) {
+	dev := newDevice(t)
+	tests := []struct {
+		name   string
+		secret string
+		dev    *DeviceIdentity
+		kind   ClientKind
+	}{
+		{"short code", "12345", dev, KindCLI},
+		{"letters", "12345x", dev, KindCLI},
+		{"token with upper-case hex", testCodeID + "." + strings.ToUpper(testTokenHex), dev, KindCLI},
+		{"token with bad id", "01jf0000000000000000000001." + testTokenHex, dev, KindCLI},
+		{"no device", testPIN, nil, KindCLI},
+		{"kind", testPIN, dev, "phone"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, s := net.Pipe()
+			defer s.Close()
+			defer c.Close()
+			_, err := Pair(context.Background(), c, nil, tc.secret, tc.dev, tc.kind)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if len(tc.secret) > 4 && strings.Contains(err.Error(), tc.secret) && tc.secret != testPIN {
+				t.Fatalf("the secret is echoed: %v", err)
+			}
+		})
+	}
+}
+
+func TestTooManyCandidatesRefused(t *testing.T) {
+	var codes []candidateCode
+	for i := 0; i <= maxOffers; i++ {
+		codes = append(codes, candidateCode{id: fmt.Sprintf("01JF00000000000000000000%02d", i), prs: pinPRS(fmt.Sprintf("%06d", i))})
+	}
+	reg := newFakeRegistry(t, codes...)
+	_, err, srv := pairPipe(t, fakeServer(reg), testPIN, newDevice(t), KindCLI)
+	if !errors.Is(srv.err, ErrTooManyCodes) || err == nil {
+		t.Fatalf("client %v, daemon %v; want ErrTooManyCodes on the daemon", err, srv.err)
 	}
 }

@@ -369,15 +369,15 @@ func (m *Manager) setSnapshot(d *registryDoc) {
 	m.snap.Store(&snapshot{doc: d, loadedAt: time.Now()})
 }
 
-// current returns the registry as of at most SnapshotMaxAge ago. The
-// returned document is shared: callers must not modify it.
-func (m *Manager) current(ctx context.Context) (*registryDoc, error) {
-	if s := m.snap.Load(); s != nil && time.Since(s.loadedAt) < SnapshotMaxAge {
+// current returns the registry as of at most maxAge ago. The returned
+// document is shared: callers must not modify it.
+func (m *Manager) current(ctx context.Context, maxAge time.Duration) (*registryDoc, error) {
+	if s := m.snap.Load(); s != nil && time.Since(s.loadedAt) < maxAge {
 		return s.doc, nil
 	}
 	m.snapMu.Lock()
 	defer m.snapMu.Unlock()
-	if s := m.snap.Load(); s != nil && time.Since(s.loadedAt) < SnapshotMaxAge {
+	if s := m.snap.Load(); s != nil && time.Since(s.loadedAt) < maxAge {
 		return s.doc, nil
 	}
 	d, err := m.load(ctx)
@@ -613,16 +613,38 @@ func certFingerprint(der []byte) string {
 // (ErrUnknownCertificate). It does not verify the chain (VerifyConnection
 // does). It reads an in-memory snapshot of the registry at most
 // SnapshotMaxAge old, so it costs no I/O on most handshakes; a registry
-// that cannot be read refuses every certificate.
+// that cannot be read refuses every certificate. A certificate the
+// snapshot does not know makes it look again in a snapshot at most 20 ms
+// old, so a device paired by another process is accepted at once.
 func (m *Manager) CheckCertificate(ctx context.Context, cert *x509.Certificate) error {
 	id, err := DeviceIDFromCert(cert)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnknownDevice, err)
 	}
-	d, err := m.current(ctx)
+	fp := certFingerprint(cert.Raw)
+	d, err := m.current(ctx, SnapshotMaxAge)
 	if err != nil {
 		return err
 	}
+	err = checkCert(d, id, fp)
+	if errors.Is(err, ErrUnknownDevice) || errors.Is(err, ErrUnknownCertificate) {
+		// Maybe paired in another process since the snapshot: look again,
+		// so a new certificate works at once, but reload at most every
+		// missReload so a stream of strangers cannot make every
+		// handshake read the store.
+		if d, err = m.current(ctx, missReload); err != nil {
+			return err
+		}
+		err = checkCert(d, id, fp)
+	}
+	return err
+}
+
+// missReload is how fresh a snapshot must be for CheckCertificate to
+// trust its "unknown".
+const missReload = 20 * time.Millisecond
+
+func checkCert(d *registryDoc, id, fp string) error {
 	dev := d.Devices[id]
 	if dev == nil {
 		return fmt.Errorf("identity: device %s: %w", id, ErrUnknownDevice)
@@ -630,7 +652,6 @@ func (m *Manager) CheckCertificate(ctx context.Context, cert *x509.Certificate) 
 	if dev.State == DeviceRevoked {
 		return fmt.Errorf("identity: device %s: %w", id, ErrDeviceRevoked)
 	}
-	fp := certFingerprint(cert.Raw)
 	if _, ok := d.RevokedCertificates[fp]; ok {
 		return fmt.Errorf("identity: device %s certificate %s: %w", id, fp, ErrCertificateRevoked)
 	}

@@ -44,8 +44,8 @@
 //
 //   - CPace (internal/cpace) on the code's password-related string, with
 //     channel identifier lv("palyra-pair-v1") || lv(binding): binding is
-//     the transport's channel identifier, so a relay between two channels
-//     fails. The device is the initiator; a failed attempt's transcript
+//     the transport's channel identifier (at least 16 bytes, or both ends
+//     refuse), so a relay between two channels fails. The device is the initiator; a failed attempt's transcript
 //     is independent of the code beyond the one online guess.
 //   - Frames: u32 big-endian length + payload of at most 16 KiB, refused
 //     before allocation when larger. Payloads are one strict JSON object:

@@ -107,6 +107,9 @@ const (
 	testTokenHex = "0123456789abcdef0123456789abcdef"
 )
 
+// testBinding is a channel binding for tests that need not vary it.
+var testBinding = bytes.Repeat([]byte{'b'}, 32)
+
 func pinCode(id, pin string) candidateCode { return candidateCode{id: id, prs: pinPRS(pin)} }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -549,12 +552,12 @@ func TestClientLeavingDuringApprovalEndsTheWait(t *testing.T) {
 	c, s := net.Pipe()
 	srv := make(chan error, 1)
 	go func() {
-		_, err := servePairing(context.Background(), reg, quietLog(), s, "pipe", []byte("b"))
+		_, err := servePairing(context.Background(), reg, quietLog(), s, "pipe", testBinding)
 		srv <- err
 	}()
 	cli := make(chan error, 1)
 	go func() {
-		_, err := Pair(ctx, c, []byte("b"), testPIN, newDevice(t), KindCLI)
+		_, err := Pair(ctx, c, testBinding, testPIN, newDevice(t), KindCLI)
 		cli <- err
 	}()
 	// Wait until the request reached the registry, then the client gives up.
@@ -592,7 +595,7 @@ func TestContextBoundsTheHandshake(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err := Pair(ctx, c, nil, testPIN, newDevice(t), KindCLI)
+		_, err := Pair(ctx, c, testBinding, testPIN, newDevice(t), KindCLI)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("client: %v, want DeadlineExceeded", err)
 		}
@@ -606,7 +609,7 @@ func TestContextBoundsTheHandshake(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			_, err := servePairing(ctx, newFakeRegistry(t), quietLog(), s, "pipe", nil)
+			_, err := servePairing(ctx, newFakeRegistry(t), quietLog(), s, "pipe", testBinding)
 			done <- err
 		}()
 		time.Sleep(20 * time.Millisecond)
@@ -627,7 +630,7 @@ func TestContextBoundsTheHandshake(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
-			_, err := servePairing(ctx, newFakeRegistry(t), quietLog(), rw, "pipe", nil)
+			_, err := servePairing(ctx, newFakeRegistry(t), quietLog(), rw, "pipe", testBinding)
 			done <- err
 		}()
 		select {
@@ -680,7 +683,7 @@ func TestDaemonRefusesGarbage(t *testing.T) {
 			c, s := net.Pipe()
 			done := make(chan error, 1)
 			go func() {
-				_, err := servePairing(context.Background(), reg, quietLog(), s, "pipe", nil)
+				_, err := servePairing(context.Background(), reg, quietLog(), s, "pipe", testBinding)
 				s.Close()
 				done <- err
 			}()
@@ -738,7 +741,7 @@ func TestServeDefaultsToHandshakeTimeout(t *testing.T) {
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, err := servePairing(context.Background(), newFakeRegistry(t), quietLog(), rec, "pipe", nil)
+		_, err := servePairing(context.Background(), newFakeRegistry(t), quietLog(), rec, "pipe", testBinding)
 		done <- err
 	}()
 	c.Write(frameOf([]byte("garbage")))
@@ -760,24 +763,27 @@ func TestServeDefaultsToHandshakeTimeout(t *testing.T) {
 func TestPairRefusesBadArguments(t *testing.T) {
 	dev := newDevice(t)
 	tests := []struct {
-		name   string
-		secret string
-		dev    *DeviceIdentity
-		kind   ClientKind
+		name    string
+		binding []byte
+		secret  string
+		dev     *DeviceIdentity
+		kind    ClientKind
 	}{
-		{"short code", "12345", dev, KindCLI},
-		{"letters", "12345x", dev, KindCLI},
-		{"token with upper-case hex", testCodeID + "." + strings.ToUpper(testTokenHex), dev, KindCLI},
-		{"token with bad id", "01jf0000000000000000000001." + testTokenHex, dev, KindCLI},
-		{"no device", testPIN, nil, KindCLI},
-		{"kind", testPIN, dev, "phone"},
+		{"short code", testBinding, "12345", dev, KindCLI},
+		{"letters", testBinding, "12345x", dev, KindCLI},
+		{"token with upper-case hex", testBinding, testCodeID + "." + strings.ToUpper(testTokenHex), dev, KindCLI},
+		{"token with bad id", testBinding, "01jf0000000000000000000001." + testTokenHex, dev, KindCLI},
+		{"no device", testBinding, testPIN, nil, KindCLI},
+		{"kind", testBinding, testPIN, dev, "phone"},
+		{"no binding", nil, testPIN, dev, KindCLI},
+		{"short binding", testBinding[:minBinding-1], testPIN, dev, KindCLI},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, s := net.Pipe()
 			defer s.Close()
 			defer c.Close()
-			_, err := Pair(context.Background(), c, nil, tc.secret, tc.dev, tc.kind)
+			_, err := Pair(context.Background(), c, tc.binding, tc.secret, tc.dev, tc.kind)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -797,5 +803,17 @@ func TestTooManyCandidatesRefused(t *testing.T) {
 	_, err, srv := pairPipe(t, fakeServer(reg), testPIN, newDevice(t), KindCLI)
 	if !errors.Is(srv.err, ErrTooManyCodes) || err == nil {
 		t.Fatalf("client %v, daemon %v; want ErrTooManyCodes on the daemon", err, srv.err)
+	}
+}
+
+func TestServeRefusesShortBinding(t *testing.T) {
+	for _, b := range [][]byte{nil, testBinding[:minBinding-1]} {
+		c, s := net.Pipe()
+		_, err := servePairing(context.Background(), newFakeRegistry(t, pinCode(testCodeID, testPIN)), quietLog(), s, "pipe", b)
+		c.Close()
+		s.Close()
+		if err == nil || !strings.Contains(err.Error(), "channel binding") {
+			t.Fatalf("binding of %d bytes: %v", len(b), err)
+		}
 	}
 }

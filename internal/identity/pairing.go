@@ -38,7 +38,18 @@ const (
 	// HandshakeTimeout bounds a pairing handshake whose context has no
 	// deadline. The wait for the operator's approval is not part of it.
 	HandshakeTimeout = 30 * time.Second
+	// minBinding is the shortest channel binding accepted: a transport
+	// that passes none would leave pairing open to relays.
+	minBinding = 16
 )
+
+// checkBinding refuses a missing or short channel binding.
+func checkBinding(b []byte) error {
+	if len(b) < minBinding {
+		return fmt.Errorf("identity: pairing: channel binding of %d bytes, want at least %d (the transport's channel identifier)", len(b), minBinding)
+	}
+	return nil
+}
 
 // adClient is the client's CPace associated data: it binds the declared
 // kind and device id into the session key.
@@ -133,8 +144,9 @@ func signedRequest(k sessionKeys) []byte {
 
 // ServePairing runs the daemon's side of one pairing handshake on rw and
 // returns the paired device. peer is the transport address (rate limits,
-// logs); binding identifies the transport channel (the TLS exporter) and
-// must be what the client's end computes. ctx bounds the whole exchange;
+// logs); binding identifies the transport channel (the TLS exporter, at
+// least 16 bytes) and must be what the client's end computes. ctx bounds
+// the whole exchange;
 // without a deadline the handshake gets HandshakeTimeout, the wait for
 // the operator's approval excepted. Failures are the package's sentinels
 // (ErrPairingFailed, ErrRateLimited, ErrNoActiveCode, ErrProtocol, ...);
@@ -154,6 +166,9 @@ type served struct {
 }
 
 func servePairing(ctx context.Context, reg registry, log *slog.Logger, rw io.ReadWriter, peer string, binding []byte) (*Device, error) {
+	if err := checkBinding(binding); err != nil {
+		return nil, err
+	}
 	hctx := ctx
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -410,7 +425,8 @@ type PairResult struct {
 
 // Pair runs the device's side of pairing on rw: secret is what the
 // operator gave (6 digits or a token), binding identifies the transport
-// channel as the daemon's end computes it, dev is this device and kind
+// channel as the daemon's end computes it (at least 16 bytes), dev is
+// this device and kind
 // what it pairs as. The daemon learns the device's identity key and a
 // CSR only after both ends proved they derived the same key from the
 // code; the result holds a certificate Pair checked (it chains to CACert,
@@ -422,6 +438,9 @@ func Pair(ctx context.Context, rw io.ReadWriter, binding []byte, secret string, 
 		return nil, errors.New("identity: Pair: no device identity")
 	}
 	if _, err := ParseClientKind(string(kind)); err != nil {
+		return nil, err
+	}
+	if err := checkBinding(binding); err != nil {
 		return nil, err
 	}
 	codeID, prs, err := parsePairingSecret(secret)

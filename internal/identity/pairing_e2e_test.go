@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -284,5 +285,26 @@ func TestRelayEndToEndRefused(t *testing.T) {
 	}
 	if devs, _ := m.Devices(context.Background()); len(devs) != 0 {
 		t.Fatalf("a relayed pairing recorded %v", devs)
+	}
+}
+
+func TestRepairingOverTheWireRevokesEarlierCertificate(t *testing.T) {
+	ctx := context.Background()
+	m, _, _ := newPairingManager(t, ManagerOptions{})
+	dev := newDevice(t)
+	var certs []*x509.Certificate
+	for i := 0; i < 2; i++ {
+		pc := mint(t, m, CodeOptions{})
+		res, err, srv := pairPipe(t, managerServer(m), pc.Code, dev, KindCLI)
+		if err != nil || srv.err != nil {
+			t.Fatalf("pairing %d: client %v, daemon %v", i, err, srv.err)
+		}
+		certs = append(certs, res.ClientCert)
+	}
+	if err := m.CheckCertificate(ctx, certs[0]); !errors.Is(err, ErrCertificateRevoked) {
+		t.Fatalf("first certificate after re-pairing: %v, want ErrCertificateRevoked", err)
+	}
+	if err := m.CheckCertificate(ctx, certs[1]); err != nil {
+		t.Fatalf("second certificate: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,6 +106,9 @@ const (
 	testCodeID2  = "01JF0000000000000000000002"
 	testTokenHex = "0123456789abcdef0123456789abcdef"
 )
+
+// testBinding is a channel binding for tests that need not vary it.
+var testBinding = bytes.Repeat([]byte{'b'}, 32)
 
 func pinCode(id, pin string) candidateCode { return candidateCode{id: id, prs: pinPRS(pin)} }
 
@@ -548,12 +552,12 @@ func TestClientLeavingDuringApprovalEndsTheWait(t *testing.T) {
 	c, s := net.Pipe()
 	srv := make(chan error, 1)
 	go func() {
-		_, err := servePairing(context.Background(), reg, quietLog(), s, "pipe", []byte("b"))
+		_, err := servePairing(context.Background(), reg, quietLog(), s, "pipe", testBinding)
 		srv <- err
 	}()
 	cli := make(chan error, 1)
 	go func() {
-		_, err := Pair(ctx, c, []byte("b"), testPIN, newDevice(t), KindCLI)
+		_, err := Pair(ctx, c, testBinding, testPIN, newDevice(t), KindCLI)
 		cli <- err
 	}()
 	// Wait until the request reached the registry, then the client gives up.
@@ -591,7 +595,7 @@ func TestContextBoundsTheHandshake(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err := Pair(ctx, c, nil, testPIN, newDevice(t), KindCLI)
+		_, err := Pair(ctx, c, testBinding, testPIN, newDevice(t), KindCLI)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("client: %v, want DeadlineExceeded", err)
 		}
@@ -605,7 +609,7 @@ func TestContextBoundsTheHandshake(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			_, err := servePairing(ctx, newFakeRegistry(t), quietLog(), s, "pipe", nil)
+			_, err := servePairing(ctx, newFakeRegistry(t), quietLog(), s, "pipe", testBinding)
 			done <- err
 		}()
 		time.Sleep(20 * time.Millisecond)
@@ -626,7 +630,7 @@ func TestContextBoundsTheHandshake(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
-			_, err := servePairing(ctx, newFakeRegistry(t), quietLog(), rw, "pipe", nil)
+			_, err := servePairing(ctx, newFakeRegistry(t), quietLog(), rw, "pipe", testBinding)
 			done <- err
 		}()
 		select {
@@ -679,7 +683,7 @@ func TestDaemonRefusesGarbage(t *testing.T) {
 			c, s := net.Pipe()
 			done := make(chan error, 1)
 			go func() {
-				_, err := servePairing(context.Background(), reg, quietLog(), s, "pipe", nil)
+				_, err := servePairing(context.Background(), reg, quietLog(), s, "pipe", testBinding)
 				s.Close()
 				done <- err
 			}()
@@ -714,5 +718,102 @@ func TestDaemonRefusesGarbage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// deadlineRecorder is a connection end that records SetDeadline calls.
+type deadlineRecorder struct {
+	net.Conn
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (d *deadlineRecorder) SetDeadline(t time.Time) error {
+	d.mu.Lock()
+	d.deadlines = append(d.deadlines, t)
+	d.mu.Unlock()
+	return d.Conn.SetDeadline(t)
+}
+
+func TestServeDefaultsToHandshakeTimeout(t *testing.T) {
+	c, s := net.Pipe()
+	rec := &deadlineRecorder{Conn: s}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := servePairing(context.Background(), newFakeRegistry(t), quietLog(), rec, "pipe", testBinding)
+		done <- err
+	}()
+	c.Write(frameOf([]byte("garbage")))
+	var hdr [4]byte
+	readFrame(c, hdr[:]) // the error message
+	c.Close()
+	<-done
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.deadlines) == 0 {
+		t.Fatal("no deadline set")
+	}
+	d := rec.deadlines[0]
+	if d.Before(start.Add(HandshakeTimeout-time.Second)) || d.After(time.Now().Add(HandshakeTimeout)) {
+		t.Fatalf("first deadline %v after start, want %v", d.Sub(start), HandshakeTimeout)
+	}
+}
+
+func TestPairRefusesBadArguments(t *testing.T) {
+	dev := newDevice(t)
+	tests := []struct {
+		name    string
+		binding []byte
+		secret  string
+		dev     *DeviceIdentity
+		kind    ClientKind
+	}{
+		{"short code", testBinding, "12345", dev, KindCLI},
+		{"letters", testBinding, "12345x", dev, KindCLI},
+		{"token with upper-case hex", testBinding, testCodeID + "." + strings.ToUpper(testTokenHex), dev, KindCLI},
+		{"token with bad id", testBinding, "01jf0000000000000000000001." + testTokenHex, dev, KindCLI},
+		{"no device", testBinding, testPIN, nil, KindCLI},
+		{"kind", testBinding, testPIN, dev, "phone"},
+		{"no binding", nil, testPIN, dev, KindCLI},
+		{"short binding", testBinding[:minBinding-1], testPIN, dev, KindCLI},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, s := net.Pipe()
+			defer s.Close()
+			defer c.Close()
+			_, err := Pair(context.Background(), c, tc.binding, tc.secret, tc.dev, tc.kind)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if len(tc.secret) > 4 && strings.Contains(err.Error(), tc.secret) && tc.secret != testPIN {
+				t.Fatalf("the secret is echoed: %v", err)
+			}
+		})
+	}
+}
+
+func TestTooManyCandidatesRefused(t *testing.T) {
+	var codes []candidateCode
+	for i := 0; i <= maxOffers; i++ {
+		codes = append(codes, candidateCode{id: fmt.Sprintf("01JF00000000000000000000%02d", i), prs: pinPRS(fmt.Sprintf("%06d", i))})
+	}
+	reg := newFakeRegistry(t, codes...)
+	_, err, srv := pairPipe(t, fakeServer(reg), testPIN, newDevice(t), KindCLI)
+	if !errors.Is(srv.err, ErrTooManyCodes) || err == nil {
+		t.Fatalf("client %v, daemon %v; want ErrTooManyCodes on the daemon", err, srv.err)
+	}
+}
+
+func TestServeRefusesShortBinding(t *testing.T) {
+	for _, b := range [][]byte{nil, testBinding[:minBinding-1]} {
+		c, s := net.Pipe()
+		_, err := servePairing(context.Background(), newFakeRegistry(t, pinCode(testCodeID, testPIN)), quietLog(), s, "pipe", b)
+		c.Close()
+		s.Close()
+		if err == nil || !strings.Contains(err.Error(), "channel binding") {
+			t.Fatalf("binding of %d bytes: %v", len(b), err)
+		}
 	}
 }

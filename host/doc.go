@@ -75,4 +75,11 @@
 // created on first use, or the existing file Options.SecretsKeyFile or
 // $PALYRA_SECRETS_KEY_FILE names. A master.key an older version left in
 // <state>/secrets is moved there when the state dir is opened.
+//
+// The same store keeps the state dir's identity (InitIdentity, Identity;
+// docs/identity.md): the device identity, the internal CA and the
+// Manager of pairing codes and paired devices, under a scope no skill can
+// be granted. InitIdentity creates what is missing under the store's
+// writer lock, so racing processes end with one identity and one CA;
+// Identity creates nothing and fails with ErrNoIdentity until then.
 package host

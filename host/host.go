@@ -123,6 +123,10 @@ type Host struct {
 	rt         *runtime.Runtime
 	secrets    *secrets.Store
 	callSeq    atomic.Uint64
+
+	// idMu guards ident, the identity layer made on first use (identity.go).
+	idMu  sync.Mutex
+	ident *Identity
 }
 
 // Open opens (creating if needed, mode 0700) the state directory dir and

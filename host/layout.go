@@ -19,7 +19,9 @@ import (
 //	<state>/skills/.staging/                installs in progress
 //	<state>/skills/.install.lock            serializes installs across processes
 //	<state>/cache/wazero/                   compiled machine code (0700)
-//	<state>/secrets/                        the secret store (0700, encrypted)
+//	<state>/secrets/                        the secret store (0700, encrypted),
+//	                                        identity material too (identity.go)
+//	<state>/secrets/.lock                   its writer lock (registry updates)
 //
 // A skill id names a directory only under installed/ and data/, each of
 // which holds nothing but skill ids, so no id can name a state file. (In

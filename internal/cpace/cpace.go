@@ -69,6 +69,16 @@ func Start(prs, ci, sid, ad []byte, role Role) (*State, []byte, error) {
 	return start(rand.Reader, prs, ci, sid, ad, role)
 }
 
+// StartWithRand is Start drawing the secret scalar from rnd instead of
+// crypto/rand. The same bytes give the same scalar, so a party that must
+// answer several peer shares with its one share (a pairing client facing
+// one offer per candidate code) restarts from the same bytes for each
+// share, and tests can know a party's scalar. In production rnd must be
+// bytes read once from crypto/rand and kept secret like the scalar.
+func StartWithRand(rnd io.Reader, prs, ci, sid, ad []byte, role Role) (*State, []byte, error) {
+	return start(rnd, prs, ci, sid, ad, role)
+}
+
 // start is Start with an injectable randomness source; tests feed the
 // draft's scalars through it.
 func start(rnd io.Reader, prs, ci, sid, ad []byte, role Role) (*State, []byte, error) {

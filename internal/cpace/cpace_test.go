@@ -376,3 +376,29 @@ func FuzzFinish(f *testing.F) {
 		}
 	})
 }
+
+func TestStartWithRandRebuildsTheSameState(t *testing.T) {
+	seed := bytes.Repeat([]byte{7}, 32)
+	prs, ci, sid := []byte("pw"), []byte("ci"), []byte("sid")
+	_, yb1, _ := Start(prs, ci, sid, []byte("b"), Responder)
+	_, yb2, _ := Start(prs, ci, sid, []byte("b"), Responder)
+	a1, ya1, err := StartWithRand(bytes.NewReader(seed), prs, ci, sid, []byte("a"), Initiator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, ya2, err := StartWithRand(bytes.NewReader(seed), prs, ci, sid, []byte("a"), Initiator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ya1, ya2) {
+		t.Fatal("same scalar bytes gave different shares")
+	}
+	k1, err1 := a1.Finish(yb1, []byte("b"))
+	k2, err2 := a2.Finish(yb2, []byte("b"))
+	if err1 != nil || err2 != nil || bytes.Equal(k1, k2) {
+		t.Fatalf("two peer shares answered by one share: %v %v, equal ISKs %v", err1, err2, bytes.Equal(k1, k2))
+	}
+	if _, _, err := StartWithRand(bytes.NewReader(nil), prs, ci, sid, nil, Initiator); err == nil {
+		t.Fatal("no randomness accepted")
+	}
+}

@@ -24,5 +24,8 @@
 //     for initiator/responder roles and transcript_oc (ordered
 //     concatenation, prefix "oc") for the symmetric role.
 //   - A State is single use: the first Finish, successful or not, erases
-//     the scalar; later calls fail with ErrFinished.
+//     the scalar; later calls fail with ErrFinished. StartWithRand
+//     rebuilds a state from the caller's scalar bytes: a pairing client
+//     answers each server offer (one per candidate code) with the one
+//     share it sent, and tests run a party with a known scalar.
 package cpace

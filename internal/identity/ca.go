@@ -88,6 +88,12 @@ type CertificateAuthority struct {
 // does not parse or match, is an error wrapping ErrCorruptCA: the CA is
 // never silently replaced, since that would orphan every issued
 // certificate.
+//
+// Concurrent creators on one store end with one CA when store implements
+// Creator (SecretsStore does, across processes too): the key and then the
+// root are each stored only if absent, and a creator that loses either
+// race uses the winner's. Without Creator, racers may each keep their own
+// root, and the stored key and root may not match.
 func NewCA(ctx context.Context, store SecretStore, opts CAOptions) (*CertificateAuthority, error) {
 	now := opts.Now
 	if now == nil {
@@ -121,11 +127,11 @@ func NewCA(ctx context.Context, store SecretStore, opts CAOptions) (*Certificate
 			return nil, fmt.Errorf("identity: encode CA key: %w", err)
 		}
 		// The key goes first: a crash before the certificate is written
-		// leaves a key from which the root is recreated below.
-		if err := store.Put(ctx, CAKeyName, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
-			return nil, fmt.Errorf("identity: write %s: %w", CAKeyName, err)
+		// leaves a key from which the root is recreated below. A racing
+		// creator may have stored its key first; then that one is used.
+		if keyPEM, err = putNew(ctx, store, CAKeyName, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+			return nil, err
 		}
-		return createRoot(ctx, store, key, cn, now)
 	}
 
 	key, err := parseCAKey(keyPEM)
@@ -167,10 +173,44 @@ func createRoot(ctx context.Context, store SecretStore, key *ecdsa.PrivateKey, c
 	if err != nil {
 		return nil, fmt.Errorf("identity: parse new root certificate: %w", err)
 	}
-	if err := store.Put(ctx, CACertName, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})); err != nil {
-		return nil, fmt.Errorf("identity: write %s: %w", CACertName, err)
+	ours := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	stored, err := putNew(ctx, store, CACertName, ours)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(stored, ours) {
+		// A racing creator stored its root (for the same key) first.
+		if root, err = parseRoot(stored, key); err != nil {
+			return nil, err
+		}
 	}
 	return &CertificateAuthority{key: key, root: root, now: now}, nil
+}
+
+// putNew stores value under key where nothing is stored yet and returns
+// what is stored there now: value, or, when the store is a Creator and a
+// racing writer stored its own first, that one. Without Creator it is a
+// Put, and racing creators may each keep their own.
+func putNew(ctx context.Context, store SecretStore, key string, value []byte) ([]byte, error) {
+	c, ok := store.(Creator)
+	if !ok {
+		if err := store.Put(ctx, key, value); err != nil {
+			return nil, fmt.Errorf("identity: write %s: %w", key, err)
+		}
+		return value, nil
+	}
+	err := c.Create(ctx, key, value)
+	if err == nil {
+		return value, nil
+	}
+	if !errors.Is(err, ErrExists) {
+		return nil, fmt.Errorf("identity: write %s: %w", key, err)
+	}
+	stored, err := store.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("identity: read %s: %w", key, err)
+	}
+	return stored, nil
 }
 
 func parseCAKey(data []byte) (*ecdsa.PrivateKey, error) {

@@ -487,3 +487,44 @@ func TestMutualTLS(t *testing.T) {
 		t.Errorf("device id = %q, %v", id, err)
 	}
 }
+
+// Creators racing on one fresh store (each with its own SecretsStore over
+// the directory, as separate processes would have) end with one CA, the
+// one stored. Before NewCA stored key and root create-only, racers each
+// kept their own root, and the stored root could belong to another key
+// than the stored key, so the next load failed with ErrCorruptCA.
+func TestNewCARace(t *testing.T) {
+	ctx := context.Background()
+	for round := range 5 {
+		dir := t.TempDir()
+		const n = 6
+		cas := make([]*CertificateAuthority, n)
+		stores := make([]*SecretsStore, n)
+		for i := range stores {
+			stores[i] = openSecrets(t, dir)
+		}
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				ca, err := NewCA(ctx, stores[i], CAOptions{})
+				if err != nil {
+					t.Errorf("round %d: NewCA: %v", round, err)
+				}
+				cas[i] = ca
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		loaded, err := NewCA(ctx, openSecrets(t, dir), CAOptions{})
+		if err != nil {
+			t.Fatalf("round %d: load after the race: %v", round, err)
+		}
+		for i, ca := range cas {
+			if !bytes.Equal(ca.Root().Raw, loaded.Root().Raw) {
+				t.Fatalf("round %d: racer %d kept a root that is not the stored one", round, i)
+			}
+		}
+	}
+}

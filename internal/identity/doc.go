@@ -117,4 +117,36 @@
 // SecretsStore is also a [Locker]: its Lock is the secret store's writer
 // lock (an exclusive flock(2) on <store>/.lock on Unix), so read-modify-
 // write cycles of several processes on one state dir do not lose updates.
+//
+// # Pairing
+//
+// [Manager.ServePairing] (daemon) and [Pair] (device) run palyra-pair-v1
+// over any io.ReadWriter; docs/pairing.md specifies it byte for byte.
+//
+//   - CPace (internal/cpace) on the code's password-related string, with
+//     channel identifier lv("palyra-pair-v1") || lv(binding): binding is
+//     the transport's channel identifier (at least 16 bytes, or both ends
+//     refuse), so a relay between two channels fails. The device is the initiator; a failed attempt's transcript
+//     is independent of the code beyond the one online guess.
+//   - Frames: u32 big-endian length + payload of at most 16 KiB, refused
+//     before allocation when larger. Payloads are one strict JSON object:
+//     unknown fields, duplicate keys, keys other than [a-z_]+, trailing
+//     data and wrong lengths are ErrProtocol.
+//   - The daemon counts an attempt on every candidate code before it
+//     answers (beginAttempt), sends one shuffled offer per candidate (at
+//     most MaxActiveCodes; exactly one for a token), each with a MAC under
+//     that candidate's key. The device confirms the offer whose MAC
+//     verifies or aborts (ErrPairingFailed on both ends).
+//   - Only after confirmation does the device send its Ed25519 identity
+//     key, its signature over the session's transcript key and a CSR, all
+//     under a MAC; the daemon checks both before completePairing, and
+//     MACs the grant. MACs are compared in constant time.
+//   - Pair checks the certificate chains to the CA it got (clientAuth),
+//     names the device, and certifies the P-256 key Pair generated.
+//   - Error messages carry a code mapped to this package's sentinels and
+//     a fixed text; no code, token, ISK or key is logged or sent.
+//   - A context deadline bounds every read and write (deadlines on a
+//     net.Conn, Close on another io.Closer); ServePairing defaults to
+//     HandshakeTimeout, except while waiting for the operator, a wait
+//     that ends when the device leaves.
 package identity

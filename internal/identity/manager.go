@@ -190,6 +190,10 @@ type PairingRequest struct {
 	CSR []byte
 	// Peer is the transport address, for the registry and logs.
 	Peer string
+	// OnPending, if set, is called once when the code requires approval,
+	// before completePairing starts waiting for the operator: the
+	// protocol tells the device it is pending. It must not block long.
+	OnPending func()
 }
 
 // PairingGrant is what the daemon sends back: the client certificate and

@@ -805,6 +805,9 @@ func (m *Manager) completePairing(ctx context.Context, req PairingRequest) (*Pai
 	}
 	if pending {
 		log.Info("pairing pending approval")
+		if req.OnPending != nil {
+			req.OnPending()
+		}
 		if grant, err = m.awaitApproval(ctx, req); err != nil {
 			log.Warn("pairing failed", "err", err)
 			return nil, err

@@ -315,3 +315,33 @@ func TestLockFileRefusedWhenLoose(t *testing.T) {
 		})
 	}
 }
+
+// The identity methods and Lock apply the store's permission rules like
+// Get: a world-readable identity file is refused naming it; a 0755
+// directory refuses every operation, naming the directory.
+func TestIdentityOpsRefuseLoosePermissions(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t)
+	if err := s.CreateIdentity(ctx, "device:identity", []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(s.Dir(), fileName(Ref{IdentityScope, "device:identity"}))
+	chmod(t, file, 0o644)
+	var pe *PermissionError
+	if _, err := s.GetIdentity(ctx, "device:identity"); !errors.As(err, &pe) || pe.Path != file || !errors.Is(err, ErrInsecurePermissions) {
+		t.Fatalf("GetIdentity of a 0644 file = %v, want a *PermissionError naming %s", err, file)
+	}
+	chmod(t, file, 0o600)
+	chmod(t, s.Dir(), 0o755)
+	for name, op := range map[string]func() error{
+		"GetIdentity":    func() error { _, err := s.GetIdentity(ctx, "device:identity"); return err },
+		"SetIdentity":    func() error { return s.SetIdentity(ctx, "x", []byte("v")) },
+		"CreateIdentity": func() error { return s.CreateIdentity(ctx, "y", []byte("v")) },
+		"DeleteIdentity": func() error { return s.DeleteIdentity(ctx, "device:identity") },
+		"Lock":           func() error { _, err := s.Lock(ctx); return err },
+	} {
+		if err := op(); !errors.As(err, &pe) || pe.Path != s.Dir() || pe.Mode.Perm() != 0o755 {
+			t.Errorf("%s in a 0755 store dir = %v, want a *PermissionError naming it", name, err)
+		}
+	}
+}

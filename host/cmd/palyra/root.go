@@ -22,17 +22,21 @@ func newRootCommand() *cobra.Command {
 	c := &cli{}
 	root := &cobra.Command{
 		Use:           "palyra",
-		Short:         "Operate palyra skills: verify, install, check, run; trust publishers; store secrets",
+		Short:         "Operate palyra skills: verify, install, check, run; trust publishers; store secrets; pair devices",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Long: `Palyra operates signed skills: verify, install, check and run them, trust
 their publishers and store the secrets they may be granted, all in one state
-directory. Every command that reports or changes state takes --json.
+directory. The same state directory holds this machine's device identity and
+internal CA (palyra identity), the one-time codes that pair other devices
+with it (palyra pairing) and the registry of paired devices (palyra
+devices: list, approve, reject, revoke). Every command that reports or
+changes state takes --json.
 
 ` + cmdline.ExitCodesHelp,
 	}
 	root.PersistentFlags().StringVar(&c.stateDir, "state-dir", "", "state directory (default $"+host.EnvStateDir+", else palyra under the user config dir)")
-	root.AddCommand(c.skillsCommand(), c.trustCommand(), c.secretsCommand())
+	root.AddCommand(c.skillsCommand(), c.trustCommand(), c.secretsCommand(), c.identityCommand(), c.pairingCommand(), c.devicesCommand())
 	cmdline.AddVersion(root)
 	cmdline.Harden(root)
 	return root

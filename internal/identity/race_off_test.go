@@ -1,0 +1,6 @@
+//go:build !race
+
+package identity
+
+// raceEnabled: CPU-heavy tests shrink under the race detector.
+const raceEnabled = false

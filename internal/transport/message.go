@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // ProtocolVersion is the "v" of every message. A message of another
@@ -267,7 +268,8 @@ func validCode(s string) bool {
 // DecodeRequest decodes one request strictly: one JSON object and nothing
 // after it, keys matched exactly (no case folding), no unknown or
 // duplicate keys, no nulls, version ProtocolVersion, and the checks of
-// Request (an id, a known type with exactly its body, required fields).
+// Request (an id, a known type with exactly its body, required fields),
+// valid UTF-8 throughout.
 // Errors wrap ErrBadMessage.
 func DecodeRequest(data []byte) (*Request, error) {
 	env, err := decodeEnvelope(data)
@@ -326,6 +328,10 @@ func DecodeResponse(data []byte) (*Response, error) {
 
 // decodeEnvelope reads the envelope and its body, key by key.
 func decodeEnvelope(data []byte) (*wireEnvelope, error) {
+	// encoding/json would turn invalid UTF-8 into U+FFFD; refuse it.
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("%w: message is not valid UTF-8", ErrBadMessage)
+	}
 	var env wireEnvelope
 	var haveV, haveID, haveType bool
 	err := strictObject(data, "message", func(key string, raw []byte) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
 )
 
@@ -116,6 +117,30 @@ func FuzzDecodeResponse(f *testing.F) {
 		enc2, err := EncodeResponse(again)
 		if err != nil || !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding not stable: %s vs %s (%v)", enc, enc2, err)
+		}
+	})
+}
+
+// FuzzDecodeAgainstReference: the fast envelope decoder accepts nothing
+// the slow token-by-token reference refuses, and decodes what it accepts
+// the same way. The reference accepts a little more: keys spelled with
+// escapes ("\u0076" for "v"), which the fast one refuses.
+func FuzzDecodeAgainstReference(f *testing.F) {
+	for _, s := range messageSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"v":1,"id":1,"type":"list","\u0076":1}`))
+	f.Add([]byte(`{"v":1,"id":1,"type":"result","result":{"data":{"A":null,"A":1}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ferr := decodeEnvelope(data)
+		ref, rerr := decodeEnvelopeReference(data)
+		switch {
+		case ferr == nil && rerr != nil:
+			t.Fatalf("fast decoder accepted %q, the reference refuses it: %v", data, rerr)
+		case ferr == nil && !reflect.DeepEqual(fast, ref):
+			t.Fatalf("decoders differ on %q:\nfast %+v\nref  %+v", data, fast, ref)
+		case ferr != nil && rerr == nil && !bytes.Contains(data, []byte{'\\'}):
+			t.Fatalf("fast decoder refused %q (%v), the reference accepts it", data, ferr)
 		}
 	})
 }

@@ -26,7 +26,7 @@ type pki struct {
 	offset atomic.Int64 // added to time.Now by the CA's clock
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	s, err := secrets.Open(filepath.Join(t.TempDir(), "secrets"), secrets.Options{MasterKey: make([]byte, 32)})
 	if err != nil {
@@ -42,7 +42,7 @@ func newPKI(t *testing.T) *pki {
 	return p
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -51,7 +51,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func (p *pki) client(t *testing.T, device string) tls.Certificate {
+func (p *pki) client(t testing.TB, device string) tls.Certificate {
 	t.Helper()
 	k := newKey(t)
 	_, der, err := p.ca.IssueClient(device, k.Public())
@@ -61,7 +61,7 @@ func (p *pki) client(t *testing.T, device string) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
 }
 
-func (p *pki) server(t *testing.T) tls.Certificate {
+func (p *pki) server(t testing.TB) tls.Certificate {
 	t.Helper()
 	k := newKey(t)
 	_, der, err := p.ca.IssueServer(k.Public(), []string{"127.0.0.1"})
@@ -112,7 +112,7 @@ func (r *logRecorder) find(msg, reason string) []logRecord {
 }
 
 // wait polls for a record with msg and reason for up to 3 s.
-func (r *logRecorder) wait(t *testing.T, msg, reason string) logRecord {
+func (r *logRecorder) wait(t testing.TB, msg, reason string) logRecord {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
@@ -168,7 +168,7 @@ func echo(ctx context.Context, peer Peer, req *Request) (*Result, error) {
 
 // startServer serves h on 127.0.0.1 with a fresh CA; edit adjusts the
 // options first.
-func startServer(t *testing.T, h Handler, edit func(*ServerOptions)) *testServer {
+func startServer(t testing.TB, h Handler, edit func(*ServerOptions)) *testServer {
 	t.Helper()
 	p := newPKI(t)
 	logs := &logRecorder{}
@@ -198,7 +198,7 @@ func startServer(t *testing.T, h Handler, edit func(*ServerOptions)) *testServer
 	return &testServer{Server: s, pki: p, logs: logs, addr: s.Addr().String()}
 }
 
-func (ts *testServer) clientOptions(t *testing.T, device string) ClientOptions {
+func (ts *testServer) clientOptions(t testing.TB, device string) ClientOptions {
 	return ClientOptions{
 		Certificate: ts.pki.client(t, device),
 		RootCAs:     ts.pki.ca.Pool(),
@@ -207,7 +207,7 @@ func (ts *testServer) clientOptions(t *testing.T, device string) ClientOptions {
 	}
 }
 
-func (ts *testServer) dial(t *testing.T, device string) *Conn {
+func (ts *testServer) dial(t testing.TB, device string) *Conn {
 	t.Helper()
 	c, err := Dial(context.Background(), ts.addr, ts.clientOptions(t, device))
 	if err != nil {
@@ -226,7 +226,7 @@ func callEcho(ctx context.Context, c *Conn, input string) (string, error) {
 }
 
 // mustEcho checks a call on c still works.
-func mustEcho(t *testing.T, c *Conn, input string) {
+func mustEcho(t testing.TB, c *Conn, input string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"time"
 	"unicode/utf8"
@@ -326,71 +325,32 @@ func DecodeResponse(data []byte) (*Response, error) {
 	return resp, nil
 }
 
-// decodeEnvelope reads the envelope and its body, key by key.
+// decodeEnvelope decodes the envelope in three passes over the bytes:
+// UTF-8 validity, encoding/json with DisallowUnknownFields (types, unknown
+// keys up to case folding), and checkKeys (exact keys, no repeats, no
+// nulls, nothing after the object), which closes the gaps encoding/json
+// leaves.
 func decodeEnvelope(data []byte) (*wireEnvelope, error) {
 	// encoding/json would turn invalid UTF-8 into U+FFFD; refuse it.
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("%w: message is not valid UTF-8", ErrBadMessage)
 	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return nil, fmt.Errorf("%w: message is not an object", ErrBadMessage)
+	}
 	var env wireEnvelope
-	var haveV, haveID, haveType bool
-	err := strictObject(data, "message", func(key string, raw []byte) error {
-		switch key {
-		case "v":
-			haveV = true
-			return scalar(raw, key, &env.V)
-		case "id":
-			haveID = true
-			return scalar(raw, key, &env.ID)
-		case "type":
-			haveType = true
-			return scalar(raw, key, &env.Type)
-		case "call":
-			env.Call = &wireCall{}
-			return decodeCall(raw, env.Call)
-		case "info":
-			env.Info = &wireInfo{}
-			return strictObject(raw, key, func(k string, raw []byte) error {
-				if k == "skill" {
-					return scalar(raw, "info.skill", &env.Info.Skill)
-				}
-				return unknownKey("info", k)
-			})
-		case "result":
-			env.Result = &wireResult{}
-			return strictObject(raw, key, func(k string, raw []byte) error {
-				switch k {
-				case "output":
-					return scalar(raw, "result.output", &env.Result.Output)
-				case "data":
-					env.Result.Data = bytes.Clone(raw)
-					return nil
-				}
-				return unknownKey("result", k)
-			})
-		case "error":
-			env.Error = &wireError{}
-			return strictObject(raw, key, func(k string, raw []byte) error {
-				switch k {
-				case "code":
-					return scalar(raw, "error.code", &env.Error.Code)
-				case "message":
-					return scalar(raw, "error.message", &env.Error.Message)
-				case "exit_code":
-					return scalar(raw, "error.exit_code", &env.Error.ExitCode)
-				case "detail":
-					env.Error.Detail = bytes.Clone(raw)
-					return nil
-				}
-				return unknownKey("error", k)
-			})
-		}
-		return unknownKey("message", key)
-	})
-	if err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	k := keyScanner{data: data}
+	if err := k.document(); err != nil {
 		return nil, err
 	}
-	if !haveV || !haveID || !haveType {
+	// Looked for by name: a zero value does not show a key is absent
+	// (id 0 is even valid, in an error answering an unreadable request).
+	if !k.hasV || !k.hasID || !k.hasType {
 		return nil, fmt.Errorf("%w: message needs v, id and type", ErrBadMessage)
 	}
 	if env.V != ProtocolVersion {
@@ -399,80 +359,177 @@ func decodeEnvelope(data []byte) (*wireEnvelope, error) {
 	return &env, nil
 }
 
-func decodeCall(raw []byte, c *wireCall) error {
-	return strictObject(raw, "call", func(k string, raw []byte) error {
-		switch k {
-		case "skill":
-			return scalar(raw, "call.skill", &c.Skill)
-		case "tool":
-			return scalar(raw, "call.tool", &c.Tool)
-		case "input":
-			return scalar(raw, "call.input", &c.Input)
-		case "timeout_ms":
-			return scalar(raw, "call.timeout_ms", &c.TimeoutMS)
-		case "report":
-			return scalar(raw, "call.report", &c.Report)
-		}
-		return unknownKey("call", k)
-	})
+// keyScanner walks a document encoding/json has decoded and refuses what
+// it let through: in the envelope and its bodies (the first two object
+// levels; data and detail below them are opaque) a key that is not plain
+// lowercase ASCII or underscore (encoding/json matches keys ignoring case
+// and folds U+212A to 'k' and U+017F to 's'), a key given twice
+// (encoding/json keeps the last), a null value (encoding/json skips it);
+// and anything but whitespace after the object. It trusts the structure
+// encoding/json validated but never indexes out of range.
+type keyScanner struct {
+	data []byte
+	i    int
+	// which required keys the envelope has
+	hasV, hasID, hasType bool
 }
 
-func unknownKey(where, key string) error {
-	return fmt.Errorf("%w: %s: unknown key %q", ErrBadMessage, where, key)
+func (k *keyScanner) peek() byte {
+	if k.i < len(k.data) {
+		return k.data[k.i]
+	}
+	return 0
 }
 
-// strictObject reads data as exactly one JSON object followed only by
-// whitespace and calls member with each key, compared exactly, and the raw
-// value. Repeated keys and null values are errors.
-func strictObject(data []byte, where string, member func(key string, raw []byte) error) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadMessage, where, err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("%w: %s is not an object", ErrBadMessage, where)
-	}
-	seen := make(map[string]bool, 8)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrBadMessage, where, err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return fmt.Errorf("%w: %s: bad object key", ErrBadMessage, where)
-		}
-		if seen[key] {
-			return fmt.Errorf("%w: %s: duplicate key %q", ErrBadMessage, where, key)
-		}
-		seen[key] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("%w: %s.%s: %v", ErrBadMessage, where, key, err)
-		}
-		if string(raw) == "null" {
-			return fmt.Errorf("%w: %s.%s is null", ErrBadMessage, where, key)
-		}
-		if err := member(key, raw); err != nil {
-			return err
+func (k *keyScanner) ws() {
+	for k.i < len(k.data) {
+		switch k.data[k.i] {
+		case ' ', '\t', '\n', '\r':
+			k.i++
+		default:
+			return
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return fmt.Errorf("%w: %s: %v", ErrBadMessage, where, err)
+}
+
+func (k *keyScanner) document() error {
+	k.ws()
+	if k.peek() != '{' {
+		return fmt.Errorf("%w: message is not an object", ErrBadMessage)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: %s: data after the object", ErrBadMessage, where)
+	if err := k.object(1); err != nil {
+		return err
+	}
+	k.ws()
+	if k.i != len(k.data) {
+		return fmt.Errorf("%w: data after the object", ErrBadMessage)
 	}
 	return nil
 }
 
-// scalar decodes a string, number, bool or base64 value; the value's JSON
-// type must match the field's.
-func scalar(raw []byte, where string, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadMessage, where, err)
+// object checks the object at k.i, whose keys sit at depth.
+func (k *keyScanner) object(depth int) error {
+	k.i++ // '{'
+	var seen [8]string
+	n := 0
+	k.ws()
+	if k.peek() == '}' {
+		k.i++
+		return nil
 	}
+	for k.i < len(k.data) {
+		k.ws()
+		start := k.i + 1
+		escaped := k.str()
+		key := string(k.data[start:max(start, k.i-1)])
+		if escaped || !plainKey(key) {
+			return fmt.Errorf("%w: unknown key %q", ErrBadMessage, key)
+		}
+		for _, s := range seen[:n] {
+			if s == key {
+				return fmt.Errorf("%w: duplicate key %q", ErrBadMessage, key)
+			}
+		}
+		if n == len(seen) {
+			return fmt.Errorf("%w: too many keys", ErrBadMessage) // no object of the protocol has 8
+		}
+		seen[n] = key
+		n++
+		if depth == 1 {
+			switch key {
+			case "v":
+				k.hasV = true
+			case "id":
+				k.hasID = true
+			case "type":
+				k.hasType = true
+			}
+		}
+		k.ws()
+		k.i++ // ':'
+		k.ws()
+		switch c := k.peek(); {
+		case c == 'n':
+			return fmt.Errorf("%w: %s is null", ErrBadMessage, key)
+		case c == '{' && depth < 2:
+			if err := k.object(depth + 1); err != nil {
+				return err
+			}
+		default:
+			k.skip()
+		}
+		k.ws()
+		if k.peek() != ',' {
+			break
+		}
+		k.i++
+	}
+	k.i++ // '}'
 	return nil
+}
+
+// plainKey: 1-32 bytes of a-z and '_', the alphabet of every key of the
+// protocol, so a key encoding/json accepted is also exactly the field's.
+func plainKey(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// str skips the string at k.i and reports whether it had escapes.
+func (k *keyScanner) str() (escaped bool) {
+	k.i++ // opening quote
+	for k.i < len(k.data) {
+		switch k.data[k.i] {
+		case '\\':
+			escaped = true
+			k.i += 2
+			continue
+		case '"':
+			k.i++
+			return escaped
+		}
+		k.i++
+	}
+	return escaped
+}
+
+// skip skips one value of any kind.
+func (k *keyScanner) skip() {
+	switch k.peek() {
+	case '"':
+		k.str()
+	case '{', '[':
+		depth := 0
+		for k.i < len(k.data) {
+			switch k.data[k.i] {
+			case '"':
+				k.str()
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					k.i++
+					return
+				}
+			}
+			k.i++
+		}
+	default: // number, true, false
+		for k.i < len(k.data) {
+			switch k.data[k.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return
+			}
+			k.i++
+		}
+	}
 }

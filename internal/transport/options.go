@@ -82,8 +82,9 @@ type ServerOptions struct {
 	// (identity.CertificateAuthority.Pool).
 	ClientCAs *x509.CertPool
 	// VerifyPeer, when set, runs on every handshake, resumptions
-	// included, after the certificate chain has been verified; an error
-	// refuses the connection. It is also run again right after a
+	// included, after the certificate chain has been verified (the state
+	// it gets has VerifiedChains filled in); an error refuses the
+	// connection. It is also run again right after a
 	// connection is registered, so a device revoked while it was
 	// handshaking cannot slip past CloseDevice. The daemon passes
 	// identity.Manager.VerifyConnection.

@@ -192,7 +192,7 @@ func (s *Server) verifyClient(cs tls.ConnectionState) (string, error) {
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	_, err := leaf.Verify(x509.VerifyOptions{
+	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         s.opts.ClientCAs,
 		Intermediates: inter,
 		CurrentTime:   s.opts.Now(),
@@ -205,6 +205,9 @@ func (s *Server) verifyClient(cs tls.ConnectionState) (string, error) {
 		return "", &RefusedError{Reason: ReasonNoDeviceID, Err: err}
 	}
 	if s.opts.VerifyPeer != nil {
+		// The hook sees the state crypto/tls would have given it with
+		// RequireAndVerifyClientCert: the chains just verified.
+		cs.VerifiedChains = chains
 		if err := s.opts.VerifyPeer(cs); err != nil {
 			return device, &RefusedError{Reason: ReasonHook, Err: err}
 		}
@@ -289,7 +292,7 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 }
 
 // admit registers a freshly handshaken connection under its device id, or
-// closes it. The hook runs again after registration: a device revoked
+// closes it. The checks and the hook run again after registration: a device revoked
 // between its handshake and now is either found by CloseDevice (it is
 // registered) or refused here (the revocation is already visible).
 func (s *Server) admit(qc *quic.Conn) *Conn {
@@ -332,8 +335,8 @@ func (s *Server) admit(qc *quic.Conn) *Conn {
 	}()
 
 	if s.opts.VerifyPeer != nil {
-		if err := s.opts.VerifyPeer(state); err != nil {
-			s.refused(qc.RemoteAddr(), device, &RefusedError{Reason: ReasonHook, Err: err})
+		if _, err := s.verifyClient(state); err != nil {
+			s.refused(qc.RemoteAddr(), device, err)
 			_ = qc.CloseWithError(codeRefused, err.Error())
 			return nil
 		}

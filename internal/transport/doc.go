@@ -15,7 +15,7 @@
 //     ServerOptions.ClientCAs at ServerOptions.Now with client-auth usage,
 //     the leaf must name exactly one device (identity.DeviceIDFromCert),
 //     and then ServerOptions.VerifyPeer (the revocation hook) must accept
-//     it. crypto/tls is set to RequireAnyClientCert rather than
+//     it; the state it gets has VerifiedChains filled in. crypto/tls is set to RequireAnyClientCert rather than
 //     RequireAndVerifyClientCert only because it would refuse a bad chain
 //     without telling us why; the checks are the same and more.
 //   - After a connection is registered under its device id the hook runs
@@ -97,8 +97,18 @@
 // frame_too_large, deadline_exceeded, canceled, overloaded, internal) and
 // the daemon's, so a remote client maps an error back to the sentinel a
 // local host would have returned; exit_code is the exit status the local
-// command would have had. Fuzz targets cover ReadFrame, DecodeRequest and
-// DecodeResponse.
+// command would have had.
+//
+// Decoding takes three passes over the bytes: utf8.Valid, encoding/json
+// with DisallowUnknownFields (types and unknown keys, but up to case
+// folding, keeping the last of repeated keys, skipping nulls), then a key
+// scanner over the envelope and its bodies that refuses what encoding/json
+// let through: keys that are not plain a-z and '_' (so no folded or
+// escaped spellings), repeated keys, nulls, anything after the object.
+// The data and detail documents are opaque to it. Fuzz targets cover
+// ReadFrame, DecodeRequest and DecodeResponse (round trips), and the
+// decoder against a slow token-by-token reference kept in the tests
+// (whatever the decoder accepts, the reference accepts the same way).
 //
 // # Shutdown
 //

@@ -6,9 +6,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -23,6 +27,7 @@ import (
 // store, with a clock tests can move.
 type pki struct {
 	ca     *identity.CertificateAuthority
+	store  identity.SecretStore
 	offset atomic.Int64 // added to time.Now by the CA's clock
 }
 
@@ -32,8 +37,8 @@ func newPKI(t testing.TB) *pki {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pki{}
-	p.ca, err = identity.NewCA(context.Background(), identity.NewSecretsStore(s), identity.CAOptions{
+	p := &pki{store: identity.NewSecretsStore(s)}
+	p.ca, err = identity.NewCA(context.Background(), p.store, identity.CAOptions{
 		Now: func() time.Time { return time.Now().Add(time.Duration(p.offset.Load())) },
 	})
 	if err != nil {
@@ -237,3 +242,33 @@ func mustEcho(t testing.TB, c *Conn, input string) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// clientWithoutDevice is a client-auth certificate signed by the CA's own
+// key (read from its store) that names no device: the CA never issues
+// one, so this is what a forged or foreign-tool certificate looks like.
+func (p *pki) clientWithoutDevice(t testing.TB) tls.Certificate {
+	t.Helper()
+	keyPEM, err := p.store.Get(context.Background(), identity.CAKeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(keyPEM)
+	caKey, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(42),
+		Subject:      pkix.Name{CommonName: "no device"},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca.Root(), k.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
+}

@@ -112,7 +112,7 @@ func TestRefusedHandshakes(t *testing.T) {
 			if len(cs.VerifiedChains) == 0 {
 				return errors.New("hook called without verified chains")
 			}
-			uri := cs.PeerCertificates[0].URIs[0].String()
+			uri := cs.PeerCertificates[0].URIs[0].String() // checked before the hook runs
 			if _, ok := revoked.Load(uri); ok {
 				return fmt.Errorf("device %s is revoked", uri)
 			}
@@ -144,6 +144,11 @@ func TestRefusedHandshakes(t *testing.T) {
 			o.Certificate = ts.pki.server(t)
 			return o
 		}, "", ReasonBadUsage},
+		{"certificate naming no device", func() ClientOptions {
+			o := ts.clientOptions(t, "X")
+			o.Certificate = ts.pki.clientWithoutDevice(t)
+			return o
+		}, "", ReasonNoDeviceID},
 		{"revoked device (hook)", func() ClientOptions {
 			revoked.Store("palyra://device/REVOKED", true)
 			return ts.clientOptions(t, "REVOKED")
@@ -597,8 +602,10 @@ func TestCancelReachesHandler(t *testing.T) {
 // passes while waiting for one is answered "overloaded".
 func TestOverloaded(t *testing.T) {
 	release := make(chan struct{})
+	holding := make(chan struct{})
 	ts := startServer(t, func(ctx context.Context, peer Peer, req *Request) (*Result, error) {
 		if req.Type == TypeList {
+			close(holding)
 			<-release
 		}
 		return &Result{}, nil
@@ -606,7 +613,7 @@ func TestOverloaded(t *testing.T) {
 	defer close(release)
 	c := ts.dial(t, "DEV")
 	go c.Call(context.Background(), &Request{Type: TypeList}) // takes the one slot
-	time.Sleep(100 * time.Millisecond)
+	<-holding
 	_, err := c.Call(context.Background(), &Request{Type: TypeCall, Call: &CallRequest{Skill: "s", Tool: "t", Timeout: 150 * time.Millisecond}})
 	var re *RemoteError
 	if !errors.As(err, &re) || re.Code != CodeOverloaded {

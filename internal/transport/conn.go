@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,7 @@ const (
 	streamBadRequest quic.StreamErrorCode = 0x201 // undecodable request or oversize frame
 	streamTimeout    quic.StreamErrorCode = 0x202 // ReadTimeout or WriteTimeout passed
 	streamCanceled   quic.StreamErrorCode = 0x203 // the caller gave up
-	streamShutdown   quic.StreamErrorCode = 0x204 // the server is draining
+	streamDone       quic.StreamErrorCode = 0x0   // the caller has its response
 )
 
 // Errors a caller tells apart when a connection ends under it.
@@ -128,14 +129,14 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Result, error) {
 		st.CancelRead(streamCanceled)
 	})
 	defer stop()
-	if err := st.SetWriteDeadline(time.Now().Add(c.limits.WriteTimeout)); err != nil {
-		return nil, c.callError(ctx, err)
-	}
+	_ = st.SetWriteDeadline(time.Now().Add(c.limits.WriteTimeout))
 	if err := WriteFrame(st, payload); err != nil {
+		st.CancelWrite(streamCanceled)
 		st.CancelRead(streamCanceled)
 		return nil, c.callError(ctx, err)
 	}
 	if err := st.Close(); err != nil {
+		st.CancelRead(streamCanceled)
 		return nil, c.callError(ctx, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
@@ -146,7 +147,7 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Result, error) {
 		st.CancelRead(streamCanceled)
 		return nil, c.callError(ctx, err)
 	}
-	st.CancelRead(codeOK) // nothing may follow the response; release the stream now
+	st.CancelRead(streamDone) // nothing may follow the response; release the stream now
 	resp, err := DecodeResponse(data)
 	if err != nil {
 		return nil, err
@@ -162,8 +163,6 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Result, error) {
 	}
 	return resp.Result, nil
 }
-
-const codeOK quic.StreamErrorCode = 0
 
 // callError names why a call failed: the caller's context, the peer's
 // reason for closing the connection, or the underlying error.
@@ -276,13 +275,13 @@ func (c *Conn) serveStream(st *quic.Stream, h Handler) {
 	if c.slots != nil {
 		select {
 		case c.slots <- struct{}{}:
-			res, err = h(ctx, c.peer, req)
+			res, err = c.runHandler(ctx, h, req)
 			<-c.slots
 		case <-ctx.Done():
 			err = &RemoteError{Code: CodeOverloaded, Message: "no free slot before the deadline"}
 		}
 	} else {
-		res, err = h(ctx, c.peer, req)
+		res, err = c.runHandler(ctx, h, req)
 	}
 	resp := &Response{ID: req.ID, Result: res}
 	if err != nil {
@@ -298,6 +297,19 @@ func (c *Conn) serveStream(st *quic.Stream, h Handler) {
 		data = mustEncodeError(req.ID, CodeFrameTooLarge, fmt.Sprintf("response of %d bytes over the %d-byte frame limit", len(data), MaxFrameSize))
 	}
 	c.writeResponse(st, data)
+}
+
+// runHandler runs h, turning a panic into an internal error for this one
+// request (logged with its stack) rather than the end of the process, as
+// net/http does.
+func (c *Conn) runHandler(ctx context.Context, h Handler, req *Request) (res *Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("transport: handler panicked", "device", c.peer.DeviceID, "type", string(req.Type), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res, err = nil, &RemoteError{Code: CodeInternal, Message: "the handler failed"}
+		}
+	}()
+	return h(ctx, c.peer, req)
 }
 
 var errTrailingData = errors.New("data after the request frame")

@@ -157,6 +157,9 @@ func echo(ctx context.Context, peer Peer, req *Request) (*Result, error) {
 		if req.Call.Tool == "fail" {
 			return nil, &RemoteError{Code: "not_installed", Message: "skill " + req.Call.Skill + " is not installed", ExitCode: 1}
 		}
+		if req.Call.Tool == "panic" {
+			panic("handler bug")
+		}
 		if req.Call.Tool == "block" {
 			<-ctx.Done()
 			return nil, ctx.Err()

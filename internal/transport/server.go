@@ -268,14 +268,12 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 			}
 			break
 		}
-		c := s.admit(qc)
-		if c == nil {
-			continue
-		}
 		loops.Add(1)
-		go func() {
+		go func() { // admit may block in the hook; the next Accept need not wait
 			defer loops.Done()
-			_ = c.acceptStreams(ctx, h, &calls)
+			if c := s.admit(qc); c != nil {
+				_ = c.acceptStreams(ctx, h, &calls)
+			}
 		}()
 	}
 	// Graceful part: the listener stops taking connections, each accept

@@ -43,6 +43,16 @@ func TestCallRoundTrip(t *testing.T) {
 		t.Errorf("failing call: %v", err)
 	}
 
+	// A handler that panics fails its own request, not the server.
+	_, err = c.Call(ctx, &Request{Type: TypeCall, Call: &CallRequest{Skill: "s", Tool: "panic"}})
+	if !errors.As(err, &re) || re.Code != CodeInternal {
+		t.Errorf("panicking handler: %v, want code %s", err, CodeInternal)
+	}
+	if recs := ts.logs.find("transport: handler panicked", ""); len(recs) != 1 || recs[0].attrs["panic"] != "handler bug" {
+		t.Errorf("panic log records: %v", recs)
+	}
+	mustEcho(t, c, "still serving")
+
 	// The caller's deadline travels as the call's timeout and the handler
 	// stops there.
 	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)

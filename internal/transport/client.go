@@ -15,8 +15,8 @@ import (
 // pinned RootCAs and ServerName. The whole handshake is bounded by
 // Limits.HandshakeTimeout (and ctx).
 func Dial(ctx context.Context, addr string, opts ClientOptions) (*Conn, error) {
-	if len(opts.Certificate.Certificate) == 0 || opts.Certificate.PrivateKey == nil {
-		return nil, errors.New("transport: ClientOptions.Certificate is required")
+	if opts.GetClientCertificate == nil && (len(opts.Certificate.Certificate) == 0 || opts.Certificate.PrivateKey == nil) {
+		return nil, errors.New("transport: ClientOptions.Certificate or GetClientCertificate is required")
 	}
 	if opts.RootCAs == nil {
 		return nil, errors.New("transport: ClientOptions.RootCAs is required")
@@ -31,14 +31,19 @@ func Dial(ctx context.Context, addr string, opts ClientOptions) (*Conn, error) {
 		name = "localhost"
 	}
 	tlsConf := &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		MaxVersion:         tls.VersionTLS13,
-		Certificates:       []tls.Certificate{opts.Certificate},
+		MinVersion: tls.VersionTLS13,
+		MaxVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &opts.Certificate, nil
+		},
 		RootCAs:            opts.RootCAs,
 		ServerName:         name,
 		NextProtos:         []string{ALPN},
 		ClientSessionCache: opts.SessionCache,
 		Time:               opts.Now,
+	}
+	if opts.GetClientCertificate != nil {
+		tlsConf.GetClientCertificate = opts.GetClientCertificate
 	}
 	incoming := -1
 	if opts.AcceptStreams {

@@ -25,6 +25,7 @@ const (
 	codeDeviceClosed quic.ApplicationErrorCode = 0x101 // CloseDevice
 	codeShutdown     quic.ApplicationErrorCode = 0x102 // the server is going away
 	codeRefused      quic.ApplicationErrorCode = 0x103 // refused after the handshake
+	codeCertExpired  quic.ApplicationErrorCode = 0x104 // the client certificate's NotAfter passed
 
 	streamBadRequest quic.StreamErrorCode = 0x201 // undecodable request or oversize frame
 	streamTimeout    quic.StreamErrorCode = 0x202 // ReadTimeout or WriteTimeout passed
@@ -39,6 +40,10 @@ var (
 	ErrDeviceClosed = errors.New("transport: connection closed by the server for this device")
 	// ErrShutdown: the peer is shutting down.
 	ErrShutdown = errors.New("transport: peer shut down")
+	// ErrCertificateExpired: the server closed the connection when the
+	// client certificate it was opened with expired; redial with the
+	// renewed one.
+	ErrCertificateExpired = errors.New("transport: connection outlived its client certificate")
 	// ErrRefused: the peer refused the handshake (certificate, revocation
 	// hook, ALPN). With TLS 1.3 the client finishes its handshake before
 	// the server has checked the client certificate, so a client learns
@@ -188,6 +193,8 @@ func classify(err error) error {
 			return fmt.Errorf("%w: %w", ErrShutdown, err)
 		case codeRefused:
 			return fmt.Errorf("%w (%s): %w", ErrRefused, ae.ErrorMessage, err)
+		case codeCertExpired:
+			return fmt.Errorf("%w: %w", ErrCertificateExpired, err)
 		}
 	}
 	var te *quic.TransportError

@@ -21,6 +21,12 @@
 //   - After a connection is registered under its device id the hook runs
 //     once more, so a device revoked while handshaking is either closed by
 //     Server.CloseDevice or refused by this second check.
+//   - A connection lasts no longer than the client certificate it was
+//     opened with: at its NotAfter the server closes it (the client sees
+//     ErrCertificateExpired) and the client redials with its renewed
+//     certificate (ClientOptions.GetClientCertificate hands out the
+//     current one; ServerOptions.GetCertificate does the same for the
+//     daemon's own 24-hour certificate).
 //   - Every refusal is logged (Warn) as "transport: connection refused"
 //     with reason (unknown_ca, expired, bad_usage, bad_certificate,
 //     no_certificate, no_device_id, refused_by_hook, wrong_alpn), remote,
@@ -74,6 +80,8 @@
 //   - the handler runs under a context that ends at the request's timeout
 //     (capped by ServerOptions.CallTimeout, default 5 min), when the
 //     caller cancels its stream, or when the connection closes;
+//   - a handler that panics fails its own request (internal, logged with
+//     the stack), not the process;
 //   - the response must be written within Limits.WriteTimeout.
 //
 // # Messages

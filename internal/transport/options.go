@@ -73,11 +73,16 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// ServerOptions configures Listen. Certificate and ClientCAs are required.
+// ServerOptions configures Listen. ClientCAs and Certificate (or
+// GetCertificate) are required.
 type ServerOptions struct {
 	// Certificate is the daemon's server certificate (issued by
 	// identity.CertificateAuthority.IssueServer) with its private key.
 	Certificate tls.Certificate
+	// GetCertificate, when set, is asked for the server certificate on
+	// every handshake instead: a daemon that outlives its 24-hour
+	// certificate swaps in a renewed one without restarting.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// ClientCAs holds the roots client certificates must chain to
 	// (identity.CertificateAuthority.Pool).
 	ClientCAs *x509.CertPool
@@ -102,10 +107,14 @@ type ServerOptions struct {
 	Now func() time.Time
 }
 
-// ClientOptions configures Dial. Certificate and RootCAs are required.
+// ClientOptions configures Dial. RootCAs and Certificate (or
+// GetClientCertificate) are required.
 type ClientOptions struct {
 	// Certificate is the device's client certificate with its key.
 	Certificate tls.Certificate
+	// GetClientCertificate, when set, is asked for the client certificate
+	// on every handshake instead (a renewed one once renewal has run).
+	GetClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
 	// RootCAs holds the CA the device pinned when it paired; the server's
 	// certificate must chain to it.
 	RootCAs *x509.CertPool

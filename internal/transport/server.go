@@ -66,8 +66,8 @@ type Server struct {
 // Listen binds addr (UDP, e.g. "127.0.0.1:7444") and returns a server
 // that accepts connections once Serve runs.
 func Listen(addr string, opts ServerOptions) (*Server, error) {
-	if len(opts.Certificate.Certificate) == 0 || opts.Certificate.PrivateKey == nil {
-		return nil, errors.New("transport: ServerOptions.Certificate is required")
+	if opts.GetCertificate == nil && (len(opts.Certificate.Certificate) == 0 || opts.Certificate.PrivateKey == nil) {
+		return nil, errors.New("transport: ServerOptions.Certificate or GetCertificate is required")
 	}
 	if opts.ClientCAs == nil {
 		return nil, errors.New("transport: ServerOptions.ClientCAs is required")
@@ -136,13 +136,17 @@ func quicConfig(l Limits, incomingStreams int) *quic.Config {
 // runs on resumed handshakes too.
 func (s *Server) tlsConfig() (*tls.Config, error) {
 	base := &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		MaxVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{s.opts.Certificate},
-		ClientAuth:   tls.RequireAnyClientCert,
-		ClientCAs:    s.opts.ClientCAs, // names the acceptable CA to the client
-		NextProtos:   []string{ALPN},
-		Time:         s.opts.Now,
+		MinVersion: tls.VersionTLS13,
+		MaxVersion: tls.VersionTLS13,
+		ClientAuth: tls.RequireAnyClientCert,
+		ClientCAs:  s.opts.ClientCAs, // names the acceptable CA to the client
+		NextProtos: []string{ALPN},
+		Time:       s.opts.Now,
+	}
+	if s.opts.GetCertificate != nil {
+		base.GetCertificate = s.opts.GetCertificate
+	} else {
+		base.Certificates = []tls.Certificate{s.opts.Certificate}
 	}
 	// One ticket key shared by every per-connection clone below, so a
 	// ticket one connection issued resumes on another.
@@ -327,8 +331,19 @@ func (s *Server) admit(qc *quic.Conn) *Conn {
 	}
 	m[c] = struct{}{}
 	s.mu.Unlock()
+	// A connection lasts no longer than the certificate it was opened
+	// with: at NotAfter it is closed, and the client redials with its
+	// renewed certificate.
+	expiry := time.NewTimer(leaf.NotAfter.Sub(s.opts.Now()))
 	go func() {
-		<-qc.Context().Done()
+		select {
+		case <-qc.Context().Done():
+			expiry.Stop()
+		case <-expiry.C:
+			s.log.Info("transport: closing connection, client certificate expired", "device", device, "remote", addrString(qc.RemoteAddr()), "not_after", leaf.NotAfter)
+			_ = qc.CloseWithError(codeCertExpired, "client certificate expired")
+			<-qc.Context().Done()
+		}
 		s.forget(c)
 	}()
 

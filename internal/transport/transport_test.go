@@ -681,3 +681,58 @@ func TestServerCallsBackANode(t *testing.T) {
 		t.Fatal("daemon opened a stream to a client that accepts none")
 	}
 }
+
+// TestConnectionEndsWithItsCertificate: a connection opened with a client
+// certificate about to expire is closed by the server when it does, and
+// the client learns why.
+func TestConnectionEndsWithItsCertificate(t *testing.T) {
+	ts := startServer(t, echo, nil)
+	ts.pki.offset.Store(int64(-(24*time.Hour - 1500*time.Millisecond))) // expires in 1.5 s
+	opts := ts.clientOptions(t, "SHORT")
+	ts.pki.offset.Store(0)
+	c, err := Dial(context.Background(), ts.addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustEcho(t, c, "while valid")
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection still open 5 s after its certificate expired")
+	}
+	if _, err := callEcho(context.Background(), c, "after"); !errors.Is(err, ErrCertificateExpired) {
+		t.Errorf("call after expiry: %v, want ErrCertificateExpired", err)
+	}
+	waitFor(t, func() bool { return ts.DeviceConns("SHORT") == 0 })
+}
+
+// TestCertificateCallbacks: the server and the client can hand out their
+// certificates per handshake (renewal without restarting).
+func TestCertificateCallbacks(t *testing.T) {
+	var served, presented atomic.Int64
+	var serverCert tls.Certificate
+	ts := startServer(t, echo, func(o *ServerOptions) {
+		serverCert, o.Certificate = o.Certificate, tls.Certificate{}
+		o.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			served.Add(1)
+			return &serverCert, nil
+		}
+	})
+	opts := ts.clientOptions(t, "CB")
+	cert := opts.Certificate
+	opts.Certificate = tls.Certificate{}
+	opts.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		presented.Add(1)
+		return &cert, nil
+	}
+	c, err := Dial(context.Background(), ts.addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustEcho(t, c, "x")
+	if served.Load() != 1 || presented.Load() != 1 {
+		t.Errorf("callbacks ran %d (server) and %d (client) times, want 1 each", served.Load(), presented.Load())
+	}
+}

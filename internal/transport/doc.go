@@ -15,9 +15,10 @@
 //     ServerOptions.ClientCAs at ServerOptions.Now with client-auth usage,
 //     the leaf must name exactly one device (identity.DeviceIDFromCert),
 //     and then ServerOptions.VerifyPeer (the revocation hook) must accept
-//     it; the state it gets has VerifiedChains filled in. crypto/tls is set to RequireAnyClientCert rather than
-//     RequireAndVerifyClientCert only because it would refuse a bad chain
-//     without telling us why; the checks are the same and more.
+//     it; the state it gets has VerifiedChains filled in. crypto/tls is
+//     set to RequestClientCert rather than RequireAndVerifyClientCert only
+//     because it would refuse a missing certificate or a bad chain without
+//     telling us why; the checks are the same and more.
 //   - After a connection is registered under its device id the hook runs
 //     once more, so a device revoked while handshaking is either closed by
 //     Server.CloseDevice or refused by this second check.

@@ -127,19 +127,20 @@ func quicConfig(l Limits, incomingStreams int) *quic.Config {
 }
 
 // tlsConfig is the server's TLS: 1.3 only, ALPN palyra-quic-v1, a client
-// certificate required. The chain is verified in verifyClient rather
-// than by crypto/tls (ClientAuth RequireAnyClientCert, not
-// RequireAndVerifyClientCert) for one reason: crypto/tls refuses a bad
-// chain without telling the server's code, and every refusal must be
-// logged with its reason. verifyClient does what crypto/tls would (chain
-// to ClientCAs at Now, client-auth usage) and more (device id, hook), and
-// runs on resumed handshakes too.
+// certificate required. The certificate is required and verified in
+// verifyClient rather than by crypto/tls (ClientAuth RequestClientCert,
+// not RequireAndVerifyClientCert) for one reason: crypto/tls refuses a
+// missing certificate or a bad chain without telling the server's code,
+// and every refusal must be logged with its reason. verifyClient does
+// what crypto/tls would (a certificate, its chain to ClientCAs at Now,
+// client-auth usage) and more (device id, hook), on resumed handshakes
+// too. Every config a handshake can use has it as VerifyConnection.
 func (s *Server) tlsConfig() (*tls.Config, error) {
 	base := &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		MaxVersion: tls.VersionTLS13,
-		ClientAuth: tls.RequireAnyClientCert,
-		ClientCAs:  s.opts.ClientCAs, // names the acceptable CA to the client
+		ClientAuth: tls.RequestClientCert, // required by verifyClient
+		ClientCAs:  s.opts.ClientCAs,      // names the acceptable CA to the client
 		NextProtos: []string{ALPN},
 		Time:       s.opts.Now,
 	}
@@ -155,6 +156,13 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("transport: session ticket key: %w", err)
 	}
 	base.SetSessionTicketKeys([][32]byte{key})
+	base.VerifyConnection = func(cs tls.ConnectionState) error {
+		device, err := s.verifyClient(cs)
+		if err != nil {
+			s.refused(nil, device, err)
+		}
+		return err
+	}
 	conf := base.Clone()
 	// quic-go fills hello.Conn with the peer's addresses, so the refusal
 	// log can name the remote address; the clone carries it into
@@ -294,9 +302,10 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 }
 
 // admit registers a freshly handshaken connection under its device id, or
-// closes it. The checks and the hook run again after registration: a device revoked
-// between its handshake and now is either found by CloseDevice (it is
-// registered) or refused here (the revocation is already visible).
+// closes it. All of verifyClient, the hook included, runs again after
+// registration: a device revoked between its handshake and now is either
+// found by CloseDevice (it is registered) or refused here (the revocation
+// is already visible).
 func (s *Server) admit(qc *quic.Conn) *Conn {
 	state := qc.ConnectionState().TLS
 	if len(state.PeerCertificates) == 0 {
@@ -347,12 +356,10 @@ func (s *Server) admit(qc *quic.Conn) *Conn {
 		s.forget(c)
 	}()
 
-	if s.opts.VerifyPeer != nil {
-		if _, err := s.verifyClient(state); err != nil {
-			s.refused(qc.RemoteAddr(), device, err)
-			_ = qc.CloseWithError(codeRefused, err.Error())
-			return nil
-		}
+	if _, err := s.verifyClient(state); err != nil {
+		s.refused(qc.RemoteAddr(), device, err)
+		_ = qc.CloseWithError(codeRefused, err.Error())
+		return nil
 	}
 	s.log.Debug("transport: connection accepted", "device", device, "remote", addrString(qc.RemoteAddr()), "resumed", state.DidResume)
 	return c

@@ -164,6 +164,11 @@ func TestRefusedHandshakes(t *testing.T) {
 			return ts.clientOptions(t, "REVOKED")
 		}, "", ReasonHook},
 		{"wrong ALPN", func() ClientOptions { return ts.clientOptions(t, "H3") }, "h3", ReasonALPN},
+		{"no certificate", func() ClientOptions {
+			o := ts.clientOptions(t, "NONE")
+			o.Certificate = tls.Certificate{}
+			return o
+		}, ALPN, ReasonNoCertificate},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,15 +176,24 @@ func TestRefusedHandshakes(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			var err error
-			if tc.alpn != "" {
+			if tc.alpn != "" { // raw quic-go, to offer what Dial never would
+				conf := &tls.Config{RootCAs: opts.RootCAs, ServerName: "localhost", NextProtos: []string{tc.alpn}}
+				if opts.Certificate.PrivateKey != nil {
+					conf.Certificates = []tls.Certificate{opts.Certificate}
+				}
 				var qc *quic.Conn
-				qc, err = quic.DialAddr(ctx, ts.addr, &tls.Config{
-					Certificates: []tls.Certificate{opts.Certificate}, RootCAs: opts.RootCAs,
-					ServerName: "localhost", NextProtos: []string{tc.alpn},
-				}, nil)
+				qc, err = quic.DialAddr(ctx, ts.addr, conf, nil)
 				if err == nil {
+					var st *quic.Stream
+					if st, err = qc.OpenStreamSync(ctx); err == nil {
+						WriteFrame(st, []byte(`{"v":1,"id":1,"type":"list"}`))
+						st.Close()
+						_, err = ReadFrame(st)
+					}
 					qc.CloseWithError(0, "")
-					t.Fatal("handshake with a wrong ALPN succeeded")
+				}
+				if err == nil {
+					t.Fatal("a request went through")
 				}
 			} else {
 				var c *Conn

@@ -30,7 +30,8 @@
 //     daemon's own 24-hour certificate).
 //   - Every refusal is logged (Warn) as "transport: connection refused"
 //     with reason (unknown_ca, expired, bad_usage, bad_certificate,
-//     no_certificate, no_device_id, refused_by_hook, wrong_alpn), remote,
+//     no_certificate, no_device_id, refused_by_hook, wrong_alpn,
+//     too_many_connections), remote,
 //     device (when the certificate named one) and err.
 //   - The client verifies the server's certificate against the pinned
 //     ClientOptions.RootCAs for ServerName (default "localhost"). With TLS
@@ -45,7 +46,8 @@
 //   - Limits (defaults as in Palyra): handshake 10 s in all (quic-go's
 //     HandshakeIdleTimeout is half of it), idle 30 s, keep-alive 5 s, 32
 //     concurrent streams per connection (QUIC flow control makes the
-//     33rd wait), 1024 requests in flight per server.
+//     33rd wait), 1024 requests in flight per server, 128 live
+//     connections per device (more are refused: too_many_connections).
 //   - Server.CloseDevice(id, reason) closes every live connection of a
 //     device at once with a QUIC application close; the client's calls in
 //     flight fail with ErrDeviceClosed (measured: about a millisecond on

@@ -28,6 +28,9 @@ const (
 	// DefaultMaxConcurrentCalls bounds the requests a server handles at
 	// once, over all connections.
 	DefaultMaxConcurrentCalls = 1024
+	// DefaultMaxConnsPerDevice bounds the live connections of one device,
+	// so one (buggy or stolen) identity cannot take every slot.
+	DefaultMaxConnsPerDevice = 128
 )
 
 // Limits are the timeouts and bounds of one side of a connection. Zero
@@ -102,6 +105,10 @@ type ServerOptions struct {
 	CallTimeout time.Duration
 	// MaxConcurrentCalls: see DefaultMaxConcurrentCalls.
 	MaxConcurrentCalls int
+	// MaxConnsPerDevice: see DefaultMaxConnsPerDevice. A connection over
+	// the bound is closed right after its handshake (reason
+	// too_many_connections).
+	MaxConnsPerDevice int
 	// Now is the clock certificates are checked against; default
 	// time.Now.
 	Now func() time.Time

@@ -22,18 +22,19 @@ import (
 // the log records "transport: connection refused" and "transport: stream
 // refused".
 const (
-	ReasonNoCertificate  = "no_certificate"  // the client sent no certificate
-	ReasonUnknownCA      = "unknown_ca"      // it does not chain to ClientCAs
-	ReasonExpired        = "expired"         // expired or not yet valid
-	ReasonBadUsage       = "bad_usage"       // not a client-auth certificate
-	ReasonBadCertificate = "bad_certificate" // any other chain failure
-	ReasonNoDeviceID     = "no_device_id"    // no palyra://device/ URI SAN
-	ReasonHook           = "refused_by_hook" // VerifyPeer refused (revoked)
-	ReasonALPN           = "wrong_alpn"      // the client did not offer ALPN
-	ReasonFrameTooLarge  = "frame_too_large" // a length prefix over MaxFrameSize
-	ReasonBadRequest     = "bad_request"     // a request that does not decode
-	ReasonReadTimeout    = "read_timeout"    // no whole request within ReadTimeout
-	ReasonWriteTimeout   = "write_timeout"   // the peer did not read the response
+	ReasonNoCertificate  = "no_certificate"       // the client sent no certificate
+	ReasonUnknownCA      = "unknown_ca"           // it does not chain to ClientCAs
+	ReasonExpired        = "expired"              // expired or not yet valid
+	ReasonBadUsage       = "bad_usage"            // not a client-auth certificate
+	ReasonBadCertificate = "bad_certificate"      // any other chain failure
+	ReasonNoDeviceID     = "no_device_id"         // no palyra://device/ URI SAN
+	ReasonHook           = "refused_by_hook"      // VerifyPeer refused (revoked)
+	ReasonALPN           = "wrong_alpn"           // the client did not offer ALPN
+	ReasonTooManyConns   = "too_many_connections" // MaxConnsPerDevice reached
+	ReasonFrameTooLarge  = "frame_too_large"      // a length prefix over MaxFrameSize
+	ReasonBadRequest     = "bad_request"          // a request that does not decode
+	ReasonReadTimeout    = "read_timeout"         // no whole request within ReadTimeout
+	ReasonWriteTimeout   = "write_timeout"        // the peer did not read the response
 )
 
 // RefusedError is why the server refused a handshake: Reason is one of
@@ -78,6 +79,9 @@ func Listen(addr string, opts ServerOptions) (*Server, error) {
 	}
 	if opts.MaxConcurrentCalls <= 0 {
 		opts.MaxConcurrentCalls = DefaultMaxConcurrentCalls
+	}
+	if opts.MaxConnsPerDevice <= 0 {
+		opts.MaxConnsPerDevice = DefaultMaxConnsPerDevice
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -334,6 +338,12 @@ func (s *Server) admit(qc *quic.Conn) *Conn {
 		return nil
 	}
 	m := s.byDevice[device]
+	if len(m) >= s.opts.MaxConnsPerDevice {
+		s.mu.Unlock()
+		s.refused(qc.RemoteAddr(), device, &RefusedError{Reason: ReasonTooManyConns, Err: fmt.Errorf("device has %d live connections, the limit", len(m))})
+		_ = qc.CloseWithError(codeRefused, "too many connections for this device")
+		return nil
+	}
 	if m == nil {
 		m = map[*Conn]struct{}{}
 		s.byDevice[device] = m

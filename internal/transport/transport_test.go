@@ -750,3 +750,42 @@ func TestCertificateCallbacks(t *testing.T) {
 		t.Errorf("callbacks ran %d (server) and %d (client) times, want 1 each", served.Load(), presented.Load())
 	}
 }
+
+// TestMaxConnsPerDevice: one device cannot hold more connections than
+// the bound; the extra one is refused with a logged reason, the others
+// keep working, and a slot freed by a close is usable again.
+func TestMaxConnsPerDevice(t *testing.T) {
+	ts := startServer(t, echo, func(o *ServerOptions) { o.MaxConnsPerDevice = 2 })
+	opts := ts.clientOptions(t, "GREEDY")
+	var conns []*Conn
+	for range 2 {
+		c, err := Dial(context.Background(), ts.addr, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		mustEcho(t, c, "within the bound")
+		conns = append(conns, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	extra, err := Dial(ctx, ts.addr, opts)
+	if err == nil {
+		_, err = callEcho(ctx, extra, "over the bound")
+		extra.Close()
+	}
+	if !errors.Is(err, ErrRefused) {
+		t.Fatalf("third connection: %v, want ErrRefused", err)
+	}
+	ts.logs.wait(t, "transport: connection refused", ReasonTooManyConns)
+	mustEcho(t, conns[0], "still fine")
+
+	conns[1].Close()
+	waitFor(t, func() bool { return ts.DeviceConns("GREEDY") == 1 })
+	again, err := Dial(ctx, ts.addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	mustEcho(t, again, "slot reused")
+}

@@ -31,8 +31,8 @@
 //   - Every refusal is logged (Warn) as "transport: connection refused"
 //     with reason (unknown_ca, expired, bad_usage, bad_certificate,
 //     no_certificate, no_device_id, refused_by_hook, wrong_alpn,
-//     too_many_connections), remote,
-//     device (when the certificate named one) and err.
+//     too_many_connections), remote, device (when the certificate named
+//     one) and err.
 //   - The client verifies the server's certificate against the pinned
 //     ClientOptions.RootCAs for ServerName (default "localhost"). With TLS
 //     1.3 the client finishes its handshake before the server has checked

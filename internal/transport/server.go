@@ -29,7 +29,7 @@ const (
 	ReasonBadCertificate = "bad_certificate"      // any other chain failure
 	ReasonNoDeviceID     = "no_device_id"         // no palyra://device/ URI SAN
 	ReasonHook           = "refused_by_hook"      // VerifyPeer refused (revoked)
-	ReasonALPN           = "wrong_alpn"           // the client did not offer ALPN
+	ReasonALPN           = "wrong_alpn"           // the client did not offer palyra-quic-v1
 	ReasonTooManyConns   = "too_many_connections" // MaxConnsPerDevice reached
 	ReasonFrameTooLarge  = "frame_too_large"      // a length prefix over MaxFrameSize
 	ReasonBadRequest     = "bad_request"          // a request that does not decode

@@ -23,6 +23,87 @@
 //     link(2), across processes too. Others get Put and a re-read, which
 //     cannot rule out two racers each keeping its own.
 //
+// # Registry and revocation
+//
+// The [Manager] keeps pairing codes, devices and revocations in one strict
+// JSON document under [RegistryKey] ("pairing/registry") in the secret
+// store, so it is encrypted at rest like every identity secret:
+//
+//	{"version":1,"generation":N,
+//	 "codes":[{"id","code","token_secret","kind","require_approval",
+//	           "created_at","expires_at","attempts","burnt_at"?}],
+//	 "devices":{"<device id>":Device},
+//	 "revoked_certificates":{"<hex sha256 of DER>":{"device_id","revoked_at","not_after"}}}
+//
+// A device record is the [Device] that Manager.Devices lists. The rules:
+//
+//   - Every change is a read-modify-write under the in-process mutex and
+//     the store's [Locker] (SecretsStore's flock), reloading the document
+//     first, so the daemon pairing and the CLI approving or revoking on the
+//     same state dir lose nothing. A document that does not decode
+//     (unknown fields, trailing data, another version, a malformed id,
+//     code, secret, fingerprint, kind or state, attempts out of 0-5) is an
+//     error wrapping ErrCorrupt that names the key; it is never replaced.
+//     NewManager reads it once, so a corrupt registry fails at start.
+//   - Writes prune expired codes, codes burnt more than 2 minutes ago, and
+//     certificate records and revocations 24 h past their NotAfter (the
+//     chain no longer verifies then).
+//   - MintCode: 6 digits drawn uniformly with crypto/rand (rand.Int, no
+//     modulo bias; leading zeros kept), differing from every stored code;
+//     token "<code ULID>.<32 lowercase hex from crypto/rand>"; TTL default
+//     10 min clamped to [30 s, 24 h]; kind default cli; at most
+//     [MaxActiveCodes] codes able to start an attempt (ErrTooManyCodes).
+//     Logs name the code id, never the code or the token.
+//   - beginAttempt: a session slot (MaxSessions, default 16), a token of
+//     the peer's limiter (keyed by host, so a new port is the same peer;
+//     default one every 2 s, burst 5) and one of the global limiter
+//     (default one every 100 ms, burst 20), or ErrRateLimited naming the
+//     limit and taking nothing. The per-peer map holds at most 1024 peers,
+//     evicting those whose bucket is full again. Candidates are the code
+//     named by a token, or every startable code for a 6-digit attempt;
+//     none is ErrNoActiveCode. One attempt is counted and stored on each
+//     candidate before returning; the fifth burns the code, so a sixth is
+//     refused even with the right code. A burnt code can still complete
+//     the attempt that burnt it, until it expires or 2 minutes pass.
+//   - completePairing consumes the code (one-time) whatever follows, then
+//     refuses a kind other than the code's (ErrPairingRefused), a revoked
+//     device (ErrDeviceRevoked), and a device id already recorded with
+//     another identity key (ErrPairingRefused, so a code holder cannot take
+//     over another device's id). It records kind, identity fingerprint
+//     (hex sha256 of the Ed25519 key), peer, time and code id.
+//   - Approval: a code requiring it leaves the device pending; the pairing
+//     re-reads the registry every ApprovalPoll until approved (then issued),
+//     rejected (ErrPairingRejected), revoked (ErrDeviceRevoked) or replaced
+//     by a newer pairing of the same id (ErrPairingRefused). If the
+//     device leaves first (ctx done) the record becomes rejected with
+//     reason "abandoned: ...", so no pending entry waits for nobody.
+//     Approve and Reject apply to pending devices only. A daemon that
+//     dies while a device waits leaves it pending (or approved) until the
+//     device pairs again.
+//   - Issuing (ca.IssueClientFromCSR) revokes the device's earlier
+//     certificates and records the new one (hex sha256 of DER, serial,
+//     NotAfter); the device becomes completed. Re-pairing thus revokes the
+//     old certificate only once the new one exists; a rejected re-pairing
+//     leaves the old one valid (Revoke is what takes access away).
+//   - Revoke marks the device revoked (reason, time) and adds every
+//     certificate of it to the revoked set; revoking again changes
+//     nothing; an unknown id is ErrUnknownDevice.
+//   - CheckCertificate refuses, in order: no single device URI SAN or an
+//     unknown device (ErrUnknownDevice), a revoked device
+//     (ErrDeviceRevoked), a revoked fingerprint (ErrCertificateRevoked),
+//     a certificate not recorded for the device (ErrUnknownCertificate).
+//     It reads an in-memory snapshot reloaded when older than
+//     [SnapshotMaxAge] (200 ms): a revocation stored by another process
+//     refuses the next handshake at most 200 ms (plus one read of the
+//     store) later. An "unknown" answer is checked again against a
+//     snapshot at most 20 ms old, so a device paired by another process
+//     is accepted at once without letting strangers force a read per
+//     handshake. A registry that cannot be read refuses everything.
+//   - [Manager.VerifyConnection] is for tls.Config.VerifyConnection: it
+//     requires a client certificate, verifies its chain to the CA for
+//     clientAuth, then runs CheckCertificate. tls calls it on resumed
+//     handshakes too, so a session ticket does not outlive a revocation.
+//
 // # Storage
 //
 // [SecretsStore] adapts internal/secrets' encrypted filesystem store

@@ -850,6 +850,9 @@ func (m *Manager) awaitApproval(ctx context.Context, req PairingRequest) (*Pairi
 		}
 		d, err := m.load(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				m.abandon(ctx, req)
+			}
 			return nil, err
 		}
 		dev := d.Devices[req.DeviceID]
@@ -872,6 +875,9 @@ func (m *Manager) awaitApproval(ctx context.Context, req PairingRequest) (*Pairi
 			grant = g
 			return err
 		})
+		if err != nil && ctx.Err() != nil {
+			m.abandon(ctx, req)
+		}
 		return grant, err
 	}
 }

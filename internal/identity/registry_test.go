@@ -59,7 +59,7 @@ func (s *syncBuffer) String() string {
 // newRegistry opens a Manager over store with its CA in the same store.
 // Options left zero get the Manager's defaults, except the clock, which
 // is clock when given.
-func newRegistry(t *testing.T, store SecretStore, clock *testClock, opts ManagerOptions) *Manager {
+func newRegistry(t testing.TB, store SecretStore, clock *testClock, opts ManagerOptions) *Manager {
 	t.Helper()
 	ctx := context.Background()
 	var now func() time.Time
@@ -81,7 +81,7 @@ func newRegistry(t *testing.T, store SecretStore, clock *testClock, opts Manager
 	return m
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -96,7 +96,7 @@ type testDevice struct {
 	csr []byte
 }
 
-func newTestDevice(t *testing.T) *testDevice {
+func newTestDevice(t testing.TB) *testDevice {
 	t.Helper()
 	id, err := NewDeviceIdentity()
 	if err != nil {
@@ -126,7 +126,7 @@ func (d *testDevice) request(codeID string, kind ClientKind) PairingRequest {
 
 // pair runs the registry's half of a successful pairing: one attempt on
 // the code's token, then completion.
-func pair(t *testing.T, m *Manager, dev *testDevice, pc *PairingCode) *PairingGrant {
+func pair(t testing.TB, m *Manager, dev *testDevice, pc *PairingCode) *PairingGrant {
 	t.Helper()
 	ctx := context.Background()
 	cands, release, err := m.beginAttempt(ctx, "192.0.2.7:50000", pc.ID)
@@ -144,7 +144,7 @@ func pair(t *testing.T, m *Manager, dev *testDevice, pc *PairingCode) *PairingGr
 	return g
 }
 
-func mint(t *testing.T, m *Manager, opts CodeOptions) *PairingCode {
+func mint(t testing.TB, m *Manager, opts CodeOptions) *PairingCode {
 	t.Helper()
 	pc, err := m.MintCode(context.Background(), opts)
 	if err != nil {
@@ -627,5 +627,75 @@ func TestRevokeAndCheckCertificate(t *testing.T) {
 	}
 	if _, ok := doc.RevokedCertificates[d.Certificates[0].Fingerprint]; !ok {
 		t.Fatal("the certificate's fingerprint is not in the revoked set")
+	}
+}
+
+// A burnt code lets the attempt that burnt it finish for burntGrace, then
+// it is gone; expired certificate records and revocations go after
+// certRetention.
+func TestPruning(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	m := newRegistry(t, newMemStore(), clock, ManagerOptions{PeerBurst: 100, GlobalBurst: 100})
+	dev := newTestDevice(t)
+	pair(t, m, dev, mint(t, m, CodeOptions{}))
+	if err := m.Revoke(ctx, dev.id.ID(), ""); err != nil {
+		t.Fatal(err)
+	}
+	pc := mint(t, m, CodeOptions{TTL: time.Hour})
+	for i := 0; i < MaxCodeAttempts; i++ {
+		_, release, err := m.beginAttempt(ctx, "p", pc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+	}
+	clock.Advance(burntGrace + time.Second)
+	if _, err := m.completePairing(ctx, newTestDevice(t).request(pc.ID, KindCLI)); !errors.Is(err, ErrNoActiveCode) {
+		t.Fatalf("completion %v after the burn = %v, want ErrNoActiveCode", burntGrace, err)
+	}
+	if codes, _ := m.Codes(ctx); len(codes) != 0 {
+		t.Fatalf("burnt code still listed: %+v", codes)
+	}
+	doc, _ := m.load(ctx)
+	if len(doc.RevokedCertificates) != 1 || len(doc.Devices[dev.id.ID()].Certificates) != 1 {
+		t.Fatal("certificate records pruned before they expired")
+	}
+	clock.Advance(ClientCertValidity + certRetention)
+	mint(t, m, CodeOptions{}) // any write prunes
+	doc, _ = m.load(ctx)
+	if len(doc.RevokedCertificates) != 0 || len(doc.Devices[dev.id.ID()].Certificates) != 0 {
+		t.Fatalf("expired certificate records kept: %+v", doc)
+	}
+	if doc.Devices[dev.id.ID()].State != DeviceRevoked {
+		t.Fatal("pruning forgot that the device is revoked")
+	}
+}
+
+// The per-peer map is bounded: when full, peers whose bucket has refilled
+// are evicted; while every tracked peer is busy, new peers are refused.
+func TestPeerMapBounded(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	m := newRegistry(t, newMemStore(), clock, ManagerOptions{GlobalBurst: 10 * maxPeers, MaxSessions: 10 * maxPeers})
+	for i := 0; i < 3; i++ {
+		mint(t, m, CodeOptions{TTL: time.Hour})
+	}
+	for i := 0; i < maxPeers; i++ {
+		if err := m.limits.admit(fmt.Sprintf("10.%d.%d.1:1", i/256, i%256), clock.Now()); err != nil {
+			t.Fatalf("peer %d: %v", i, err)
+		}
+	}
+	if _, _, err := m.beginAttempt(ctx, "192.0.2.200:1", ""); !errors.Is(err, ErrRateLimited) || !strings.Contains(err.Error(), "peers") {
+		t.Fatalf("peer %d while all are busy = %v, want ErrRateLimited", maxPeers+1, err)
+	}
+	clock.Advance(time.Duration(m.opts.PeerBurst) * m.opts.PeerRate)
+	_, release, err := m.beginAttempt(ctx, "192.0.2.200:1", "")
+	if err != nil {
+		t.Fatalf("new peer after the others went idle: %v", err)
+	}
+	release()
+	if n := len(m.limits.peers); n != 1 {
+		t.Fatalf("%d peers tracked after eviction, want 1", n)
 	}
 }

@@ -38,6 +38,9 @@ const (
 	// HandshakeTimeout bounds a pairing handshake whose context has no
 	// deadline. The wait for the operator's approval is not part of it.
 	HandshakeTimeout = 30 * time.Second
+	// pendingWriteWait bounds how long the daemon waits for the client
+	// to take the pending notice.
+	pendingWriteWait = 5 * time.Second
 	// minBinding is the shortest channel binding accepted: a transport
 	// that passes none would leave pairing open to relays.
 	minBinding = 16
@@ -361,6 +364,18 @@ func awaitGrant(ctx context.Context, reg registry, c *frameConn, req PairingRequ
 
 	grant, err := reg.completePairing(wctx, req)
 
+	pendingOnce.Do(func() {}) // no OnPending from now on
+	var perr error
+	pendingWritten := pendingDone == nil
+	if !pendingWritten {
+		// Let a pending notice in flight finish before the grant follows
+		// it; a client that does not read gets a bounded wait.
+		select {
+		case perr = <-pendingDone:
+			pendingWritten = true
+		case <-time.After(pendingWriteWait):
+		}
+	}
 	if canWatch {
 		stopped.Lock()
 		stop = true
@@ -368,10 +383,12 @@ func awaitGrant(ctx context.Context, reg registry, c *frameConn, req PairingRequ
 		_ = dl.SetDeadline(time.Unix(1, 0)) // unblocks the watcher and a stuck pending write
 		watch.Wait()
 	}
-	var perr error
-	pendingOnce.Do(func() {}) // no OnPending from now on
-	if pendingDone != nil {
-		perr = <-pendingDone
+	if !pendingWritten {
+		select {
+		case perr = <-pendingDone:
+		case <-time.After(pendingWriteWait): // an rw without deadlines
+			perr = errors.New("the client does not read")
+		}
 	}
 	if err != nil {
 		if cause := context.Cause(wctx); cause != nil && ctx.Err() == nil {

@@ -81,11 +81,10 @@ func (f *fakeRegistry) completePairing(ctx context.Context, req PairingRequest) 
 			return nil, ctx.Err()
 		}
 	}
-	cert, der, err := f.ca.IssueClientFromCSR(req.DeviceID, req.CSR)
+	_, der, err := f.ca.IssueClientFromCSR(req.DeviceID, req.CSR)
 	if err != nil {
 		return nil, err
 	}
-	_ = cert
 	return &PairingGrant{
 		Device:     Device{ID: req.DeviceID, Kind: req.Kind, State: DeviceCompleted, Peer: req.Peer},
 		ClientCert: der,
@@ -712,10 +711,11 @@ func TestDaemonRefusesGarbage(t *testing.T) {
 			if !errors.Is(err, ErrProtocol) {
 				t.Fatalf("daemon: %v, want ErrProtocol", err)
 			}
-			if answer != nil {
-				if err := decodeConfirmed(answer); !errors.Is(err, ErrProtocol) {
-					t.Fatalf("daemon answered %s, want a protocol error message", answer)
-				}
+			if tc.name == "truncated frame" {
+				return // the client is gone: nobody to answer
+			}
+			if err := decodeConfirmed(answer); !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), errorTexts[codeProtocol]) {
+				t.Fatalf("daemon answered %q (%v), want a protocol error message", answer, err)
 			}
 		})
 	}
@@ -815,5 +815,42 @@ func TestServeRefusesShortBinding(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "channel binding") {
 			t.Fatalf("binding of %d bytes: %v", len(b), err)
 		}
+	}
+}
+
+func TestClientRefusesGarbage(t *testing.T) {
+	tests := []struct {
+		name  string
+		frame []byte
+		want  error
+	}{
+		{"not JSON", frameOf([]byte("<html>")), ErrProtocol},
+		{"oversize frame", []byte{0x7f, 0xff, 0xff, 0xff}, ErrProtocol},
+		{"hello back", frameOf(mustJSON(t, validHello())), ErrProtocol},
+		{"no offers", frameOf([]byte(`{"type":"offers","offers":[]}`)), ErrProtocol},
+		{"two offers for a token", frameOf(mustJSON(t, validOffers(2))), ErrProtocol},
+		{"offer not a point", frameOf(mustJSON(t, validOffers(1))), ErrProtocol},
+		{"unknown error code", frameOf([]byte(`{"type":"error","code":"x","message":""}`)), ErrProtocol},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, s := net.Pipe()
+			defer s.Close()
+			go func() {
+				var hdr [4]byte
+				if _, err := readFrame(s, hdr[:]); err != nil {
+					return
+				}
+				s.Write(tc.frame)
+				io.Copy(io.Discard, s)
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := Pair(ctx, c, testBinding, testCodeID+"."+testTokenHex, newDevice(t), KindCLI)
+			c.Close()
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("client: %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

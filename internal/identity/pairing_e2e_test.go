@@ -67,7 +67,7 @@ func TestPairEndToEnd(t *testing.T) {
 				secret = pc.Token
 			}
 			dev := newDevice(t)
-			res, err, srv := pairPipe(t, managerServer(m), secret, dev, KindDesktop)
+			res, srv, err := pairPipe(t, managerServer(m), secret, dev, KindDesktop)
 			if err != nil || srv.err != nil {
 				t.Fatalf("client: %v, daemon: %v", err, srv.err)
 			}
@@ -105,7 +105,7 @@ func TestWrongCodeCountsAttemptAndBurnsAtFive(t *testing.T) {
 	wrong := fmt.Sprintf("%06d", (atoiOrZero(pc.Code)+1)%1000000)
 	dev := newDevice(t)
 	for i := 1; i <= MaxCodeAttempts; i++ {
-		_, err, srv := pairPipe(t, e2eServer(m, fmt.Sprintf("192.0.2.%d:4000", i)), wrong, dev, KindCLI)
+		_, srv, err := pairPipe(t, e2eServer(m, fmt.Sprintf("192.0.2.%d:4000", i)), wrong, dev, KindCLI)
 		if !errors.Is(err, ErrPairingFailed) || !errors.Is(srv.err, ErrPairingFailed) {
 			t.Fatalf("attempt %d: client %v, daemon %v; want ErrPairingFailed on both ends", i, err, srv.err)
 		}
@@ -115,7 +115,7 @@ func TestWrongCodeCountsAttemptAndBurnsAtFive(t *testing.T) {
 		}
 	}
 	// The 6th attempt, with the right code, is refused.
-	_, err, srv := pairPipe(t, e2eServer(m, "192.0.2.99:4000"), pc.Code, dev, KindCLI)
+	_, srv, err := pairPipe(t, e2eServer(m, "192.0.2.99:4000"), pc.Code, dev, KindCLI)
 	if !errors.Is(err, ErrNoActiveCode) || !errors.Is(srv.err, ErrNoActiveCode) {
 		t.Fatalf("6th attempt with the right code: client %v, daemon %v; want ErrNoActiveCode", err, srv.err)
 	}
@@ -135,11 +135,11 @@ func TestRightCodeAfterFourWrongPairs(t *testing.T) {
 	wrong := fmt.Sprintf("%06d", (atoiOrZero(pc.Code)+1)%1000000)
 	dev := newDevice(t)
 	for i := 1; i < MaxCodeAttempts; i++ {
-		if _, err, _ := pairPipe(t, e2eServer(m, fmt.Sprintf("192.0.2.%d:4000", i)), wrong, dev, KindCLI); !errors.Is(err, ErrPairingFailed) {
+		if _, _, err := pairPipe(t, e2eServer(m, fmt.Sprintf("192.0.2.%d:4000", i)), wrong, dev, KindCLI); !errors.Is(err, ErrPairingFailed) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
-	res, err, srv := pairPipe(t, e2eServer(m, "192.0.2.99:4000"), pc.Code, dev, KindCLI)
+	res, srv, err := pairPipe(t, e2eServer(m, "192.0.2.99:4000"), pc.Code, dev, KindCLI)
 	if err != nil || srv.err != nil {
 		t.Fatalf("5th attempt with the right code: client %v, daemon %v", err, srv.err)
 	}
@@ -151,7 +151,7 @@ func TestPairExpiredCodeRefused(t *testing.T) {
 	pc := mint(t, m, CodeOptions{TTL: time.Minute})
 	clock.Advance(time.Minute + time.Second)
 	for _, secret := range []string{pc.Code, pc.Token} {
-		_, err, srv := pairPipe(t, managerServer(m), secret, newDevice(t), KindCLI)
+		_, srv, err := pairPipe(t, managerServer(m), secret, newDevice(t), KindCLI)
 		if !errors.Is(err, ErrNoActiveCode) || !errors.Is(srv.err, ErrNoActiveCode) {
 			t.Fatalf("expired code: client %v, daemon %v; want ErrNoActiveCode", err, srv.err)
 		}
@@ -182,7 +182,7 @@ func TestTokenTriesOnlyItsCode(t *testing.T) {
 	if wrong == other.Code {
 		wrong = fmt.Sprintf("%06d", (atoiOrZero(pc.Code)+2)%1000000)
 	}
-	if _, err, _ := pairWith(t, managerServer(m), b, b, wrong, dev, KindCLI, count(&pinOffers)); !errors.Is(err, ErrPairingFailed) {
+	if _, _, err := pairWith(t, managerServer(m), b, b, wrong, dev, KindCLI, count(&pinOffers)); !errors.Is(err, ErrPairingFailed) {
 		t.Fatalf("wrong pin: %v", err)
 	}
 	if pinOffers != 2 {
@@ -190,7 +190,7 @@ func TestTokenTriesOnlyItsCode(t *testing.T) {
 	}
 
 	var tokenOffers int
-	res, err, srv := pairWith(t, managerServer(m), b, b, pc.Token, dev, KindCLI, count(&tokenOffers))
+	res, srv, err := pairWith(t, managerServer(m), b, b, pc.Token, dev, KindCLI, count(&tokenOffers))
 	if err != nil || srv.err != nil {
 		t.Fatalf("token: client %v, daemon %v", err, srv.err)
 	}
@@ -209,7 +209,7 @@ func TestRateLimitedOverTheWire(t *testing.T) {
 	dev := newDevice(t)
 	var last error
 	for i := 0; i < 3; i++ {
-		_, last, _ = pairPipe(t, e2eServer(m, "198.51.100.1:1"), "000000", dev, KindCLI)
+		_, _, last = pairPipe(t, e2eServer(m, "198.51.100.1:1"), "000000", dev, KindCLI)
 	}
 	if !errors.Is(last, ErrRateLimited) {
 		t.Fatalf("3rd start from one peer with burst 2: %v, want ErrRateLimited", last)
@@ -234,7 +234,7 @@ func TestApprovalEndToEnd(t *testing.T) {
 			pending := 0
 			decided := make(chan error, 1)
 			b := randBinding(t)
-			res, err, srv := pairWith(t, managerServer(m), b, b, pc.Code, dev, KindNode, func(fromClient bool, n int, p []byte) []byte {
+			res, srv, err := pairWith(t, managerServer(m), b, b, pc.Code, dev, KindNode, func(fromClient bool, n int, p []byte) []byte {
 				if !fromClient && strings.Contains(string(p), `"type":"pending"`) {
 					mu.Lock()
 					pending++
@@ -270,7 +270,7 @@ func TestApprovalEndToEnd(t *testing.T) {
 func TestKindMismatchRefused(t *testing.T) {
 	m, _, _ := newPairingManager(t, ManagerOptions{})
 	pc := mint(t, m, CodeOptions{Kind: KindNode})
-	_, err, srv := pairPipe(t, managerServer(m), pc.Code, newDevice(t), KindCLI)
+	_, srv, err := pairPipe(t, managerServer(m), pc.Code, newDevice(t), KindCLI)
 	if !errors.Is(err, ErrPairingRefused) || !errors.Is(srv.err, ErrPairingRefused) {
 		t.Fatalf("client %v, daemon %v; want ErrPairingRefused", err, srv.err)
 	}
@@ -279,7 +279,7 @@ func TestKindMismatchRefused(t *testing.T) {
 func TestRelayEndToEndRefused(t *testing.T) {
 	m, _, _ := newPairingManager(t, ManagerOptions{})
 	pc := mint(t, m, CodeOptions{})
-	_, err, srv := pairWith(t, managerServer(m), randBinding(t), randBinding(t), pc.Code, newDevice(t), KindCLI, nil)
+	_, srv, err := pairWith(t, managerServer(m), randBinding(t), randBinding(t), pc.Code, newDevice(t), KindCLI, nil)
 	if !errors.Is(err, ErrPairingFailed) || !errors.Is(srv.err, ErrPairingFailed) {
 		t.Fatalf("client %v, daemon %v; want ErrPairingFailed", err, srv.err)
 	}
@@ -295,7 +295,7 @@ func TestRepairingOverTheWireRevokesEarlierCertificate(t *testing.T) {
 	var certs []*x509.Certificate
 	for i := 0; i < 2; i++ {
 		pc := mint(t, m, CodeOptions{})
-		res, err, srv := pairPipe(t, managerServer(m), pc.Code, dev, KindCLI)
+		res, srv, err := pairPipe(t, managerServer(m), pc.Code, dev, KindCLI)
 		if err != nil || srv.err != nil {
 			t.Fatalf("pairing %d: client %v, daemon %v", i, err, srv.err)
 		}

@@ -146,7 +146,7 @@ func fakeServer(reg registry) serverFunc {
 
 // pairPipe pairs over net.Pipe with one binding on both ends, returning
 // both ends' outcomes.
-func pairPipe(t *testing.T, serve serverFunc, secret string, dev *DeviceIdentity, kind ClientKind) (*PairResult, error, serveResult) {
+func pairPipe(t *testing.T, serve serverFunc, secret string, dev *DeviceIdentity, kind ClientKind) (*PairResult, serveResult, error) {
 	t.Helper()
 	b := randBinding(t)
 	return pairWith(t, serve, b, b, secret, dev, kind, nil)
@@ -155,7 +155,7 @@ func pairPipe(t *testing.T, serve serverFunc, secret string, dev *DeviceIdentity
 // pairWith pairs with the client on one pipe and the daemon on another,
 // frames relayed between them by relayFrames with tamper (nil relays as
 // is). Different bindings model a relay between two TLS channels.
-func pairWith(t *testing.T, serve serverFunc, clientBinding, serverBinding []byte, secret string, dev *DeviceIdentity, kind ClientKind, tamper tamperFunc) (*PairResult, error, serveResult) {
+func pairWith(t *testing.T, serve serverFunc, clientBinding, serverBinding []byte, secret string, dev *DeviceIdentity, kind ClientKind, tamper tamperFunc) (*PairResult, serveResult, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -170,7 +170,7 @@ func pairWith(t *testing.T, serve serverFunc, clientBinding, serverBinding []byt
 	}()
 	res, err := Pair(ctx, cc, clientBinding, secret, dev, kind)
 	cc.Close()
-	return res, err, <-srv
+	return res, <-srv, err
 }
 
 // tamperFunc may rewrite a frame relayed from the client (fromClient) or
@@ -254,7 +254,7 @@ func TestPairFakeRegistry(t *testing.T) {
 			dev := newDevice(t)
 			var offers int
 			b := randBinding(t)
-			res, err, srv := pairWith(t, fakeServer(reg), b, b, tc.secret, dev, KindDesktop, func(fromClient bool, n int, p []byte) []byte {
+			res, srv, err := pairWith(t, fakeServer(reg), b, b, tc.secret, dev, KindDesktop, func(fromClient bool, n int, p []byte) []byte {
 				if !fromClient && n == 0 {
 					var m offersMsg
 					if json.Unmarshal(p, &m) == nil {
@@ -286,7 +286,7 @@ func TestPairFakeRegistry(t *testing.T) {
 
 func TestPairWrongCodeFakeRegistry(t *testing.T) {
 	reg := newFakeRegistry(t, pinCode(testCodeID, testPIN))
-	_, err, srv := pairPipe(t, fakeServer(reg), "111111", newDevice(t), KindCLI)
+	_, srv, err := pairPipe(t, fakeServer(reg), "111111", newDevice(t), KindCLI)
 	if !errors.Is(err, ErrPairingFailed) || !errors.Is(srv.err, ErrPairingFailed) {
 		t.Fatalf("client: %v, daemon: %v; want ErrPairingFailed on both ends", err, srv.err)
 	}
@@ -302,7 +302,7 @@ func TestPairRelayedChannelRefused(t *testing.T) {
 	reg := newFakeRegistry(t, pinCode(testCodeID, testPIN))
 	// The man in the middle relays every byte between two channels: the
 	// client's binding is that of its channel to the relay.
-	_, err, srv := pairWith(t, fakeServer(reg), randBinding(t), randBinding(t), testPIN, newDevice(t), KindCLI, nil)
+	_, srv, err := pairWith(t, fakeServer(reg), randBinding(t), randBinding(t), testPIN, newDevice(t), KindCLI, nil)
 	if !errors.Is(err, ErrPairingFailed) || !errors.Is(srv.err, ErrPairingFailed) {
 		t.Fatalf("client: %v, daemon: %v; want ErrPairingFailed on both ends", err, srv.err)
 	}
@@ -324,7 +324,7 @@ func TestPairDaemonErrorsMapToSentinels(t *testing.T) {
 		t.Run(tc.want.Error(), func(t *testing.T) {
 			reg := newFakeRegistry(t)
 			reg.beginErr = tc.err
-			_, err, srv := pairPipe(t, fakeServer(reg), testPIN, newDevice(t), KindCLI)
+			_, srv, err := pairPipe(t, fakeServer(reg), testPIN, newDevice(t), KindCLI)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("client: %v, want %v", err, tc.want)
 			}
@@ -360,7 +360,7 @@ func TestReplayRefused(t *testing.T) {
 	b := randBinding(t)
 	dev := newDevice(t)
 	var rec recorder
-	if _, err, srv := pairWith(t, fakeServer(reg), b, b, testPIN, dev, KindCLI, rec.tamper); err != nil || srv.err != nil {
+	if _, srv, err := pairWith(t, fakeServer(reg), b, b, testPIN, dev, KindCLI, rec.tamper); err != nil || srv.err != nil {
 		t.Fatalf("recorded session: client %v, daemon %v", err, srv.err)
 	}
 	if len(rec.fromClient) != 3 || len(rec.toClient) != 3 {
@@ -491,7 +491,7 @@ func TestTamperedMessagesRefused(t *testing.T) {
 			reg := newFakeRegistry(t, pinCode(testCodeID, testPIN))
 			b := randBinding(t)
 			tampered := false
-			_, err, srv := pairWith(t, fakeServer(reg), b, b, testPIN, newDevice(t), KindCLI, func(fromClient bool, n int, p []byte) []byte {
+			_, srv, err := pairWith(t, fakeServer(reg), b, b, testPIN, newDevice(t), KindCLI, func(fromClient bool, n int, p []byte) []byte {
 				if fromClient == tc.fromClient && n == tc.n {
 					tampered = true
 					return rewrite(p, tc.edit)
@@ -529,7 +529,7 @@ func TestPendingApproval(t *testing.T) {
 				reg.approve <- tc.decide
 			}()
 			dev := newDevice(t)
-			res, err, srv := pairPipe(t, fakeServer(reg), testPIN, dev, KindNode)
+			res, srv, err := pairPipe(t, fakeServer(reg), testPIN, dev, KindNode)
 			if !errors.Is(err, tc.client) || tc.client == nil && err != nil {
 				t.Fatalf("client: %v, want %v", err, tc.client)
 			}
@@ -800,7 +800,7 @@ func TestTooManyCandidatesRefused(t *testing.T) {
 		codes = append(codes, candidateCode{id: fmt.Sprintf("01JF00000000000000000000%02d", i), prs: pinPRS(fmt.Sprintf("%06d", i))})
 	}
 	reg := newFakeRegistry(t, codes...)
-	_, err, srv := pairPipe(t, fakeServer(reg), testPIN, newDevice(t), KindCLI)
+	_, srv, err := pairPipe(t, fakeServer(reg), testPIN, newDevice(t), KindCLI)
 	if !errors.Is(srv.err, ErrTooManyCodes) || err == nil {
 		t.Fatalf("client %v, daemon %v; want ErrTooManyCodes on the daemon", err, srv.err)
 	}

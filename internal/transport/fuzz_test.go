@@ -53,6 +53,10 @@ func FuzzReadFrame(f *testing.F) {
 var messageSeeds = []string{
 	`{"v":1,"id":1,"type":"list"}`,
 	`{"v":1,"id":2,"type":"info","info":{"skill":"acme.echo"}}`,
+	`{"v":1,"id":4,"type":"renew","renew":{"csr":"MIIB"}}`,
+	`{"v":1,"id":5,"type":"offer","offer":{"skills":[{"id":"acme.echo","version":"1.0.0","digest":"sha256:ab"}]}}`,
+	`{"v":1,"id":6,"type":"offer","offer":{"skills":[]}}`,
+	`{"v":1,"id":7,"type":"call","call":{"skill":"s","tool":"t","version":"1.0.0","digest":"sha256:ab"}}`,
 	`{"v":1,"id":3,"type":"call","call":{"skill":"s","tool":"t","input":"AAEC","timeout_ms":1500,"report":true}}`,
 	`{"v":1,"id":1,"type":"result","result":{"output":"e30=","data":{"a":[1,2]}}}`,
 	`{"v":1,"id":0,"type":"error","error":{"code":"bad_request","message":"m","exit_code":2,"detail":{"x":null}}}`,

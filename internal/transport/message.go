@@ -29,6 +29,13 @@ const (
 	TypeList RequestType = "list"
 	// TypeInfo describes one skill (InfoRequest).
 	TypeInfo RequestType = "info"
+	// TypeRenew asks for a fresh client certificate for a new key
+	// (RenewRequest) over an mTLS connection, before the current one
+	// expires; Result.Output is the new certificate's DER.
+	TypeRenew RequestType = "renew"
+	// TypeOffer is sent by a node to the daemon: the eligible skills it
+	// can run (OfferRequest). Each offer replaces the node's previous one.
+	TypeOffer RequestType = "offer"
 )
 
 // Request is one request, carried alone on its own stream. Exactly the body
@@ -36,10 +43,31 @@ const (
 // TypeList.
 type Request struct {
 	// ID is chosen by the sender, at least 1, and echoed in the response.
-	ID   uint64
-	Type RequestType
-	Call *CallRequest
-	Info *InfoRequest
+	ID    uint64
+	Type  RequestType
+	Call  *CallRequest
+	Info  *InfoRequest
+	Renew *RenewRequest
+	Offer *OfferRequest
+}
+
+// RenewRequest is the body of a TypeRenew request.
+type RenewRequest struct {
+	// CSR is a PKCS#10 certificate request (DER) for the new key.
+	CSR []byte
+}
+
+// OfferRequest is the body of a TypeOffer request.
+type OfferRequest struct {
+	Skills []SkillOffer
+}
+
+// SkillOffer names one signed skill version a node can run.
+type SkillOffer struct {
+	ID      string
+	Version string
+	// Digest is the artifact's payload digest as the journal records it.
+	Digest string
 }
 
 // CallRequest is the body of a TypeCall request: host.Call's arguments.
@@ -55,6 +83,11 @@ type CallRequest struct {
 	// Report asks for host.Run's report (duration, logs…) in Result.Data
 	// as well as the output.
 	Report bool
+	// Version and Digest, when set, pin the signed version that must run
+	// the call: the daemon sets them when it routes a call to a node, and
+	// the node refuses the call if its installed skill differs.
+	Version string
+	Digest  string
 }
 
 // InfoRequest is the body of a TypeInfo request.
@@ -119,6 +152,8 @@ type wireEnvelope struct {
 	Type   string      `json:"type"`
 	Call   *wireCall   `json:"call,omitempty"`
 	Info   *wireInfo   `json:"info,omitempty"`
+	Renew  *wireRenew  `json:"renew,omitempty"`
+	Offer  *wireOffer  `json:"offer,omitempty"`
 	Result *wireResult `json:"result,omitempty"`
 	Error  *wireError  `json:"error,omitempty"`
 }
@@ -129,6 +164,22 @@ type wireCall struct {
 	Input     []byte `json:"input,omitempty"`
 	TimeoutMS int64  `json:"timeout_ms,omitempty"`
 	Report    bool   `json:"report,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+}
+
+type wireRenew struct {
+	CSR []byte `json:"csr"`
+}
+
+type wireOffer struct {
+	Skills []wireSkillOffer `json:"skills"`
+}
+
+type wireSkillOffer struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
 }
 
 type wireInfo struct {
@@ -164,9 +215,17 @@ func EncodeRequest(req *Request) ([]byte, error) {
 		if req.Call.Timeout%time.Millisecond != 0 {
 			ms++ // round up: a sub-millisecond timeout must not become "the default"
 		}
-		env.Call = &wireCall{Skill: req.Call.Skill, Tool: req.Call.Tool, Input: req.Call.Input, TimeoutMS: ms, Report: req.Call.Report}
+		env.Call = &wireCall{Skill: req.Call.Skill, Tool: req.Call.Tool, Input: req.Call.Input, TimeoutMS: ms, Report: req.Call.Report, Version: req.Call.Version, Digest: req.Call.Digest}
 	case TypeInfo:
 		env.Info = &wireInfo{Skill: req.Info.Skill}
+	case TypeRenew:
+		env.Renew = &wireRenew{CSR: req.Renew.CSR}
+	case TypeOffer:
+		o := &wireOffer{Skills: make([]wireSkillOffer, len(req.Offer.Skills))}
+		for i, sk := range req.Offer.Skills {
+			o.Skills[i] = wireSkillOffer(sk)
+		}
+		env.Offer = o
 	}
 	return json.Marshal(&env)
 }
@@ -189,15 +248,24 @@ func EncodeResponse(resp *Response) ([]byte, error) {
 	return json.Marshal(&env)
 }
 
+// MaxOfferSkills bounds the skills one offer may name.
+const MaxOfferSkills = 4096
+
 func (req *Request) validate() error {
 	if req.ID == 0 {
 		return fmt.Errorf("%w: request id must be at least 1", ErrBadMessage)
 	}
+	bodies := 0
+	for _, set := range []bool{req.Call != nil, req.Info != nil, req.Renew != nil, req.Offer != nil} {
+		if set {
+			bodies++
+		}
+	}
+	if bodies > 1 {
+		return fmt.Errorf("%w: %s request with more than one body", ErrBadMessage, req.Type)
+	}
 	switch req.Type {
 	case TypeCall:
-		if req.Info != nil {
-			return fmt.Errorf("%w: call request with an info body", ErrBadMessage)
-		}
 		c := req.Call
 		if c == nil {
 			return fmt.Errorf("%w: call request without its call body", ErrBadMessage)
@@ -208,16 +276,32 @@ func (req *Request) validate() error {
 		if c.Timeout < 0 || c.Timeout > time.Duration(maxTimeoutMS)*time.Millisecond {
 			return fmt.Errorf("%w: call timeout %s out of range", ErrBadMessage, c.Timeout)
 		}
-	case TypeInfo:
-		if req.Call != nil {
-			return fmt.Errorf("%w: info request with a call body", ErrBadMessage)
+		if (c.Version == "") != (c.Digest == "") {
+			return fmt.Errorf("%w: call request pins a version and a digest together or neither", ErrBadMessage)
 		}
+	case TypeInfo:
 		if req.Info == nil || req.Info.Skill == "" {
 			return fmt.Errorf("%w: info request needs a skill", ErrBadMessage)
 		}
 	case TypeList:
-		if req.Call != nil || req.Info != nil {
+		if bodies != 0 {
 			return fmt.Errorf("%w: list request takes no body", ErrBadMessage)
+		}
+	case TypeRenew:
+		if req.Renew == nil || len(req.Renew.CSR) == 0 {
+			return fmt.Errorf("%w: renew request needs a CSR", ErrBadMessage)
+		}
+	case TypeOffer:
+		if req.Offer == nil {
+			return fmt.Errorf("%w: offer request without its offer body", ErrBadMessage)
+		}
+		if len(req.Offer.Skills) > MaxOfferSkills {
+			return fmt.Errorf("%w: offer names %d skills, limit %d", ErrBadMessage, len(req.Offer.Skills), MaxOfferSkills)
+		}
+		for i, sk := range req.Offer.Skills {
+			if sk.ID == "" || sk.Version == "" || sk.Digest == "" {
+				return fmt.Errorf("%w: offer skill %d needs an id, a version and a digest", ErrBadMessage, i)
+			}
 		}
 	default:
 		return fmt.Errorf("%w: unknown request type %q", ErrBadMessage, req.Type)
@@ -283,10 +367,19 @@ func DecodeRequest(data []byte) (*Request, error) {
 		if c.TimeoutMS < 0 || c.TimeoutMS > maxTimeoutMS {
 			return nil, fmt.Errorf("%w: timeout_ms %d out of range", ErrBadMessage, c.TimeoutMS)
 		}
-		req.Call = &CallRequest{Skill: c.Skill, Tool: c.Tool, Input: c.Input, Timeout: time.Duration(c.TimeoutMS) * time.Millisecond, Report: c.Report}
+		req.Call = &CallRequest{Skill: c.Skill, Tool: c.Tool, Input: c.Input, Timeout: time.Duration(c.TimeoutMS) * time.Millisecond, Report: c.Report, Version: c.Version, Digest: c.Digest}
 	}
 	if env.Info != nil {
 		req.Info = &InfoRequest{Skill: env.Info.Skill}
+	}
+	if env.Renew != nil {
+		req.Renew = &RenewRequest{CSR: env.Renew.CSR}
+	}
+	if o := env.Offer; o != nil {
+		req.Offer = &OfferRequest{Skills: make([]SkillOffer, len(o.Skills))}
+		for i, sk := range o.Skills {
+			req.Offer.Skills[i] = SkillOffer(sk)
+		}
 	}
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -300,7 +393,7 @@ func DecodeResponse(data []byte) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if env.Call != nil || env.Info != nil {
+	if env.Call != nil || env.Info != nil || env.Renew != nil || env.Offer != nil {
 		return nil, fmt.Errorf("%w: response carries a request body", ErrBadMessage)
 	}
 	resp := &Response{ID: env.ID}

@@ -16,6 +16,10 @@ func TestRequestRoundTrip(t *testing.T) {
 		{ID: 2, Type: TypeInfo, Info: &InfoRequest{Skill: "acme.echo"}},
 		{ID: 3, Type: TypeCall, Call: &CallRequest{Skill: "acme.echo", Tool: "echo", Input: []byte{0, 1, 2, 0xff}, Timeout: 1500 * time.Millisecond, Report: true}},
 		{ID: 1<<64 - 1, Type: TypeCall, Call: &CallRequest{Skill: "s", Tool: "t"}},
+		{ID: 4, Type: TypeCall, Call: &CallRequest{Skill: "s", Tool: "t", Version: "1.2.0", Digest: "sha256:ab"}},
+		{ID: 5, Type: TypeRenew, Renew: &RenewRequest{CSR: []byte{0x30, 0x82}}},
+		{ID: 6, Type: TypeOffer, Offer: &OfferRequest{Skills: []SkillOffer{{ID: "acme.echo", Version: "1.0.0", Digest: "sha256:ab"}, {ID: "b", Version: "2", Digest: "d"}}}},
+		{ID: 7, Type: TypeOffer, Offer: &OfferRequest{Skills: []SkillOffer{}}},
 	}
 	for _, req := range reqs {
 		data, err := EncodeRequest(req)
@@ -82,7 +86,13 @@ func TestDecodeRequestIsStrict(t *testing.T) {
 		{"unknown type", `{"v":1,"id":1,"type":"exec"}`, `unknown request type "exec"`},
 		{"response type", `{"v":1,"id":1,"type":"result","result":{}}`, "response body"},
 		{"call without its body", `{"v":1,"id":1,"type":"call"}`, "without its call body"},
-		{"call with an info body", `{"v":1,"id":1,"type":"call","call":{"skill":"s","tool":"t"},"info":{"skill":"s"}}`, "info body"},
+		{"call with an info body", `{"v":1,"id":1,"type":"call","call":{"skill":"s","tool":"t"},"info":{"skill":"s"}}`, "more than one body"},
+		{"renew without a CSR", `{"v":1,"id":1,"type":"renew","renew":{"csr":""}}`, "needs a CSR"},
+		{"renew without its body", `{"v":1,"id":1,"type":"renew"}`, "needs a CSR"},
+		{"offer without its body", `{"v":1,"id":1,"type":"offer"}`, "offer body"},
+		{"offer skill without a digest", `{"v":1,"id":1,"type":"offer","offer":{"skills":[{"id":"a","version":"1.0.0","digest":""}]}}`, "needs an id, a version and a digest"},
+		{"unknown key in an offered skill", `{"v":1,"id":1,"type":"offer","offer":{"skills":[{"id":"a","version":"1","digest":"d","x":1}]}}`, `"x"`},
+		{"call pins a version without a digest", `{"v":1,"id":1,"type":"call","call":{"skill":"s","tool":"t","version":"1.0.0"}}`, "together"},
 		{"list with a body", `{"v":1,"id":1,"type":"list","info":{"skill":"s"}}`, "takes no body"},
 		{"call without a tool", `{"v":1,"id":1,"type":"call","call":{"skill":"s"}}`, "needs a skill and a tool"},
 		{"negative timeout", `{"v":1,"id":1,"type":"call","call":{"skill":"s","tool":"t","timeout_ms":-1}}`, "out of range"},

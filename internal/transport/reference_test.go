@@ -41,6 +41,22 @@ func decodeEnvelopeReference(data []byte) (*wireEnvelope, error) {
 				}
 				return unknownKey("info", k)
 			})
+		case "renew":
+			env.Renew = &wireRenew{}
+			return strictObject(raw, key, func(k string, raw []byte) error {
+				if k == "csr" {
+					return scalar(raw, "renew.csr", &env.Renew.CSR)
+				}
+				return unknownKey("renew", k)
+			})
+		case "offer":
+			env.Offer = &wireOffer{}
+			return strictObject(raw, key, func(k string, raw []byte) error {
+				if k == "skills" {
+					return decodeOfferSkills(raw, &env.Offer.Skills)
+				}
+				return unknownKey("offer", k)
+			})
 		case "result":
 			env.Result = &wireResult{}
 			return strictObject(raw, key, func(k string, raw []byte) error {
@@ -97,9 +113,39 @@ func decodeCall(raw []byte, c *wireCall) error {
 			return scalar(raw, "call.timeout_ms", &c.TimeoutMS)
 		case "report":
 			return scalar(raw, "call.report", &c.Report)
+		case "version":
+			return scalar(raw, "call.version", &c.Version)
+		case "digest":
+			return scalar(raw, "call.digest", &c.Digest)
 		}
 		return unknownKey("call", k)
 	})
+}
+
+func decodeOfferSkills(raw []byte, out *[]wireSkillOffer) error {
+	var elems []json.RawMessage
+	if err := scalar(raw, "offer.skills", &elems); err != nil {
+		return err
+	}
+	*out = make([]wireSkillOffer, len(elems))
+	for i, e := range elems {
+		sk := &(*out)[i]
+		err := strictObject(e, "offer.skills[]", func(k string, raw []byte) error {
+			switch k {
+			case "id":
+				return scalar(raw, "offer.skills[].id", &sk.ID)
+			case "version":
+				return scalar(raw, "offer.skills[].version", &sk.Version)
+			case "digest":
+				return scalar(raw, "offer.skills[].digest", &sk.Digest)
+			}
+			return unknownKey("offer.skills[]", k)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func unknownKey(where, key string) error {

@@ -601,6 +601,62 @@ func (m *Manager) Revoke(ctx context.Context, deviceID, reason string) error {
 	return nil
 }
 
+// MaxLiveCertificates bounds the unexpired, unrevoked certificates one
+// device holds: Renew refuses more, so a stolen certificate cannot mint an
+// unbounded supply before it is revoked.
+const MaxLiveCertificates = 8
+
+// Renew issues a new client certificate for a paired device's CSR (DER,
+// PKCS#10, its signature proving the new key) and records it as pairing
+// does, without revoking the earlier ones: the certificate being renewed
+// keeps working until it expires. The caller (the daemon's renew request)
+// has verified the device's current certificate on the connection. A
+// revoked device wraps ErrDeviceRevoked, an unknown one or one that never
+// completed pairing ErrUnknownDevice, a bad CSR ErrInvalidRequest. It
+// returns the new certificate's DER.
+func (m *Manager) Renew(ctx context.Context, deviceID string, csr []byte) ([]byte, error) {
+	var der []byte
+	var cert *x509.Certificate
+	err := m.update(ctx, func(d *registryDoc, now time.Time) error {
+		dev := d.Devices[deviceID]
+		if dev == nil {
+			return fmt.Errorf("identity: renew for device %q: %w", deviceID, ErrUnknownDevice)
+		}
+		switch dev.State {
+		case DeviceRevoked:
+			return fmt.Errorf("identity: renew for device %s: %w", deviceID, ErrDeviceRevoked)
+		case DeviceCompleted:
+		default:
+			return fmt.Errorf("identity: renew for device %s (%s, never paired): %w", deviceID, dev.State, ErrUnknownDevice)
+		}
+		live := 0
+		for _, c := range dev.Certificates {
+			if !c.Revoked && now.Before(c.NotAfter) {
+				live++
+			}
+		}
+		if live >= MaxLiveCertificates {
+			return fmt.Errorf("identity: renew for device %s: it holds %d live certificates, the limit", deviceID, live)
+		}
+		var err error
+		cert, der, err = m.ca.IssueClientFromCSR(dev.ID, csr)
+		if err != nil {
+			return fmt.Errorf("identity: renew for device %s: %w", deviceID, err)
+		}
+		dev.Certificates = append(dev.Certificates, CertRecord{
+			Fingerprint: certFingerprint(der),
+			Serial:      cert.SerialNumber.Text(16),
+			NotAfter:    cert.NotAfter.UTC(),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.opts.Logger.Info("certificate renewed", "device_id", deviceID, "serial", cert.SerialNumber.Text(16), "not_after", cert.NotAfter)
+	return der, nil
+}
+
 func certFingerprint(der []byte) string {
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])

@@ -366,6 +366,9 @@ var errNoWrite = errors.New("identity: nothing to write")
 func (m *Manager) setSnapshot(d *registryDoc) {
 	m.snapMu.Lock()
 	defer m.snapMu.Unlock()
+	if s := m.snap.Load(); s != nil && s.doc.Generation > d.Generation {
+		return // a read that raced a write must not bring back the older registry
+	}
 	m.snap.Store(&snapshot{doc: d, loadedAt: time.Now()})
 }
 
@@ -522,12 +525,16 @@ func cloneDevice(dev *Device) Device {
 	return c
 }
 
-// Devices lists the registry, sorted by id.
+// Devices lists the registry, sorted by id. The registry it read becomes
+// the snapshot CheckCertificate uses, so a caller that finds a device
+// revoked (the daemon's revocation watcher) knows the next handshake of
+// that device is refused.
 func (m *Manager) Devices(ctx context.Context) ([]Device, error) {
 	d, err := m.load(ctx)
 	if err != nil {
 		return nil, err
 	}
+	m.setSnapshot(d)
 	out := make([]Device, 0, len(d.Devices))
 	for _, dev := range d.Devices {
 		out = append(out, cloneDevice(dev))

@@ -225,4 +225,3 @@ func newCSR(t testing.TB) ([]byte, *ecdsa.PrivateKey) {
 	}
 	return csr, k
 }
-

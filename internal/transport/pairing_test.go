@@ -261,6 +261,9 @@ func TestPairingConnCap(t *testing.T) {
 		}
 		second.Close()
 	}
+	if !errors.Is(err, ErrRefused) {
+		t.Fatalf("pairing connection over the cap: %v, want ErrRefused", err)
+	}
 	ps.logs.wait(t, "transport: connection refused", ReasonTooManyPairings)
 }
 

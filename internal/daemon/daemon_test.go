@@ -338,3 +338,26 @@ func TestWithRanOn(t *testing.T) {
 		}
 	}
 }
+
+// The daemon's own certificate is re-issued on the next handshake once it
+// is within identity.RenewBefore of expiring, without a restart.
+func TestServerCertificateRenewed(t *testing.T) {
+	f := startDaemon(t, nil)
+	c := f.pair(t, identity.KindCLI)
+	first := f.dial(t, c).TLS().PeerCertificates[0]
+	f.d.certMu.Lock()
+	old := *f.d.cert
+	leaf := *old.Leaf
+	leaf.NotAfter = time.Now().Add(time.Minute) // as if it were about to expire
+	old.Leaf = &leaf
+	f.d.cert = &old
+	f.d.certMu.Unlock()
+	second := f.dial(t, c).TLS().PeerCertificates[0]
+	if second.Equal(first) || time.Until(second.NotAfter) < 23*time.Hour {
+		t.Fatalf("certificate not renewed: serial %v → %v, not after %v", first.SerialNumber, second.SerialNumber, second.NotAfter)
+	}
+	// Unchanged while fresh.
+	if third := f.dial(t, c).TLS().PeerCertificates[0]; !third.Equal(second) {
+		t.Fatal("a fresh certificate was re-issued")
+	}
+}

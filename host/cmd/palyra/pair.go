@@ -151,3 +151,13 @@ func (c *cli) withSkills(cmd *cobra.Command, fn func(b skillsBackend) error) err
 		return fn(r)
 	})
 }
+
+// runOn runs the call on b and, for a daemon, says where it ran ("" for
+// the local Host).
+func runOn(ctx context.Context, b skillsBackend, skillID, tool string, input []byte) (*host.CallResult, string, error) {
+	if r, ok := b.(*host.Remote); ok {
+		return r.RunWhere(ctx, skillID, tool, input)
+	}
+	res, err := b.Run(ctx, skillID, tool, input)
+	return res, "", err
+}

@@ -89,7 +89,7 @@ func TestPairAndRemoteCommands(t *testing.T) {
 	// --json run: the same fields, the daemon's call id and timing.
 	ro := cliOK(t, remote, "skills", "run", "acme.echo", "echo", "--json", "--input", `{"a":1}`)
 	var got runJSON
-	if err := json.Unmarshal([]byte(ro), &got); err != nil || !got.OK || strings.Join(strings.Fields(string(got.Output)), "") != `{"a":1}` || got.SkillID != "acme.echo" || got.Version != "1.0.0" {
+	if err := json.Unmarshal([]byte(ro), &got); err != nil || !got.OK || strings.Join(strings.Fields(string(got.Output)), "") != `{"a":1}` || got.SkillID != "acme.echo" || got.Version != "1.0.0" || got.RanOn != "local" {
 		t.Fatalf("remote run --json: %v\n%s", err, ro)
 	}
 }

@@ -46,9 +46,12 @@ or base64), the duration, the guest's logs and the call id.`,
 				return err
 			}
 			return c.withSkills(cmd, func(h skillsBackend) error {
-				res, err := h.Run(cmd.Context(), args[0], args[1], input)
+				res, ranOn, err := runOn(cmd.Context(), h, args[0], args[1], input)
 				if asJSON {
-					return printRunJSON(cmd.OutOrStdout(), args[0], args[1], res, err)
+					return printRunJSON(cmd.OutOrStdout(), args[0], args[1], res, ranOn, err)
+				}
+				if ranOn != "" && ranOn != "local" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "ran on node %s\n", ranOn)
 				}
 				// The guest's text is escaped: it could otherwise move the
 				// cursor, rewrite lines or print one that looks like ours.
@@ -142,9 +145,12 @@ type runJSON struct {
 	InstanceCalls uint64          `json:"instance_calls,omitempty"`
 	FuelConsumed  uint64          `json:"fuel_consumed"`
 	Logs          []host.GuestLog `json:"logs"`
+	// RanOn is, with --remote, where the daemon ran the call: "local"
+	// (the daemon itself) or a node's device id.
+	RanOn string `json:"ran_on,omitempty"`
 }
 
-func printRunJSON(w io.Writer, skillID, tool string, res *host.CallResult, callErr error) error {
+func printRunJSON(w io.Writer, skillID, tool string, res *host.CallResult, ranOn string, callErr error) error {
 	if res == nil { // the call never started: not installed, no such tool…
 		if err := writeJSON(w, runJSON{SkillID: skillID, Tool: tool, Error: callErr.Error(), Logs: []host.GuestLog{}}); err != nil {
 			return err
@@ -155,6 +161,7 @@ func printRunJSON(w io.Writer, skillID, tool string, res *host.CallResult, callE
 		SkillID: res.SkillID, Version: res.Version, Tool: res.Tool, CallID: res.CallID,
 		OK: callErr == nil, DurationMS: float64(res.Duration.Microseconds()) / 1000, Logs: res.Logs,
 		Module: res.Module, Instance: res.Instance, InstanceCalls: res.InstanceCalls, FuelConsumed: res.FuelConsumed,
+		RanOn: ranOn,
 	}
 	switch o := res.Output; {
 	case callErr != nil:

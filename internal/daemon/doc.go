@@ -26,7 +26,10 @@
 //   - call: the daemon's own current install of the skill, when eligible,
 //     pins the version and payload digest; the call goes to a node that
 //     offers exactly that version (nodes.route) and, when none does, runs
-//     here. Result.Output is the tool's output; Result.Data is
+//     here. The daemon's view of its own installs is at most 250 ms old
+//     (the host sees other processes' changes within its journal poll
+//     interval, 1 s, anyway) and is cleared when its own re-audit
+//     quarantines a skill. Result.Output is the tool's output; Result.Data is
 //     {"ran_on": "local" | <node device id>}, plus host.CallResult's
 //     fields (skill_id, version, tool, call_id, duration_ns, module,
 //     instance, instance_calls, fuel_consumed, logs) when the request set

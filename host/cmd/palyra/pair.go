@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -96,11 +97,18 @@ type pairJSON struct {
 }
 
 // readSecret reads one line, the pairing code or token, prompting on
-// stderr. Surrounding space is dropped.
+// stderr when in is a terminal. Surrounding space is dropped.
 func readSecret(in io.Reader, prompt io.Writer) (string, error) {
-	fmt.Fprint(prompt, "pairing code or token: ")
+	tty := false
+	if f, ok := in.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	if tty {
+		fmt.Fprint(prompt, "pairing code or token: ")
+	}
 	line, err := bufio.NewReaderSize(io.LimitReader(in, maxSecretLine), maxSecretLine).ReadString('\n')
-	fmt.Fprintln(prompt)
 	if err != nil && err != io.EOF {
 		return "", fmt.Errorf("reading the pairing code: %w", err)
 	}

@@ -64,6 +64,21 @@ func TestPairAndRemoteCommands(t *testing.T) {
 		t.Fatalf("--remote before pairing: exit %d\n%s", code, errOut)
 	}
 
+	// No code, or a wrong one: exit 1 and nothing stored.
+	if _, errOut, code := execCLI(t, "", append(client, "pair", addr)...); code != cmdline.ExitFailure || !strings.Contains(errOut, "no pairing code") {
+		t.Fatalf("pair with empty stdin: exit %d\n%s", code, errOut)
+	}
+	wrong := "000000"
+	if pc.Code == wrong {
+		wrong = "111111"
+	}
+	if _, errOut, code := execCLI(t, wrong+"\n", append(client, "pair", addr)...); code != cmdline.ExitFailure {
+		t.Fatalf("pair with a wrong code: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := execCLI(t, "", append(client, "--remote", addr, "skills", "list")...); code != cmdline.ExitFailure || !strings.Contains(errOut, "not paired") {
+		t.Fatalf("--remote after a failed pairing: exit %d\n%s", code, errOut)
+	}
+
 	out, errOut, code := execCLI(t, pc.Code+"\n", append(client, "pair", addr)...)
 	if code != 0 || !strings.Contains(out, "paired with "+addr) {
 		t.Fatalf("pair: exit %d\n%s%s", code, out, errOut)

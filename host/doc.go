@@ -82,4 +82,12 @@
 // be granted. InitIdentity creates what is missing under the store's
 // writer lock, so racing processes end with one identity and one CA;
 // Identity creates nothing and fails with ErrNoIdentity until then.
+//
+// A client of a palyra daemon (docs/remote.md) pairs with PairRemote,
+// which keeps the daemon's CA and its client certificate in that scope
+// under "remote/<addr>" only once the daemon's certificate chains to the
+// CA pairing returned; Dial then gives a *Remote whose Call, Run, List
+// and Info have a Host's signatures and errors (ErrorFromRemote: the
+// same sentinels), and which renews its certificate over the live
+// connection before it expires.
 package host

@@ -143,8 +143,10 @@ func (n *nodeSet) route(ctx context.Context, call *transport.CallRequest, versio
 		case errors.As(err, &re):
 			// The node ran the call and it failed: the caller's error.
 			return nil, nd.id, err
-		case ctx.Err() != nil:
-			// The caller's deadline or cancellation, not the node's fault.
+		case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			// The caller's deadline or cancellation (Conn.Call's read
+			// deadline may fire a moment before ctx's own timer): not the
+			// node's fault.
 			return nil, nd.id, err
 		default:
 			n.dropConn(nd.id, nd.conn)

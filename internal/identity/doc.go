@@ -85,6 +85,13 @@
 //     NotAfter); the device becomes completed. Re-pairing thus revokes the
 //     old certificate only once the new one exists; a rejected re-pairing
 //     leaves the old one valid (Revoke is what takes access away).
+//   - Renew (the daemon's renew request, over a connection whose
+//     certificate the hook accepted) issues a certificate for a completed
+//     device's CSR and records it WITHOUT revoking the earlier ones, so the
+//     certificate being renewed works until it expires; a revoked device
+//     is ErrDeviceRevoked, an unknown or never-completed one
+//     ErrUnknownDevice, a bad CSR ErrInvalidRequest, and a device holding
+//     MaxLiveCertificates (8) live certificates is refused.
 //   - Revoke marks the device revoked (reason, time) and adds every
 //     certificate of it to the revoked set; revoking again changes
 //     nothing; an unknown id is ErrUnknownDevice.
@@ -98,7 +105,10 @@
 //     store) later. An "unknown" answer is checked again against a
 //     snapshot at most 20 ms old, so a device paired by another process
 //     is accepted at once without letting strangers force a read per
-//     handshake. A registry that cannot be read refuses everything.
+//     handshake. Devices, which reads the store, refreshes the snapshot
+//     too (never with an older generation), so once a poller sees a
+//     revocation the device's next handshake is refused. A registry that
+//     cannot be read refuses everything.
 //   - [Manager.VerifyConnection] is for tls.Config.VerifyConnection: it
 //     requires a client certificate, verifies its chain to the CA for
 //     clientAuth, then runs CheckCertificate. tls calls it on resumed

@@ -366,6 +366,9 @@ var errNoWrite = errors.New("identity: nothing to write")
 func (m *Manager) setSnapshot(d *registryDoc) {
 	m.snapMu.Lock()
 	defer m.snapMu.Unlock()
+	if s := m.snap.Load(); s != nil && s.doc.Generation > d.Generation {
+		return // a read that raced a write must not bring back the older registry
+	}
 	m.snap.Store(&snapshot{doc: d, loadedAt: time.Now()})
 }
 
@@ -522,12 +525,16 @@ func cloneDevice(dev *Device) Device {
 	return c
 }
 
-// Devices lists the registry, sorted by id.
+// Devices lists the registry, sorted by id. The registry it read becomes
+// the snapshot CheckCertificate uses, so a caller that finds a device
+// revoked (the daemon's revocation watcher) knows the next handshake of
+// that device is refused.
 func (m *Manager) Devices(ctx context.Context) ([]Device, error) {
 	d, err := m.load(ctx)
 	if err != nil {
 		return nil, err
 	}
+	m.setSnapshot(d)
 	out := make([]Device, 0, len(d.Devices))
 	for _, dev := range d.Devices {
 		out = append(out, cloneDevice(dev))
@@ -599,6 +606,62 @@ func (m *Manager) Revoke(ctx context.Context, deviceID, reason string) error {
 		m.opts.Logger.Info("device revoked", "device_id", deviceID, "reason", reason)
 	}
 	return nil
+}
+
+// MaxLiveCertificates bounds the unexpired, unrevoked certificates one
+// device holds: Renew refuses more, so a stolen certificate cannot mint an
+// unbounded supply before it is revoked.
+const MaxLiveCertificates = 8
+
+// Renew issues a new client certificate for a paired device's CSR (DER,
+// PKCS#10, its signature proving the new key) and records it as pairing
+// does, without revoking the earlier ones: the certificate being renewed
+// keeps working until it expires. The caller (the daemon's renew request)
+// has verified the device's current certificate on the connection. A
+// revoked device wraps ErrDeviceRevoked, an unknown one or one that never
+// completed pairing ErrUnknownDevice, a bad CSR ErrInvalidRequest. It
+// returns the new certificate's DER.
+func (m *Manager) Renew(ctx context.Context, deviceID string, csr []byte) ([]byte, error) {
+	var der []byte
+	var cert *x509.Certificate
+	err := m.update(ctx, func(d *registryDoc, now time.Time) error {
+		dev := d.Devices[deviceID]
+		if dev == nil {
+			return fmt.Errorf("identity: renew for device %q: %w", deviceID, ErrUnknownDevice)
+		}
+		switch dev.State {
+		case DeviceRevoked:
+			return fmt.Errorf("identity: renew for device %s: %w", deviceID, ErrDeviceRevoked)
+		case DeviceCompleted:
+		default:
+			return fmt.Errorf("identity: renew for device %s (%s, never paired): %w", deviceID, dev.State, ErrUnknownDevice)
+		}
+		live := 0
+		for _, c := range dev.Certificates {
+			if !c.Revoked && now.Before(c.NotAfter) {
+				live++
+			}
+		}
+		if live >= MaxLiveCertificates {
+			return fmt.Errorf("identity: renew for device %s: it holds %d live certificates, the limit", deviceID, live)
+		}
+		var err error
+		cert, der, err = m.ca.IssueClientFromCSR(dev.ID, csr)
+		if err != nil {
+			return fmt.Errorf("identity: renew for device %s: %w", deviceID, err)
+		}
+		dev.Certificates = append(dev.Certificates, CertRecord{
+			Fingerprint: certFingerprint(der),
+			Serial:      cert.SerialNumber.Text(16),
+			NotAfter:    cert.NotAfter.UTC(),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.opts.Logger.Info("certificate renewed", "device_id", deviceID, "serial", cert.SerialNumber.Text(16), "not_after", cert.NotAfter)
+	return der, nil
 }
 
 func certFingerprint(der []byte) string {

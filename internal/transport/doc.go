@@ -31,8 +31,9 @@
 //   - Every refusal is logged (Warn) as "transport: connection refused"
 //     with reason (unknown_ca, expired, bad_usage, bad_certificate,
 //     no_certificate, no_device_id, refused_by_hook, wrong_alpn,
-//     too_many_connections), remote, device (when the certificate named
-//     one) and err.
+//     too_many_connections, and for pairing connections pairing_disabled,
+//     too_many_pairings, pairing_stream), remote, device (when the
+//     certificate named one) and err.
 //   - The client verifies the server's certificate against the pinned
 //     ClientOptions.RootCAs for ServerName (default "localhost"). With TLS
 //     1.3 the client finishes its handshake before the server has checked
@@ -53,6 +54,39 @@
 //     flight fail with ErrDeviceClosed (measured: about a millisecond on
 //     loopback). The daemon calls it after recording a revocation, so the
 //     device's next handshake fails in the hook.
+//
+// # Pairing connections
+//
+// A device without a certificate pairs on the same UDP listener with the
+// second ALPN "palyra-pair-v1" (PairingALPN), served only when
+// ServerOptions.Pairing is set (otherwise refused: pairing_disabled):
+//
+//   - a ClientHello offering palyra-pair-v1 and not palyra-quic-v1 gets a
+//     config with only that ALPN, no client certificate requested and no
+//     session tickets; a hello offering both is an mTLS handshake and
+//     needs a certificate like any other. A connection that negotiated
+//     palyra-pair-v1 never reaches the request handler: no call, list,
+//     info, renew or offer is served on it.
+//   - it gets exactly one bidirectional stream, which must arrive within
+//     Limits.HandshakeTimeout (else refused: pairing_stream); the stream
+//     goes to Pairing (the daemon runs identity.Manager.ServePairing on it)
+//     with the client's address and the channel binding, then the
+//     connection is closed. The whole connection lasts at most
+//     MaxPairingDuration (approval wait included); identity bounds the
+//     exchange itself. At most MaxPairingConns (default 8) are open at
+//     once; more are refused (too_many_pairings).
+//   - the channel binding is the TLS exporter
+//     ExportKeyingMaterial("EXPORTER-palyra-pair-v1", nil, 32), computed
+//     the same on both ends of one TLS session. A relay terminating TLS
+//     towards the device and again towards the daemon holds two sessions
+//     with two exporters, so CPace's keys differ and pairing fails.
+//   - DialPairing (client) does not verify the daemon's certificate: the
+//     device has no CA yet. After identity.Pair succeeds the client must
+//     call PairingConn.VerifyServer with the CA it received (the daemon's
+//     certificate must chain to it with serverAuth for ServerName) and
+//     discard everything when it fails.
+//   - a failed pairing is logged (Warn) as "transport: pairing failed"
+//     with remote and err; a successful one as "transport: pairing done".
 //
 // # Frames
 //

@@ -112,6 +112,13 @@ type ServerOptions struct {
 	// Now is the clock certificates are checked against; default
 	// time.Now.
 	Now func() time.Time
+	// Pairing, when set, makes the listener accept PairingALPN
+	// connections without a client certificate and hands each one's
+	// stream to it (see PairingFunc). Unset, such a connection is refused
+	// (reason pairing_disabled).
+	Pairing PairingFunc
+	// MaxPairingConns: see DefaultMaxPairingConns.
+	MaxPairingConns int
 }
 
 // ClientOptions configures Dial. RootCAs and Certificate (or

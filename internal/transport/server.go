@@ -57,9 +57,12 @@ type Server struct {
 	tr    *quic.Transport
 	ln    *quic.Listener
 	slots chan struct{}
+	// pairSlots bounds the pairing connections open at once.
+	pairSlots chan struct{}
 
 	mu       sync.Mutex
 	byDevice map[string]map[*Conn]struct{}
+	pairing  map[*quic.Conn]struct{}
 	serving  bool
 	closed   bool
 }
@@ -86,11 +89,16 @@ func Listen(addr string, opts ServerOptions) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxPairingConns <= 0 {
+		opts.MaxPairingConns = DefaultMaxPairingConns
+	}
 	s := &Server{
-		opts:     opts,
-		log:      opts.Logger,
-		slots:    make(chan struct{}, opts.MaxConcurrentCalls),
-		byDevice: map[string]map[*Conn]struct{}{},
+		opts:      opts,
+		log:       opts.Logger,
+		slots:     make(chan struct{}, opts.MaxConcurrentCalls),
+		pairSlots: make(chan struct{}, opts.MaxPairingConns),
+		byDevice:  map[string]map[*Conn]struct{}{},
+		pairing:   map[*quic.Conn]struct{}{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -148,6 +156,11 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 		NextProtos: []string{ALPN},
 		Time:       s.opts.Now,
 	}
+	if s.opts.Pairing != nil {
+		// So the listener advertises both; each handshake's own config
+		// (GetConfigForClient) offers exactly one.
+		base.NextProtos = []string{ALPN, PairingALPN}
+	}
 	if s.opts.GetCertificate != nil {
 		base.GetCertificate = s.opts.GetCertificate
 	} else {
@@ -176,11 +189,17 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 		if hello.Conn != nil {
 			remote = hello.Conn.RemoteAddr()
 		}
-		if !slices.Contains(hello.SupportedProtos, ALPN) {
+		if wantsPairing(hello.SupportedProtos) {
+			if s.opts.Pairing != nil {
+				return s.pairingTLSConfig(base, remote), nil
+			}
+			s.refused(remote, "", &RefusedError{Reason: ReasonPairingDisabled, Err: fmt.Errorf("client offered ALPN %q: pairing is not served here", hello.SupportedProtos)})
+		} else if !slices.Contains(hello.SupportedProtos, ALPN) {
 			// crypto/tls ends the handshake with no_application_protocol.
 			s.refused(remote, "", &RefusedError{Reason: ReasonALPN, Err: fmt.Errorf("client offered ALPN %q, want %q", hello.SupportedProtos, ALPN)})
 		}
 		c := base.Clone()
+		c.NextProtos = []string{ALPN}
 		c.VerifyConnection = func(cs tls.ConnectionState) error {
 			device, err := s.verifyClient(cs)
 			if err != nil {
@@ -287,6 +306,10 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 		loops.Add(1)
 		go func() { // admit may block in the hook; the next Accept need not wait
 			defer loops.Done()
+			if s.opts.Pairing != nil && qc.ConnectionState().TLS.NegotiatedProtocol == PairingALPN {
+				s.servePairing(ctx, qc)
+				return
+			}
 			if c := s.admit(qc); c != nil {
 				_ = c.acceptStreams(ctx, h, &calls)
 			}
@@ -441,15 +464,18 @@ func (s *Server) linger() {
 
 func (s *Server) closeAll(code quic.ApplicationErrorCode, reason string) {
 	s.mu.Lock()
-	var conns []*Conn
+	var conns []*quic.Conn
 	for _, m := range s.byDevice {
 		for c := range m {
-			conns = append(conns, c)
+			conns = append(conns, c.qc)
 		}
 	}
+	for qc := range s.pairing {
+		conns = append(conns, qc)
+	}
 	s.mu.Unlock()
-	for _, c := range conns {
-		_ = c.qc.CloseWithError(code, reason)
+	for _, qc := range conns {
+		_ = qc.CloseWithError(code, reason)
 	}
 }
 

@@ -1,0 +1,227 @@
+package daemon
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/identity"
+	"github.com/palyra/palyra-go/internal/testskill"
+	"github.com/palyra/palyra-go/internal/transport"
+)
+
+// logRecorder keeps every record, to assert what the daemon logged.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []logRecord
+}
+
+type logRecord struct {
+	msg   string
+	attrs map[string]string
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	lr := logRecord{msg: rec.Message, attrs: map[string]string{}}
+	rec.Attrs(func(a slog.Attr) bool {
+		lr.attrs[a.Key] = a.Value.String()
+		return true
+	})
+	r.mu.Lock()
+	r.records = append(r.records, lr)
+	r.mu.Unlock()
+	return nil
+}
+
+// wait polls up to 3 s for a record with msg whose attrs include want.
+func (r *logRecorder) wait(t testing.TB, msg string, want map[string]string) logRecord {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, rec := range r.records {
+			if rec.msg != msg {
+				continue
+			}
+			ok := true
+			for k, v := range want {
+				if rec.attrs[k] != v {
+					ok = false
+				}
+			}
+			if ok {
+				r.mu.Unlock()
+				return rec
+			}
+		}
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no log record %q with %v", msg, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fixture is a daemon on 127.0.0.1 over a real state dir with real
+// installed skills: acme.echo (tool echo) and acme.spin (tool spin, which
+// loops until its 1 s wall-clock timeout).
+type fixture struct {
+	dir    string
+	h      *host.Host
+	d      *Daemon
+	logs   *logRecorder
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+var testLimits = transport.Limits{
+	HandshakeTimeout: 3 * time.Second,
+	IdleTimeout:      10 * time.Second,
+	KeepAlive:        time.Second,
+	ReadTimeout:      3 * time.Second,
+	WriteTimeout:     3 * time.Second,
+}
+
+func hostOptions() host.Options {
+	return host.Options{Policy: &host.Policy{FuelBudget: 1 << 50}}
+}
+
+func startDaemon(t testing.TB, edit func(*Options)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	h, err := host.Open(ctx, dir, hostOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	if _, _, err := h.InitIdentity(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := testskill.NewKey(t)
+	for _, spec := range []testskill.Spec{
+		{Name: "echo", Module: testskill.EchoModule("echo"), Tools: []string{"echo"}, Key: key},
+		{Name: "spin", Module: testskill.SpinModule(false), Tools: []string{"spin"}, Key: key, TimeoutMS: 1000, Fuel: 1 << 50, Memory: 32 << 20},
+	} {
+		if _, err := h.Install(ctx, spec.File(t), host.InstallOptions{AllowTOFU: true}); err != nil {
+			t.Fatalf("install %s: %v", spec.Name, err)
+		}
+	}
+	logs := &logRecorder{}
+	opts := Options{Host: h, Listen: "127.0.0.1:0", Logger: slog.New(logs), Limits: testLimits, ServerNames: []string{"daemon.test"}}
+	if edit != nil {
+		edit(&opts)
+	}
+	d, err := New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	f := &fixture{dir: dir, h: h, d: d, logs: logs, addr: d.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() { f.done <- d.Run(rctx) }()
+	t.Cleanup(func() { f.stop(t) })
+	return f
+}
+
+// stop shuts the daemon down and waits for Run (once).
+func (f *fixture) stop(t testing.TB) {
+	f.cancel()
+	if f.done == nil {
+		return
+	}
+	select {
+	case err := <-f.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Run did not return within 10 s of its context ending")
+	}
+	f.done = nil
+}
+
+// client is a paired device's credentials.
+type client struct {
+	id   string
+	cert tls.Certificate
+	ca   *x509.Certificate
+}
+
+// pair pairs a new device of kind over the daemon's pairing endpoint,
+// with a code minted in the daemon's registry, as `palyra pair` does.
+func (f *fixture) pair(t testing.TB, kind identity.ClientKind) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ident, err := f.h.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := ident.Manager.MintCode(ctx, identity.CodeOptions{Kind: kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := transport.DialPairing(ctx, f.addr, transport.PairingDialOptions{ServerName: "daemon.test", Limits: testLimits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	dev, err := identity.NewDeviceIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := identity.Pair(ctx, pc, pc.Binding, code.Code, dev, kind)
+	if err != nil {
+		t.Fatalf("pair: %v", err)
+	}
+	if err := pc.VerifyServer(res.CACert); err != nil {
+		t.Fatalf("the daemon's certificate: %v", err)
+	}
+	return &client{id: dev.ID(), cert: tls.Certificate{Certificate: [][]byte{res.ClientCertDER}, PrivateKey: res.Key}, ca: res.CACert}
+}
+
+func (c *client) options() transport.ClientOptions {
+	roots := x509.NewCertPool()
+	roots.AddCert(c.ca)
+	return transport.ClientOptions{Certificate: c.cert, RootCAs: roots, ServerName: "daemon.test", Limits: testLimits, Logger: slog.New(slog.DiscardHandler)}
+}
+
+func (f *fixture) dial(t testing.TB, c *client) *transport.Conn {
+	t.Helper()
+	conn, err := transport.Dial(context.Background(), f.addr, c.options())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func call(ctx context.Context, conn *transport.Conn, skill, tool string, input []byte, report bool) (*transport.Result, error) {
+	return conn.Call(ctx, &transport.Request{Type: transport.TypeCall, Call: &transport.CallRequest{Skill: skill, Tool: tool, Input: input, Report: report}})
+}
+
+func newCSR(t testing.TB) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "renew"}}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return csr, k
+}

@@ -162,12 +162,13 @@ func nodeHandler(h *host.Host) transport.Handler {
 			return &transport.Result{Output: out}, nil
 		}
 		res, err := h.Run(ctx, call.Skill, call.Tool, call.Input)
-		data, jerr := json.Marshal(res)
-		if jerr != nil {
-			data = nil
-		}
 		if err != nil {
-			return nil, remoteError(err, data)
+			return nil, remoteError(err, res)
+		}
+		// The daemon adds "ran_on" to this report.
+		data, err := json.Marshal(res)
+		if err != nil {
+			return nil, err
 		}
 		return &transport.Result{Output: res.Output, Data: data}, nil
 	}
@@ -195,15 +196,13 @@ func checkPinned(ctx context.Context, h *host.Host, call *transport.CallRequest)
 	return nil
 }
 
-// remoteError gives a host error its code for the wire, so the daemon
-// passes it to the client as if the daemon had run the call itself.
-func remoteError(err error, detail json.RawMessage) error {
-	var re *transport.RemoteError
-	if errors.As(err, &re) {
-		return re
-	}
+// remoteError gives a host error its code for the wire
+// (host.RemoteErrorFor, the one mapping), so the daemon passes it to the
+// client as if it had run the call itself. Context errors stay as they
+// are: the transport codes them.
+func remoteError(err error, report *host.CallResult) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return err // the transport codes these
+		return err
 	}
-	return &transport.RemoteError{Code: transport.CodeInternal, Message: err.Error(), Detail: detail}
+	return host.RemoteErrorFor(err, report)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,8 +23,8 @@ import (
 	"github.com/palyra/palyra-go/internal/transport"
 )
 
-// testLimits are short so a dead peer is noticed quickly.
-var testLimits = transport.Limits{
+// nodeLimits are short so a dead peer is noticed quickly.
+var nodeLimits = transport.Limits{
 	HandshakeTimeout: 2 * time.Second,
 	IdleTimeout:      5 * time.Second,
 	KeepAlive:        time.Second,
@@ -82,7 +83,7 @@ func startRoutingDaemon(t testing.TB) *routingDaemon {
 		Certificate: d.pki.cert(t, ""),
 		ClientCAs:   d.pki.ca.Pool(),
 		Logger:      slog.New(slog.DiscardHandler),
-		Limits:      testLimits,
+		Limits:      nodeLimits,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +116,7 @@ func (d *routingDaemon) dial(t testing.TB, device string) *transport.Conn {
 		RootCAs:       d.pki.ca.Pool(),
 		AcceptStreams: true,
 		Logger:        slog.New(slog.DiscardHandler),
-		Limits:        testLimits,
+		Limits:        nodeLimits,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -543,5 +544,67 @@ func TestNodeSetConcurrent(t *testing.T) {
 	// NODE-2 re-offers only on change; it stays dropped, NODE-1 serves.
 	if _, id, err := routeCall(ctx, d, key, "echo", "x"); err != nil || id != "NODE-1" {
 		t.Fatalf("after drops: on %q, %v", id, err)
+	}
+}
+
+// TestDaemonRoutesToJoinedNode: end to end through the daemon. A device
+// paired as node joins with RunNode and offers the daemon's own version
+// of a skill; a client's call runs on it and reports ran_on = the node's
+// device id; a skill the node lacks runs locally; once the node leaves,
+// the same call falls back to the daemon.
+func TestDaemonRoutesToJoinedNode(t *testing.T) {
+	f := startDaemon(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	art := testskill.Spec{Publisher: "beta", Name: "shared", Module: testskill.EchoModule("echo"), Key: testskill.NewKey(t)}.File(t)
+	if _, err := f.h.Install(ctx, art, host.InstallOptions{AllowTOFU: true}); err != nil {
+		t.Fatal(err)
+	}
+	nh := nodeHost(t, art)
+	key := keyOf(t, nh, "beta.shared")
+
+	nc := f.pair(t, identity.KindNode)
+	opts := nc.options()
+	opts.AcceptStreams = true
+	conn, err := transport.Dial(ctx, f.addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	nctx, ncancel := context.WithCancel(ctx)
+	nodeDone := make(chan error, 1)
+	go func() {
+		nodeDone <- RunNode(nctx, conn, nh, NodeOptions{OfferInterval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	}()
+	(&routingDaemon{nodes: f.d.nodes}).waitOffer(t, nc.id, key)
+
+	cli := f.dial(t, f.pair(t, identity.KindCLI))
+	ranOn := func(skill string) string {
+		t.Helper()
+		res, err := call(ctx, cli, skill, "echo", []byte("hello"), true)
+		if err != nil {
+			t.Fatalf("call %s: %v", skill, err)
+		}
+		var data struct {
+			RanOn   string `json:"ran_on"`
+			SkillID string `json:"skill_id"`
+		}
+		if err := json.Unmarshal(res.Data, &data); err != nil || string(res.Output) != "hello" || data.SkillID != skill {
+			t.Fatalf("call %s: output %q, data %s, %v", skill, res.Output, res.Data, err)
+		}
+		return data.RanOn
+	}
+	if got := ranOn("beta.shared"); got != nc.id {
+		t.Fatalf("beta.shared ran on %q, want the node %s", got, nc.id)
+	}
+	if got := ranOn("acme.echo"); got != "local" {
+		t.Fatalf("acme.echo (not on the node) ran on %q, want local", got)
+	}
+	ncancel()
+	<-nodeDone
+	conn.Close()
+	(&routingDaemon{nodes: f.d.nodes}).waitGone(t, nc.id)
+	if got := ranOn("beta.shared"); got != "local" {
+		t.Fatalf("beta.shared after the node left ran on %q, want local", got)
 	}
 }

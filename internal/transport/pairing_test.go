@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 // comes from, and whose VerifyPeer is the Manager's revocation hook.
 type pairingServer struct {
 	*testServer
-	m *identity.Manager
+	m   *identity.Manager
+	mgr atomic.Pointer[identity.Manager] // m, for the server's goroutines
 }
 
 func startPairingServer(t *testing.T, h Handler, edit func(*ServerOptions)) *pairingServer {
@@ -28,10 +30,10 @@ func startPairingServer(t *testing.T, h Handler, edit func(*ServerOptions)) *pai
 	ps := &pairingServer{}
 	ps.testServer = startServer(t, h, func(o *ServerOptions) {
 		o.Pairing = func(ctx context.Context, rw io.ReadWriter, remote net.Addr, binding []byte) error {
-			_, err := ps.m.ServePairing(ctx, rw, remote.String(), binding)
+			_, err := ps.mgr.Load().ServePairing(ctx, rw, remote.String(), binding)
 			return err
 		}
-		o.VerifyPeer = func(cs tls.ConnectionState) error { return ps.m.VerifyConnection(cs) }
+		o.VerifyPeer = func(cs tls.ConnectionState) error { return ps.mgr.Load().VerifyConnection(cs) }
 		if edit != nil {
 			edit(o)
 		}
@@ -41,6 +43,7 @@ func startPairingServer(t *testing.T, h Handler, edit func(*ServerOptions)) *pai
 		t.Fatal(err)
 	}
 	ps.m = m
+	ps.mgr.Store(m)
 	return ps
 }
 

@@ -37,7 +37,7 @@ changes state takes --json.
 	}
 	root.PersistentFlags().StringVar(&c.stateDir, "state-dir", "", "state directory (default $"+host.EnvStateDir+", else palyra under the user config dir)")
 	root.AddCommand(c.skillsCommand(), c.trustCommand(), c.secretsCommand(), c.identityCommand(), c.pairingCommand(), c.devicesCommand())
-	root.AddCommand(c.daemonCommand())
+	root.AddCommand(c.daemonCommand(), c.nodeCommand())
 	cmdline.AddVersion(root)
 	cmdline.Harden(root)
 	return root

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,22 +85,31 @@ deadline, then it exits 0. Logs go to standard error.`,
 }
 
 // runNode dials the daemon and runs the node on each connection until ctx
-// ends, reconnecting with backoff.
+// ends, reconnecting with backoff. The connection comes from a
+// host.Remote, so the node's certificate renews before it expires (and
+// is stored back) like any paired client's.
 func runNode(ctx context.Context, h *host.Host, creds *host.RemoteCredentials, log *slog.Logger, cmd *cobra.Command) error {
-	roots := x509.NewCertPool()
-	roots.AddCert(creds.CA)
-	opts := transport.ClientOptions{
-		Certificate:   tls.Certificate{Certificate: [][]byte{creds.Cert.Raw}, PrivateKey: creds.Key, Leaf: creds.Cert},
-		RootCAs:       roots,
-		ServerName:    creds.ServerName,
-		AcceptStreams: true,
-		Logger:        log,
-	}
+	var r *host.Remote
+	defer func() {
+		if r != nil {
+			r.Close()
+		}
+	}()
 	backoff := nodeBackoffMin
 	announced := false
 	for {
 		start := time.Now()
-		conn, err := transport.Dial(ctx, creds.Addr, opts)
+		var conn *transport.Conn
+		var err error
+		if r == nil {
+			r, err = host.Dial(ctx, creds, host.RemoteOptions{AcceptStreams: true, OnRenew: h.SaveRemoteCredentials, Logger: log})
+			if err != nil {
+				r = nil
+			}
+		}
+		if r != nil {
+			conn, err = r.Conn(ctx)
+		}
 		if err == nil {
 			if !announced {
 				fmt.Fprintf(cmd.OutOrStdout(), "joined %s as node %s\n", creds.Addr, creds.DeviceID)
@@ -110,7 +117,7 @@ func runNode(ctx context.Context, h *host.Host, creds *host.RemoteCredentials, l
 			}
 			log.Info("node: connected", "daemon", creds.Addr, "device", creds.DeviceID)
 			err = daemon.RunNode(ctx, conn, h, daemon.NodeOptions{Logger: log})
-			_ = conn.Close()
+			_ = conn.Close() // the next r.Conn dials afresh
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -118,7 +125,7 @@ func runNode(ctx context.Context, h *host.Host, creds *host.RemoteCredentials, l
 		var re *transport.RemoteError
 		if errors.Is(err, transport.ErrRefused) || errors.Is(err, transport.ErrDeviceClosed) ||
 			(errors.As(err, &re) && re.Code == daemon.CodeForbidden) {
-			// Revoked or no longer known: retrying cannot help.
+			// Revoked, unknown, or not a node: retrying cannot help.
 			return fmt.Errorf("the daemon at %s refused this node: %w", creds.Addr, err)
 		}
 		if time.Since(start) > nodeBackoffMax {

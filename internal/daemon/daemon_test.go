@@ -361,3 +361,28 @@ func TestServerCertificateRenewed(t *testing.T) {
 		t.Fatal("a fresh certificate was re-issued")
 	}
 }
+
+// Re-pairing a device revokes its earlier certificate: a connection opened
+// with it is cut within a second, the new certificate's stays.
+func TestRepairingCutsOldCertificate(t *testing.T) {
+	f := startDaemon(t, nil)
+	dev, err := identity.NewDeviceIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := f.pairAs(t, identity.KindCLI, dev)
+	oldConn := f.dial(t, old)
+	renewed := f.pairAs(t, identity.KindCLI, dev)
+	newConn := f.dial(t, renewed)
+	select {
+	case <-oldConn.Done():
+	case <-time.After(time.Second):
+		t.Fatal("the connection of the revoked certificate is still open a second after re-pairing")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := call(ctx, newConn, "acme.echo", "echo", []byte("new"), false); err != nil {
+		t.Fatalf("the re-paired certificate's connection: %v", err)
+	}
+	f.logs.wait(t, "transport: closed certificate connections", map[string]string{"device": dev.ID()})
+}

@@ -5,7 +5,7 @@ PKGS    := ./...
 RACE_PKGS := ./internal/trust/... ./internal/journal/... ./internal/egress/... ./internal/secrets/... ./internal/runtime ./host/... ./internal/transport ./internal/daemon
 FUZZTIME ?= 30s
 
-.PHONY: all build test race demo bench bench-cli fuzz lint docs clean
+.PHONY: all build test race demo demo-remote bench bench-cli fuzz lint docs clean
 
 all: build
 
@@ -28,6 +28,10 @@ test:
 
 demo:
 	bash scripts/demo.sh
+
+# Remote calls on one machine: palyra daemon, pairing, palyra --remote.
+demo-remote:
+	bash scripts/demo-remote.sh
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS)

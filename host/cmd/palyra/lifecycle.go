@@ -98,7 +98,7 @@ func (c *cli) skillsListCommand() *cobra.Command {
 		Short: "List installed skills and their states",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withHost(cmd, func(h *host.Host) error {
+			return c.withSkills(cmd, func(h skillsBackend) error {
 				list, err := h.List(cmd.Context())
 				if err != nil {
 					return err
@@ -130,7 +130,7 @@ func (c *cli) skillsInfoCommand() *cobra.Command {
 		Short: "Show an installed skill: state, signer, tools, history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withHost(cmd, func(h *host.Host) error {
+			return c.withSkills(cmd, func(h skillsBackend) error {
 				info, err := h.Info(cmd.Context(), args[0])
 				if err != nil {
 					return err

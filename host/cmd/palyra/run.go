@@ -45,7 +45,7 @@ or base64), the duration, the guest's logs and the call id.`,
 			if err != nil {
 				return err
 			}
-			return c.withHost(cmd, func(h *host.Host) error {
+			return c.withSkills(cmd, func(h skillsBackend) error {
 				res, err := h.Run(cmd.Context(), args[0], args[1], input)
 				if asJSON {
 					return printRunJSON(cmd.OutOrStdout(), args[0], args[1], res, err)

@@ -58,7 +58,7 @@ func RunNode(ctx context.Context, conn *transport.Conn, h *host.Host, opts NodeO
 
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- conn.Serve(ctx, nodeHandler(h))
+		serveErr <- conn.Serve(ctx, nodeHandler(h, log))
 	}()
 	offerErr := make(chan error, 1)
 	go func() {
@@ -144,8 +144,28 @@ func eligibleOffers(ctx context.Context, h *host.Host) ([]transport.SkillOffer, 
 	return out, nil // List sorts by skill id
 }
 
-// nodeHandler answers the daemon's requests on a node: pinned calls only.
-func nodeHandler(h *host.Host) transport.Handler {
+// nodeHandler answers the daemon's requests on a node: pinned calls only,
+// each logged (skill, tool, version, duration, error) so an operator sees
+// what the daemon ran here.
+func nodeHandler(h *host.Host, log *slog.Logger) transport.Handler {
+	serve := nodeCall(h)
+	return func(ctx context.Context, peer transport.Peer, req *transport.Request) (*transport.Result, error) {
+		start := time.Now()
+		res, err := serve(ctx, peer, req)
+		if req.Type == transport.TypeCall {
+			attrs := []any{"skill", req.Call.Skill, "tool", req.Call.Tool, "version", req.Call.Version, "took", time.Since(start).Round(time.Microsecond)}
+			if err != nil {
+				log.Warn("node: call failed", append(attrs, "err", err)...)
+			} else {
+				log.Info("node: ran call", attrs...)
+			}
+		}
+		return res, err
+	}
+}
+
+// nodeCall runs one request of the daemon's.
+func nodeCall(h *host.Host) transport.Handler {
 	return func(ctx context.Context, peer transport.Peer, req *transport.Request) (*transport.Result, error) {
 		if req.Type != transport.TypeCall {
 			return nil, &transport.RemoteError{Code: transport.CodeBadRequest, Message: fmt.Sprintf("a node answers call requests only, not %s", req.Type)}

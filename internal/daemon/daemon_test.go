@@ -118,9 +118,12 @@ func remoteErr(t *testing.T, err error) error {
 }
 
 // 1,000 calls at once over 50 connections, each answered with its own
-// input.
+// input (200 under the race detector; make test runs both passes).
 func TestConcurrentCalls(t *testing.T) {
-	const conns, perConn = 50, 20
+	conns, perConn := 50, 20
+	if raceEnabled {
+		perConn = 4
+	}
 	f := startDaemon(t, nil)
 	c := f.pair(t, identity.KindCLI)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)

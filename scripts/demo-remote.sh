@@ -4,12 +4,16 @@
 #   build a signed skill as make demo does → install it in the daemon's state
 #   dir → palyra daemon (127.0.0.1, a free port) → palyra pairing code there →
 #   palyra pair ADDR here (the code on stdin) → palyra --remote ADDR skills
-#   list|info|run, the same output as a local run → stop the daemon (SIGTERM)
+#   list|info|run, the same output as a local run → a third state dir pairs
+#   as a node, installs the same signed skill and joins (palyra node --join);
+#   a remote call runs on the node → stop node and daemon (SIGTERM)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 daemon_pid=
+node_pid=
 cleanup() {
+  if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then kill "$node_pid"; wait "$node_pid" || true; fi
   if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then kill "$daemon_pid"; wait "$daemon_pid" || true; fi
   rm -rf "$tmp"
 }
@@ -18,6 +22,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 unset PALYRA_HOME
 daemon_dir="$tmp/daemon-state"
 client_dir="$tmp/client-state"
+node_dir="$tmp/node-state"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -85,6 +90,33 @@ palyra --state-dir "$client_dir" --remote "$addr" skills run demo.hello greet --
 rc=$?
 set -e
 [ "$rc" = 1 ] || { echo "demo-remote: exit $rc, want 1" >&2; exit 1; }
+
+step "a node: a third state dir with the same signed skill pairs as node and joins"
+palyra --state-dir "$node_dir" skills install --allow-tofu "$tmp/hello.palyra-skill"
+node_code=$(palyra --state-dir "$daemon_dir" pairing code --kind node --json | sed -n 's/^  "code": "\([0-9-]*\)",$/\1/p')
+[ -n "$node_code" ] || { echo "demo-remote: no node pairing code" >&2; exit 1; }
+echo "$node_code" | palyra --state-dir "$node_dir" pair "$addr" --kind node
+palyra --state-dir "$node_dir" node --join "$addr" >"$tmp/node.out" 2>"$tmp/node.log" &
+node_pid=$!
+for _ in $(seq 1 200); do
+  grep -q "offered skills" "$tmp/node.log" && break
+  kill -0 "$node_pid" 2>/dev/null || { cat "$tmp/node.log" >&2; exit 1; }
+  sleep 0.05
+done
+grep -q "offered skills" "$tmp/node.log" || { echo "demo-remote: the node did not offer its skills" >&2; cat "$tmp/node.log" >&2; exit 1; }
+cat "$tmp/node.out"
+
+step "palyra --remote $addr skills run: the daemon routes it to the node (same signed version)"
+node_out=$(palyra --state-dir "$client_dir" --remote "$addr" skills run demo.hello greet --input "$input")
+echo "remote: $node_out"
+[ "$node_out" = "$local_out" ] || { echo "demo-remote: the node's run differs from the local one" >&2; exit 1; }
+echo "(the node's log:)"
+grep "node: ran call" "$tmp/node.log" || { echo "demo-remote: the call did not run on the node" >&2; cat "$tmp/node.log" >&2; exit 1; }
+
+step "stop the node (SIGTERM: graceful)"
+kill -TERM "$node_pid"
+wait "$node_pid"
+node_pid=
 
 step "stop the daemon (SIGTERM: graceful)"
 kill -TERM "$daemon_pid"

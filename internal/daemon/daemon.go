@@ -221,6 +221,15 @@ func (d *Daemon) watchRevocations(ctx context.Context) {
 		for _, dev := range devs {
 			kinds[dev.ID] = dev.Kind
 			if dev.State != identity.DeviceRevoked {
+				// A certificate revoked alone (re-pairing revokes the
+				// earlier ones): close what it opened.
+				if d.server.DeviceConns(dev.ID) > 0 {
+					for _, c := range dev.Certificates {
+						if c.Revoked {
+							d.server.CloseCertificate(dev.ID, c.Fingerprint, "certificate revoked")
+						}
+					}
+				}
 				continue
 			}
 			if d.server.DeviceConns(dev.ID) > 0 {

@@ -118,9 +118,12 @@ func remoteErr(t *testing.T, err error) error {
 }
 
 // 1,000 calls at once over 50 connections, each answered with its own
-// input.
+// input (200 under the race detector; make test runs both passes).
 func TestConcurrentCalls(t *testing.T) {
-	const conns, perConn = 50, 20
+	conns, perConn := 50, 20
+	if raceEnabled {
+		perConn = 4
+	}
 	f := startDaemon(t, nil)
 	c := f.pair(t, identity.KindCLI)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -360,4 +363,29 @@ func TestServerCertificateRenewed(t *testing.T) {
 	if third := f.dial(t, c).TLS().PeerCertificates[0]; !third.Equal(second) {
 		t.Fatal("a fresh certificate was re-issued")
 	}
+}
+
+// Re-pairing a device revokes its earlier certificate: a connection opened
+// with it is cut within a second, the new certificate's stays.
+func TestRepairingCutsOldCertificate(t *testing.T) {
+	f := startDaemon(t, nil)
+	dev, err := identity.NewDeviceIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := f.pairAs(t, identity.KindCLI, dev)
+	oldConn := f.dial(t, old)
+	renewed := f.pairAs(t, identity.KindCLI, dev)
+	newConn := f.dial(t, renewed)
+	select {
+	case <-oldConn.Done():
+	case <-time.After(time.Second):
+		t.Fatal("the connection of the revoked certificate is still open a second after re-pairing")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := call(ctx, newConn, "acme.echo", "echo", []byte("new"), false); err != nil {
+		t.Fatalf("the re-paired certificate's connection: %v", err)
+	}
+	f.logs.wait(t, "transport: closed certificate connections", map[string]string{"device": dev.ID()})
 }

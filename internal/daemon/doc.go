@@ -50,7 +50,10 @@
 //     registry is read (Manager.Devices, which also refreshes the
 //     handshake hook's snapshot); each revoked device that still has
 //     connections has them closed (transport.Server.CloseDevice), and a
-//     newly revoked one is dropped from node routing. A revocation made by
+//     newly revoked one is dropped from node routing; a connection opened
+//     with a certificate revoked on its own (re-pairing revokes the
+//     device's earlier certificates) is closed too
+//     (transport.Server.CloseCertificate). A revocation made by
 //     another process (`palyra devices revoke`) therefore cuts a connected
 //     device within about RevocationPoll, and its next handshake fails.
 //   - Refused connections and streams are logged by the transport

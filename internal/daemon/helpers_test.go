@@ -164,6 +164,16 @@ type client struct {
 // with a code minted in the daemon's registry, as `palyra pair` does.
 func (f *fixture) pair(t testing.TB, kind identity.ClientKind) *client {
 	t.Helper()
+	dev, err := identity.NewDeviceIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.pairAs(t, kind, dev)
+}
+
+// pairAs pairs dev (again, when it paired before).
+func (f *fixture) pairAs(t testing.TB, kind identity.ClientKind, dev *identity.DeviceIdentity) *client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ident, err := f.h.Identity(ctx)
@@ -179,10 +189,6 @@ func (f *fixture) pair(t testing.TB, kind identity.ClientKind) *client {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	dev, err := identity.NewDeviceIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
 	res, err := identity.Pair(ctx, pc, pc.Binding, code.Code, dev, kind)
 	if err != nil {
 		t.Fatalf("pair: %v", err)

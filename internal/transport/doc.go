@@ -54,6 +54,9 @@
 //     flight fail with ErrDeviceClosed (measured: about a millisecond on
 //     loopback). The daemon calls it after recording a revocation, so the
 //     device's next handshake fails in the hook.
+//     Server.CloseCertificate(id, fingerprint, reason) does the same for
+//     the connections opened with one certificate (hex sha256 of its DER)
+//     only: for a certificate revoked while its device is not.
 //
 // # Pairing connections
 //

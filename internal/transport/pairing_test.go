@@ -3,10 +3,13 @@ package transport
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -272,4 +275,34 @@ func TestPairingConnCap(t *testing.T) {
 
 func dialRaw(ctx context.Context, addr string, conf *tls.Config) (*quic.Conn, error) {
 	return quic.DialAddr(ctx, addr, conf, quicConfig(testLimits.withDefaults(), 4))
+}
+
+func TestCloseCertificate(t *testing.T) {
+	ts := startServer(t, echo, nil)
+	const dev = "01J0000000000000000000000B"
+	dial := func() (*Conn, string) {
+		opts := ts.clientOptions(t, dev) // a fresh certificate each time
+		c, err := Dial(context.Background(), ts.addr, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		mustEcho(t, c, "registered")
+		sum := sha256.Sum256(opts.Certificate.Certificate[0])
+		return c, hex.EncodeToString(sum[:])
+	}
+	a, fpA := dial()
+	b, _ := dial()
+	if n := ts.CloseCertificate(dev, fpA, "certificate revoked"); n != 1 {
+		t.Fatalf("CloseCertificate closed %d connections, want 1", n)
+	}
+	select {
+	case <-a.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the certificate's connection is still open")
+	}
+	mustEcho(t, b, "other certificate")
+	if n := ts.CloseCertificate(dev, strings.Repeat("0", 64), "x"); n != 0 {
+		t.Fatalf("an unknown fingerprint closed %d", n)
+	}
 }

@@ -3,8 +3,10 @@ package transport
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -432,6 +434,31 @@ func (s *Server) CloseDevice(deviceID, reason string) int {
 	}
 	if len(conns) > 0 {
 		s.log.Info("transport: closed device connections", "device", deviceID, "connections", len(conns), "reason", reason)
+	}
+	return len(conns)
+}
+
+// CloseCertificate closes the live connections of deviceID that were
+// opened with the certificate whose lowercase hex sha256(DER) is
+// fingerprint (the identity registry's fingerprint), as CloseDevice does;
+// the device's other connections stay. The daemon calls it for a
+// certificate revoked while its device is not (re-pairing revokes the
+// earlier certificates). It returns how many it closed.
+func (s *Server) CloseCertificate(deviceID, fingerprint, reason string) int {
+	s.mu.Lock()
+	var conns []*Conn
+	for c := range s.byDevice[deviceID] {
+		sum := sha256.Sum256(c.peer.Certificate.Raw)
+		if hex.EncodeToString(sum[:]) == fingerprint {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.qc.CloseWithError(codeDeviceClosed, reason)
+	}
+	if len(conns) > 0 {
+		s.log.Info("transport: closed certificate connections", "device", deviceID, "certificate", fingerprint, "connections", len(conns), "reason", reason)
 	}
 	return len(conns)
 }

@@ -2,15 +2,10 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/daemon"
 )
 
@@ -39,24 +34,11 @@ signed version. SIGTERM or SIGINT stops it gracefully: calls in flight
 finish or reach their deadline, then it exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			var handler slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
-			if logJSON {
-				handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
-			}
-			log := slog.New(handler)
-			dir := c.stateDir
-			if dir == "" {
-				var err error
-				if dir, err = host.DefaultStateDir(); err != nil {
-					return err
-				}
-			}
-			h, err := host.Open(ctx, dir, host.Options{Principal: "system:daemon", Logger: log})
+			ctx, stop, h, log, err := c.openService(cmd, "system:daemon", logJSON)
 			if err != nil {
 				return err
 			}
+			defer stop()
 			defer h.Close()
 			if checkEvery == 0 {
 				checkEvery = -1 // the flag's 0 means off

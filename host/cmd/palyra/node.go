@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,24 +47,11 @@ deadline, then it exits 0. Logs go to standard error.`,
 			if join == "" {
 				return cmdline.Usagef("--join ADDR is required")
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			var handler slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
-			if logJSON {
-				handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
-			}
-			log := slog.New(handler)
-			dir := c.stateDir
-			if dir == "" {
-				var err error
-				if dir, err = host.DefaultStateDir(); err != nil {
-					return err
-				}
-			}
-			h, err := host.Open(ctx, dir, host.Options{Principal: "system:node", Logger: log})
+			ctx, stop, h, log, err := c.openService(cmd, "system:node", logJSON)
 			if err != nil {
 				return err
 			}
+			defer stop()
 			defer h.Close()
 			creds, err := h.RemoteCredentials(ctx, join)
 			if err != nil {

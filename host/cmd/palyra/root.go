@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
 	"os/user"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -49,14 +52,42 @@ changes state takes --json.
 
 // openHost opens the state dir named by --state-dir, $PALYRA_HOME or the default.
 func (c *cli) openHost(ctx context.Context) (*host.Host, error) {
-	dir := c.stateDir
-	if dir == "" {
-		var err error
-		if dir, err = host.DefaultStateDir(); err != nil {
-			return nil, err
-		}
+	dir, err := c.stateDirPath()
+	if err != nil {
+		return nil, err
 	}
 	return host.Open(ctx, dir, host.Options{Principal: operatorPrincipal()})
+}
+
+// stateDirPath is --state-dir, else $PALYRA_HOME, else the default.
+func (c *cli) stateDirPath() (string, error) {
+	if c.stateDir != "" {
+		return c.stateDir, nil
+	}
+	return host.DefaultStateDir()
+}
+
+// openService opens the state dir for a long-running command (daemon,
+// node) as principal: logs go to standard error (JSON lines with
+// logJSON), and the context ends on SIGTERM or SIGINT. The caller calls
+// stop and closes the host.
+func (c *cli) openService(cmd *cobra.Command, principal string, logJSON bool) (context.Context, context.CancelFunc, *host.Host, *slog.Logger, error) {
+	var handler slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
+	if logJSON {
+		handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+	}
+	log := slog.New(handler)
+	dir, err := c.stateDirPath()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	h, err := host.Open(ctx, dir, host.Options{Principal: principal, Logger: log})
+	if err != nil {
+		stop()
+		return nil, nil, nil, nil, err
+	}
+	return ctx, stop, h, log, nil
 }
 
 // withHost runs fn on the opened state dir and closes it after.

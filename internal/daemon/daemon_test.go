@@ -214,7 +214,7 @@ func TestRevocationCutsConnection(t *testing.T) {
 	} else if !errors.Is(err, transport.ErrRefused) {
 		t.Fatalf("redial: %v, want ErrRefused", err)
 	}
-	f.logs.wait(t, "transport: connection refused", map[string]string{"reason": transport.ReasonHook, "device": c.id})
+	f.logs.Wait(t, "transport: connection refused", map[string]string{"reason": transport.ReasonHook, "device": c.id})
 	// Other devices go on.
 	if _, err := call(ctx, otherConn, "acme.echo", "echo", []byte("d"), false); err != nil {
 		t.Fatalf("another device after the revocation: %v", err)
@@ -311,7 +311,7 @@ func TestRefusalsLogged(t *testing.T) {
 			t.Fatal("a certificate from another CA was accepted")
 		}
 	}
-	f.logs.wait(t, "transport: connection refused", map[string]string{"reason": transport.ReasonUnknownCA, "device": stranger.id})
+	f.logs.Wait(t, "transport: connection refused", map[string]string{"reason": transport.ReasonUnknownCA, "device": stranger.id})
 	// The paired device is unaffected.
 	if _, err := call(ctx, f.dial(t, c), "acme.echo", "echo", []byte("ok"), false); err != nil {
 		t.Fatal(err)
@@ -387,5 +387,5 @@ func TestRepairingCutsOldCertificate(t *testing.T) {
 	if _, err := call(ctx, newConn, "acme.echo", "echo", []byte("new"), false); err != nil {
 		t.Fatalf("the re-paired certificate's connection: %v", err)
 	}
-	f.logs.wait(t, "transport: closed certificate connections", map[string]string{"device": dev.ID()})
+	f.logs.Wait(t, "transport: closed certificate connections", map[string]string{"device": dev.ID()})
 }

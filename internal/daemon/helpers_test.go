@@ -9,70 +9,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/identity"
+	"github.com/palyra/palyra-go/internal/logtest"
 	"github.com/palyra/palyra-go/internal/testskill"
 	"github.com/palyra/palyra-go/internal/transport"
 )
-
-// logRecorder keeps every record, to assert what the daemon logged.
-type logRecorder struct {
-	mu      sync.Mutex
-	records []logRecord
-}
-
-type logRecord struct {
-	msg   string
-	attrs map[string]string
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	lr := logRecord{msg: rec.Message, attrs: map[string]string{}}
-	rec.Attrs(func(a slog.Attr) bool {
-		lr.attrs[a.Key] = a.Value.String()
-		return true
-	})
-	r.mu.Lock()
-	r.records = append(r.records, lr)
-	r.mu.Unlock()
-	return nil
-}
-
-// wait polls up to 3 s for a record with msg whose attrs include want.
-func (r *logRecorder) wait(t testing.TB, msg string, want map[string]string) logRecord {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		r.mu.Lock()
-		for _, rec := range r.records {
-			if rec.msg != msg {
-				continue
-			}
-			ok := true
-			for k, v := range want {
-				if rec.attrs[k] != v {
-					ok = false
-				}
-			}
-			if ok {
-				r.mu.Unlock()
-				return rec
-			}
-		}
-		r.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatalf("no log record %q with %v", msg, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // fixture is a daemon on 127.0.0.1 over a real state dir with real
 // installed skills: acme.echo (tool echo) and acme.spin (tool spin, which
@@ -81,7 +26,7 @@ type fixture struct {
 	dir    string
 	h      *host.Host
 	d      *Daemon
-	logs   *logRecorder
+	logs   *logtest.Recorder
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
@@ -120,7 +65,7 @@ func startDaemon(t testing.TB, edit func(*Options)) *fixture {
 			t.Fatalf("install %s: %v", spec.Name, err)
 		}
 	}
-	logs := &logRecorder{}
+	logs := &logtest.Recorder{}
 	opts := Options{Host: h, Listen: "127.0.0.1:0", Logger: slog.New(logs), Limits: testLimits, ServerNames: []string{"daemon.test"}}
 	if edit != nil {
 		edit(&opts)

@@ -14,12 +14,12 @@ import (
 	"log/slog"
 	"math/big"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/palyra/palyra-go/internal/identity"
+	"github.com/palyra/palyra-go/internal/logtest"
 	"github.com/palyra/palyra-go/internal/secrets"
 )
 
@@ -78,59 +78,17 @@ func (p *pki) server(t testing.TB) tls.Certificate {
 
 // logRecorder keeps every log record, for asserting refusals are logged
 // with their reason.
-type logRecorder struct {
-	mu      sync.Mutex
-	records []logRecord
-}
-
-type logRecord struct {
-	msg   string
-	attrs map[string]string
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	lr := logRecord{msg: rec.Message, attrs: map[string]string{}}
-	rec.Attrs(func(a slog.Attr) bool {
-		lr.attrs[a.Key] = a.Value.String()
-		return true
-	})
-	r.mu.Lock()
-	r.records = append(r.records, lr)
-	r.mu.Unlock()
-	return nil
-}
+type logRecorder struct{ logtest.Recorder }
 
 // find returns the records with msg whose reason is reason.
-func (r *logRecorder) find(msg, reason string) []logRecord {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []logRecord
-	for _, rec := range r.records {
-		if rec.msg == msg && rec.attrs["reason"] == reason {
-			out = append(out, rec)
-		}
-	}
-	return out
+func (r *logRecorder) find(msg, reason string) []logtest.Record {
+	return r.Find(msg, map[string]string{"reason": reason})
 }
 
 // wait polls for a record with msg and reason for up to 3 s.
-func (r *logRecorder) wait(t testing.TB, msg, reason string) logRecord {
+func (r *logRecorder) wait(t testing.TB, msg, reason string) logtest.Record {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		if recs := r.find(msg, reason); len(recs) > 0 {
-			return recs[0]
-		}
-		if time.Now().After(deadline) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			t.Fatalf("no log record %q with reason %q; have %v", msg, reason, r.records)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return r.Wait(t, msg, map[string]string{"reason": reason})
 }
 
 // testLimits are short so the package's tests stay fast.

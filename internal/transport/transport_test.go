@@ -48,7 +48,7 @@ func TestCallRoundTrip(t *testing.T) {
 	if !errors.As(err, &re) || re.Code != CodeInternal {
 		t.Errorf("panicking handler: %v, want code %s", err, CodeInternal)
 	}
-	if recs := ts.logs.find("transport: handler panicked", ""); len(recs) != 1 || recs[0].attrs["panic"] != "handler bug" {
+	if recs := ts.logs.find("transport: handler panicked", ""); len(recs) != 1 || recs[0].Attrs["panic"] != "handler bug" {
 		t.Errorf("panic log records: %v", recs)
 	}
 	mustEcho(t, c, "still serving")
@@ -213,8 +213,8 @@ func TestRefusedHandshakes(t *testing.T) {
 				}
 			}
 			rec := ts.logs.wait(t, "transport: connection refused", tc.reason)
-			if rec.attrs["remote"] == "" || rec.attrs["err"] == "" {
-				t.Errorf("refusal record lacks remote or err: %v", rec.attrs)
+			if rec.Attrs["remote"] == "" || rec.Attrs["err"] == "" {
+				t.Errorf("refusal record lacks remote or err: %v", rec.Attrs)
 			}
 			mustEcho(t, good, "during "+tc.name)
 		})
@@ -304,8 +304,8 @@ func TestBadStreams(t *testing.T) {
 				t.Errorf("%d new refusals logged, want 1", after-before)
 			}
 			recs := ts.logs.find("transport: stream refused", tc.reason)
-			if recs[len(recs)-1].attrs["device"] != "BAD" {
-				t.Errorf("refusal names device %q", recs[len(recs)-1].attrs["device"])
+			if recs[len(recs)-1].Attrs["device"] != "BAD" {
+				t.Errorf("refusal names device %q", recs[len(recs)-1].Attrs["device"])
 			}
 			mustEcho(t, c, "same connection still works")
 			mustEcho(t, other, "other client still works")

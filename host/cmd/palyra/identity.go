@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -430,14 +429,7 @@ func (c *cli) completeDevices(cmd *cobra.Command, args []string, _ string) ([]co
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	dir := c.stateDir
-	if dir == "" {
-		var err error
-		if dir, err = host.DefaultStateDir(); err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-	}
-	if _, err := os.Stat(dir); err != nil {
+	if !c.stateDirExists() {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var out []cobra.Completion

@@ -67,6 +67,17 @@ func (c *cli) stateDirPath() (string, error) {
 	return host.DefaultStateDir()
 }
 
+// stateDirExists reports whether the state dir exists; completion reads
+// it only then, since opening it would create it.
+func (c *cli) stateDirExists() bool {
+	dir, err := c.stateDirPath()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(dir)
+	return err == nil
+}
+
 // openService opens the state dir for a long-running command (daemon,
 // node) as principal: logs go to standard error (JSON lines with
 // logJSON), and the context ends on SIGTERM or SIGINT. The caller calls
@@ -123,14 +134,7 @@ func (c *cli) completeSkills(withTools bool) cobra.CompletionFunc {
 		if len(args) > 1 || (len(args) == 1 && !withTools) {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		dir := c.stateDir
-		if dir == "" {
-			var err error
-			if dir, err = host.DefaultStateDir(); err != nil {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
-		}
-		if _, err := os.Stat(dir); err != nil {
+		if !c.stateDirExists() {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var out []cobra.Completion

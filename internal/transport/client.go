@@ -51,18 +51,11 @@ func Dial(ctx context.Context, addr string, opts ClientOptions) (*Conn, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, limits.HandshakeTimeout)
 	defer cancel()
-	qc, err := quic.DialAddr(hctx, addr, tlsConf, quicConfig(limits, incoming))
+	qc, err := dialQUIC(ctx, hctx, "dial", addr, tlsConf, limits, incoming)
 	if err != nil {
-		if ctx.Err() == nil && hctx.Err() != nil {
-			return nil, fmt.Errorf("transport: dial %s: handshake not done within %s: %w", addr, limits.HandshakeTimeout, context.DeadlineExceeded)
-		}
-		return nil, fmt.Errorf("transport: dial %s: %w", addr, classify(err))
+		return nil, err
 	}
 	state := qc.ConnectionState().TLS
-	if state.NegotiatedProtocol != ALPN || len(state.PeerCertificates) == 0 {
-		_ = qc.CloseWithError(codeRefused, "bad handshake")
-		return nil, fmt.Errorf("transport: dial %s: negotiated ALPN %q, want %q", addr, state.NegotiatedProtocol, ALPN)
-	}
 	c := &Conn{
 		qc:          qc,
 		limits:      limits,
@@ -71,4 +64,24 @@ func Dial(ctx context.Context, addr string, opts ClientOptions) (*Conn, error) {
 	}
 	c.peer = Peer{Certificate: state.PeerCertificates[0], RemoteAddr: qc.RemoteAddr(), Conn: c}
 	return c, nil
+}
+
+// dialQUIC dials addr within hctx (ctx bounded by the caller's
+// limits.HandshakeTimeout) and checks the handshake ended with tlsConf's
+// one ALPN and a server certificate; what ("dial", "pairing dial") starts
+// its errors.
+func dialQUIC(ctx, hctx context.Context, what, addr string, tlsConf *tls.Config, limits Limits, incoming int) (*quic.Conn, error) {
+	qc, err := quic.DialAddr(hctx, addr, tlsConf, quicConfig(limits, incoming))
+	if err != nil {
+		if ctx.Err() == nil && hctx.Err() != nil {
+			return nil, fmt.Errorf("transport: %s %s: handshake not done within %s: %w", what, addr, limits.HandshakeTimeout, context.DeadlineExceeded)
+		}
+		return nil, fmt.Errorf("transport: %s %s: %w", what, addr, classify(err))
+	}
+	alpn := tlsConf.NextProtos[0]
+	if state := qc.ConnectionState().TLS; state.NegotiatedProtocol != alpn || len(state.PeerCertificates) == 0 {
+		_ = qc.CloseWithError(codeRefused, "bad handshake")
+		return nil, fmt.Errorf("transport: %s %s: negotiated ALPN %q, want %q", what, addr, state.NegotiatedProtocol, alpn)
+	}
+	return qc, nil
 }

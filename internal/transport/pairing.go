@@ -202,18 +202,11 @@ func DialPairing(ctx context.Context, addr string, opts PairingDialOptions) (*Pa
 	}
 	hctx, cancel := context.WithTimeout(ctx, limits.HandshakeTimeout)
 	defer cancel()
-	qc, err := quic.DialAddr(hctx, addr, tlsConf, quicConfig(limits, -1))
+	qc, err := dialQUIC(ctx, hctx, "pairing dial", addr, tlsConf, limits, -1)
 	if err != nil {
-		if ctx.Err() == nil && hctx.Err() != nil {
-			return nil, fmt.Errorf("transport: pairing dial %s: handshake not done within %s: %w", addr, limits.HandshakeTimeout, context.DeadlineExceeded)
-		}
-		return nil, fmt.Errorf("transport: pairing dial %s: %w", addr, classify(err))
+		return nil, err
 	}
 	state := qc.ConnectionState().TLS
-	if state.NegotiatedProtocol != PairingALPN || len(state.PeerCertificates) == 0 {
-		_ = qc.CloseWithError(codeRefused, "bad handshake")
-		return nil, fmt.Errorf("transport: pairing dial %s: negotiated ALPN %q, want %q", addr, state.NegotiatedProtocol, PairingALPN)
-	}
 	binding, err := exportBinding(state)
 	if err != nil {
 		_ = qc.CloseWithError(codeRefused, "no channel binding")

@@ -21,7 +21,14 @@ func callAfter(t *testing.T, p *Plugin, what string) {
 }
 
 func TestTimeoutStopsGuest(t *testing.T) {
-	p := newPlugin(t, PluginConfig{PoolSize: 1, Timeout: 100 * time.Millisecond})
+	timeout := 100 * time.Millisecond
+	if raceEnabled {
+		// The echo after a kill instantiates a fresh instance, which under
+		// the race detector, sharing 2 cores with the other race packages,
+		// can take longer than 100 ms by itself.
+		timeout = time.Second
+	}
+	p := newPlugin(t, PluginConfig{PoolSize: 1, Timeout: timeout})
 	for _, fn := range []string{"spin", "sleep"} {
 		start := time.Now()
 		_, err := p.Call(context.Background(), fn, nil)

@@ -4,6 +4,9 @@ PKGS    := ./...
 # Packages with concurrency that matters run again under the race detector.
 RACE_PKGS := ./internal/trust/... ./internal/journal/... ./internal/egress/... ./internal/secrets/... ./internal/runtime ./host/... ./internal/transport ./internal/daemon
 FUZZTIME ?= 30s
+# The TypeScript MCP SDK's client, for the interop test of palyra mcp
+# (host/cmd/palyra/mcp_ts_test.go); npm ci installs it from its lockfile.
+TS_CLIENT := host/cmd/palyra/testdata/mcp-ts-client
 
 .PHONY: all build test race demo demo-remote bench bench-cli fuzz lint docs clean
 
@@ -19,12 +22,15 @@ build:
 # the graph, not only those the build uses.
 # internal/fueloracle is a nested module (cgo, wasmtime-go: needs gcc) that
 # checks the runtime's fuel against wasmtime's; ./... does not reach it.
-test:
+test: $(TS_CLIENT)/node_modules/.package-lock.json
 	$(GO) mod download all
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	cd internal/fueloracle && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+$(TS_CLIENT)/node_modules/.package-lock.json: $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
 
 demo:
 	bash scripts/demo.sh

@@ -9,12 +9,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/identity"
 	"github.com/palyra/palyra-go/internal/logtest"
+	"github.com/palyra/palyra-go/internal/secrets"
 	"github.com/palyra/palyra-go/internal/testskill"
 	"github.com/palyra/palyra-go/internal/transport"
 )
@@ -175,4 +177,58 @@ func newCSR(t testing.TB) ([]byte, *ecdsa.PrivateKey) {
 		t.Fatal(err)
 	}
 	return csr, k
+}
+
+// echo checks a call of acme.echo on conn still works.
+func echo(t testing.TB, conn *transport.Conn, input string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := call(ctx, conn, "acme.echo", "echo", []byte(input), false)
+	if err != nil || string(res.Output) != input {
+		t.Fatalf("echo %q: %v", input, err)
+	}
+}
+
+// tlsConfig is what c's transport.Dial would use, offering alpn instead:
+// for a raw client (internal/transport/faultclient).
+func (c *client) tlsConfig(alpn string) *tls.Config {
+	roots := x509.NewCertPool()
+	roots.AddCert(c.ca)
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{c.cert},
+		RootCAs:      roots,
+		ServerName:   "daemon.test",
+		NextProtos:   []string{alpn},
+	}
+}
+
+// expiredCert is a client certificate for deviceID from the daemon's own
+// CA that expired an hour ago: issued with the CA's key (read from the
+// state dir's secret store, as another process would) on a clock 25
+// hours back; client certificates last 24.
+func (f *fixture) expiredCert(t testing.TB, deviceID string) tls.Certificate {
+	t.Helper()
+	ctx := context.Background()
+	s, err := secrets.Open(filepath.Join(f.dir, "secrets"), secrets.Options{MasterKeyFile: host.SecretsKeyPath(f.dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := identity.NewCA(ctx, identity.NewSecretsStore(s), identity.CAOptions{Now: func() time.Time { return time.Now().Add(-25 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, der, err := ca.IssueClient(deviceID, k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !leaf.NotAfter.Before(time.Now()) {
+		t.Fatalf("the certificate is valid until %v", leaf.NotAfter)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
 }

@@ -29,6 +29,7 @@ type fixture struct {
 	h      *host.Host
 	d      *Daemon
 	logs   *logtest.Recorder
+	opts   Options
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
@@ -72,15 +73,36 @@ func startDaemon(t testing.TB, edit func(*Options)) *fixture {
 	if edit != nil {
 		edit(&opts)
 	}
-	d, err := New(ctx, opts)
+	f := &fixture{dir: dir, h: h, logs: logs, opts: opts}
+	f.run(t)
+	t.Cleanup(func() { f.stop(t) })
+	return f
+}
+
+// run starts a daemon with f.opts, on f.addr once there is one (so that a
+// restarted daemon has the address its clients know).
+func (f *fixture) run(t testing.TB) {
+	t.Helper()
+	opts := f.opts
+	if f.addr != "" {
+		opts.Listen = f.addr
+	}
+	d, err := New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	f := &fixture{dir: dir, h: h, d: d, logs: logs, addr: d.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { f.done <- d.Run(rctx) }()
-	t.Cleanup(func() { f.stop(t) })
-	return f
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(rctx) }()
+	f.d, f.addr, f.cancel, f.done = d, d.Addr().String(), cancel, done
+}
+
+// restart stops the daemon gracefully and starts another on the same
+// state dir and address, as an operator restarting palyra daemon does.
+func (f *fixture) restart(t testing.TB) {
+	t.Helper()
+	f.stop(t)
+	f.run(t)
 }
 
 // stop shuts the daemon down and waits for Run (once).
@@ -116,6 +138,27 @@ func (f *fixture) pair(t testing.TB, kind identity.ClientKind) *client {
 		t.Fatal(err)
 	}
 	return f.pairAs(t, kind, dev)
+}
+
+// pairHost pairs the state dir of h as kind with h.PairRemote, as
+// `palyra pair` does, and returns the credentials it stored.
+func (f *fixture) pairHost(t testing.TB, h *host.Host, kind identity.ClientKind) *host.RemoteCredentials {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ident, err := f.h.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := ident.Manager.MintCode(ctx, identity.CodeOptions{Kind: kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := h.PairRemote(ctx, f.addr, code.Code, host.PairOptions{Kind: kind, ServerName: "daemon.test", Limits: testLimits})
+	if err != nil {
+		t.Fatalf("pair as %s: %v", kind, err)
+	}
+	return creds
 }
 
 // pairAs pairs dev (again, when it paired before).

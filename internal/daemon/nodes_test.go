@@ -128,7 +128,7 @@ func (d *routingDaemon) dial(t testing.TB, device string) *transport.Conn {
 // waitOffer waits until the daemon has device in its node set offering key.
 func (d *routingDaemon) waitOffer(t testing.TB, device string, key skillKey) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		d.nodes.mu.Lock()
 		nd := d.nodes.nodes[device]

@@ -140,12 +140,11 @@ func (f *fixture) pair(t testing.TB, kind identity.ClientKind) *client {
 	return f.pairAs(t, kind, dev)
 }
 
-// pairHost pairs the state dir of h as kind with h.PairRemote, as
-// `palyra pair` does, and returns the credentials it stored.
-func (f *fixture) pairHost(t testing.TB, h *host.Host, kind identity.ClientKind) *host.RemoteCredentials {
+// mintCode mints a one-time pairing code for kind in the daemon's
+// registry, as `palyra pairing code` does.
+func (f *fixture) mintCode(t testing.TB, kind identity.ClientKind) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := context.Background()
 	ident, err := f.h.Identity(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +153,17 @@ func (f *fixture) pairHost(t testing.TB, h *host.Host, kind identity.ClientKind)
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := h.PairRemote(ctx, f.addr, code.Code, host.PairOptions{Kind: kind, ServerName: "daemon.test", Limits: testLimits})
+	return code.Code
+}
+
+// pairHost pairs the state dir of h as kind with h.PairRemote, as
+// `palyra pair` does, and returns the credentials it stored.
+func (f *fixture) pairHost(t testing.TB, h *host.Host, kind identity.ClientKind) *host.RemoteCredentials {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code := f.mintCode(t, kind)
+	creds, err := h.PairRemote(ctx, f.addr, code, host.PairOptions{Kind: kind, ServerName: "daemon.test", Limits: testLimits})
 	if err != nil {
 		t.Fatalf("pair as %s: %v", kind, err)
 	}
@@ -166,20 +175,13 @@ func (f *fixture) pairAs(t testing.TB, kind identity.ClientKind, dev *identity.D
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ident, err := f.h.Identity(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := ident.Manager.MintCode(ctx, identity.CodeOptions{Kind: kind})
-	if err != nil {
-		t.Fatal(err)
-	}
+	code := f.mintCode(t, kind)
 	pc, err := transport.DialPairing(ctx, f.addr, transport.PairingDialOptions{ServerName: "daemon.test", Limits: testLimits})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	res, err := identity.Pair(ctx, pc, pc.Binding, code.Code, dev, kind)
+	res, err := identity.Pair(ctx, pc, pc.Binding, code, dev, kind)
 	if err != nil {
 		t.Fatalf("pair: %v", err)
 	}

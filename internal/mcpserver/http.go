@@ -5,10 +5,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -61,7 +63,11 @@ func ParseToken(data []byte) (string, error) {
 // a loopback address whose Host header is not a loopback name (DNS
 // rebinding), and cross-origin browser requests are refused.
 func (s *Server) HTTPHandler(token string) http.Handler {
-	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.srv }, &mcp.StreamableHTTPOptions{Logger: s.log})
+	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.srv }, &mcp.StreamableHTTPOptions{
+		Logger: slog.New(minLevel{s.log.Handler(), slog.LevelWarn}),
+		// A client that went away without ending its session.
+		SessionTimeout: 30 * time.Minute,
+	})
 	h = http.NewCrossOriginProtection().Handler(h)
 	if token == "" {
 		return h

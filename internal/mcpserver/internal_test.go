@@ -69,24 +69,25 @@ func TestAnnotations(t *testing.T) {
 
 func TestResult(t *testing.T) {
 	for _, tc := range []struct {
-		out        string
-		structured bool
-		wantSC     bool
+		out    string
+		wantSC bool
 	}{
-		{`{"a":1}`, true, true},
-		{` {"a":1}`, true, true},
-		{`{"a":1}`, false, false}, // no output schema listed
-		{`[1]`, true, false},
-		{`{"a":`, true, false},
-		{`plain`, true, false},
+		{`{"a":1}`, true},
+		{` {"a":1}`, true},
+		{`{"exit_code":0}`, true},
+		{`[1]`, false}, // structuredContent is an object
+		{`"s"`, false},
+		{`{"a":`, false},
+		{`plain`, false},
+		{``, false},
 	} {
-		r := result([]byte(tc.out), tc.structured)
-		if (r.StructuredContent != nil) != tc.wantSC || r.IsError || len(r.Content) != 1 {
-			t.Errorf("result(%q, %v): structured %v, content %d", tc.out, tc.structured, r.StructuredContent, len(r.Content))
+		r := result([]byte(tc.out))
+		if (r.StructuredContent != nil) != tc.wantSC || r.IsError || len(r.Content) != 1 || text(r) != tc.out {
+			t.Errorf("result(%q): structured %v, content %v", tc.out, r.StructuredContent, r.Content)
 		}
 	}
 	// Output that is not UTF-8 is a binary resource, not mangled text.
-	r := result([]byte{0xff, 0xfe}, true)
+	r := result([]byte{0xff, 0xfe})
 	if er, ok := r.Content[0].(*mcp.EmbeddedResource); !ok || string(er.Resource.Blob) != "\xff\xfe" || r.StructuredContent != nil {
 		t.Errorf("binary output: %#v", r.Content[0])
 	}
@@ -137,4 +138,11 @@ func TestParseToken(t *testing.T) {
 			t.Errorf("ParseToken(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
+}
+
+func text(r *mcp.CallToolResult) string {
+	if tc, ok := r.Content[0].(*mcp.TextContent); ok {
+		return tc.Text
+	}
+	return ""
 }

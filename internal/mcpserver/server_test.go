@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wabin/binary"
 	"github.com/tetratelabs/wabin/wasm"
 
+	"github.com/palyra/palyra-go/gen"
 	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/logtest"
 	"github.com/palyra/palyra-go/internal/mcpserver"
@@ -130,6 +131,7 @@ type setup struct {
 	journalPoll  time.Duration
 	protocol     string // "" the client's latest
 	skills       []testskill.Spec
+	artifacts    []string // artifact files to install too
 	grantRequest bool
 }
 
@@ -152,6 +154,11 @@ func newFixture(t *testing.T, su setup) *fixture {
 	for _, sp := range su.skills {
 		sp.Key = key
 		if _, err := h.Install(ctx, sp.File(t), host.InstallOptions{AllowTOFU: true, GrantRequested: su.grantRequest}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range su.artifacts {
+		if _, err := h.Install(ctx, a, host.InstallOptions{AllowTOFU: true, GrantRequested: su.grantRequest}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -526,4 +533,51 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set("Authorization", "Bearer "+b.token)
 	}
 	return b.next.RoundTrip(r)
+}
+
+// TestNativeSkill: Palyra's echo-http example, whose module is written
+// for Palyra's native ABI, packaged as its author would. Its skill id has
+// a '_', so its tools get hashed names; its tools output the host's
+// {"exit_code":N}, so no output schema is listed; http_get asks for
+// approval, so it is destructive.
+func TestNativeSkill(t *testing.T) {
+	work := t.TempDir()
+	copyFile := func(from, to string) {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile("../../host/testdata/echo-http/skill.toml", filepath.Join(work, "skill.toml"))
+	copyFile("../../host/testdata/echo-http/assets/prompt.txt", filepath.Join(work, "assets", "prompt.txt"))
+	copyFile("../runtime/testdata/native/echo_http.wasm", filepath.Join(work, "modules", "module.wasm"))
+	res, err := gen.Package(context.Background(), work, gen.PackageOptions{Key: testskill.NewKey(t), Time: time.Unix(1700000000, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, setup{artifacts: []string{res.File}})
+	tools := f.tools(t)
+	echo, get := tools[mcpserver.ToolName("acme.echo_http", "echo")], tools[mcpserver.ToolName("acme.echo_http", "http_get")]
+	if echo == nil || get == nil || len(tools) != 2 {
+		t.Fatalf("tools: %v", tools)
+	}
+	if !strings.HasPrefix(echo.Name, "acme_echo_http_echo_") || echo.OutputSchema != nil || get.OutputSchema != nil {
+		t.Errorf("echo: name %s, output schema %v; http_get: output schema %v", echo.Name, echo.OutputSchema, get.OutputSchema)
+	}
+	if get.Annotations.ReadOnlyHint || !*get.Annotations.DestructiveHint || *echo.Annotations.DestructiveHint {
+		t.Errorf("annotations: http_get %+v, echo %+v", get.Annotations, echo.Annotations)
+	}
+	r := f.call(t, echo.Name, `{"text":"hi"}`)
+	if r.IsError || text(r) != `{"exit_code":0}` {
+		t.Fatalf("native echo: isError %v, %q", r.IsError, text(r))
+	}
+	if sc, _ := json.Marshal(r.StructuredContent); string(sc) != `{"exit_code":0}` {
+		t.Errorf("structuredContent %s", sc)
+	}
 }

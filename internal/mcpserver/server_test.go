@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the tests check MCP logging, deprecated from protocol 2026-07-28 on but served for the versions before it.
+
 package mcpserver_test
 
 import (
@@ -433,7 +435,6 @@ func TestProgressAndGuestLogs(t *testing.T) {
 			}
 			callLog("before", "")
 			if protocol != "" {
-				//lint:ignore SA1019 the legacy protocol's way to set the level.
 				if err := f.cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
 					t.Fatal(err)
 				}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/palyra/palyra-go/host"
+	"github.com/palyra/palyra-go/internal/benchbase"
 	"github.com/palyra/palyra-go/internal/mcpserver"
 )
 
@@ -95,23 +95,5 @@ func BenchmarkMCPEcho(b *testing.B) {
 		direct = append(direct, time.Since(t1))
 	}
 	b.StopTimer()
-	mp50, mp99 := percentiles(viaMCP)
-	dp50, dp99 := percentiles(direct)
-	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-	b.ReportMetric(us(mp50), "mcp-p50-us")
-	b.ReportMetric(us(mp99), "mcp-p99-us")
-	b.ReportMetric(us(dp50), "direct-p50-us")
-	b.ReportMetric(us(dp99), "direct-p99-us")
-	b.ReportMetric(float64(mp50)/float64(dp50), "x-mcp-of-direct")
-}
-
-// percentiles returns the median and the 99th percentile of ds (sorted
-// in place; nearest rank).
-func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
-	slices.Sort(ds)
-	at := func(q float64) time.Duration {
-		i := int(q*float64(len(ds))+0.5) - 1
-		return ds[max(0, min(i, len(ds)-1))]
-	}
-	return at(0.50), at(0.99)
+	benchbase.ReportLatencies(b, "mcp", viaMCP, "direct", direct)
 }

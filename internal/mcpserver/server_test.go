@@ -201,6 +201,18 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return def
 }
 
+// otherProcess opens the fixture's state dir again, as another process
+// (palyra skills quarantine in another terminal) would.
+func (f *fixture) otherProcess(t *testing.T) *host.Host {
+	t.Helper()
+	h, err := host.Open(context.Background(), f.state, host.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
 func (f *fixture) tools(t *testing.T) map[string]*mcp.Tool {
 	t.Helper()
 	res, err := f.cs.ListTools(context.Background(), nil)
@@ -331,11 +343,7 @@ func TestQuarantineByAnotherProcess(t *testing.T) {
 		t.Run("protocol="+cmp(protocol, "latest"), func(t *testing.T) {
 			ctx := context.Background()
 			f := newFixture(t, setup{protocol: protocol, skills: []testskill.Spec{echoSkill(), badSkill()}})
-			other, err := host.Open(ctx, f.state, host.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer other.Close()
+			other := f.otherProcess(t)
 			if err := other.Quarantine(ctx, "acme.echo", "test", "operator:test"); err != nil {
 				t.Fatal(err)
 			}
@@ -364,11 +372,7 @@ func TestCallRoutedToQuarantinedSkillRefused(t *testing.T) {
 	if res := f.call(t, "acme_echo__echo", `{"text":"a"}`); res.IsError {
 		t.Fatal(text(res))
 	}
-	other, err := host.Open(ctx, f.state, host.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := f.otherProcess(t)
 	if err := other.Quarantine(ctx, "acme.echo", "test", "operator:test"); err != nil {
 		t.Fatal(err)
 	}
@@ -472,11 +476,7 @@ func TestGrantsChangeAnnotations(t *testing.T) {
 	if a.ReadOnlyHint || a.OpenWorldHint == nil || !*a.OpenWorldHint || a.DestructiveHint == nil || *a.DestructiveHint {
 		t.Fatalf("granted HTTP: annotations %+v", a)
 	}
-	other, err := host.Open(ctx, f.state, host.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := f.otherProcess(t)
 	if _, err := other.SetGrants(ctx, "acme.echo", host.Grants{}, "operator:test"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -71,27 +69,9 @@ func mcpState(t *testing.T) string {
 	return dir
 }
 
-// syncBuffer is a child's standard error, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitStderr waits up to 15 s for the child's standard error to hold all
 // of parts on one line.
-func waitStderr(t *testing.T, stderr *syncBuffer, parts ...string) string {
+func waitStderr(t *testing.T, stderr *lockedBuffer, parts ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -178,7 +158,7 @@ func listAndCall(t *testing.T, cs *mcp.ClientSession) {
 func TestMCPStdio(t *testing.T) {
 	dir := mcpState(t)
 	ctx := context.Background()
-	var stderr syncBuffer
+	var stderr lockedBuffer
 	cmd := palyraCommand("--state-dir", dir, "mcp", "--poll", "100ms")
 	cmd.Stderr = &stderr
 	c, ev := newClient()
@@ -266,7 +246,7 @@ func TestMCPHTTP(t *testing.T) {
 			t.Error("palyra mcp --http did not stop within 15 s of SIGINT")
 		}
 	}()
-	var stderr syncBuffer
+	var stderr lockedBuffer
 	lines := bufio.NewScanner(stderrPipe)
 	url := make(chan string, 1)
 	go func() {

@@ -521,6 +521,30 @@ func TestHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
 		t.Fatalf("no token: %d %v", resp.StatusCode, resp.Header)
 	}
+	// With the token, a page of another site is still refused: by its
+	// Host header (DNS rebinding onto a loopback server) or its origin.
+	for name, set := range map[string]func(*http.Request){
+		"control":      func(*http.Request) {},
+		"rebound Host": func(r *http.Request) { r.Host = "evil.example:80" },
+		"cross-origin": func(r *http.Request) {
+			r.Header.Set("Origin", "https://evil.example")
+			r.Header.Set("Sec-Fetch-Site", "cross-site")
+		},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+token)
+		set(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if refused := resp.StatusCode == http.StatusForbidden; refused != (name != "control") {
+			t.Errorf("%s: %s", name, resp.Status)
+		}
+	}
 }
 
 type bearer struct {

@@ -77,14 +77,21 @@ line. Logs go to standard error. See docs/mcp.md.`,
 	return cmd
 }
 
-// readToken reads the bearer token from path, or from r for "-".
+// readToken reads the bearer token from path, or from r for "-". A
+// token file others can read is refused, as the secrets' key file is.
 func readToken(r io.Reader, path string) (string, error) {
 	var data []byte
 	var err error
 	if path == "-" {
 		data, err = io.ReadAll(io.LimitReader(r, 4096))
 	} else {
-		data, err = os.ReadFile(path)
+		var fi os.FileInfo
+		if fi, err = os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("--token-file %s: mode %04o lets other users read the token (chmod 600 %s)", path, fi.Mode().Perm(), path)
+		}
+		if err == nil {
+			data, err = os.ReadFile(path)
+		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("--token-file: %w", err)

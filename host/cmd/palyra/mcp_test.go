@@ -298,6 +298,9 @@ func TestMCPCommandLine(t *testing.T) {
 	sd := []string{"--state-dir", filepath.Join(t.TempDir(), "state")}
 	token := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(token, []byte("short"), 0o600)
+	readable := filepath.Join(t.TempDir(), "readable")
+	os.WriteFile(readable, []byte("0123456789abcdef0123"), 0o644)
+	os.Chmod(readable, 0o644) // whatever the umask
 	for _, tc := range []struct {
 		args  []string
 		stdin string
@@ -310,6 +313,8 @@ func TestMCPCommandLine(t *testing.T) {
 		{[]string{"mcp", "--poll", "0s"}, "", cmdline.ExitUsage, "--poll must be positive"},
 		{[]string{"mcp", "--http", "0.0.0.0:0", "--token-file", token}, "", cmdline.ExitFailure, "at least 16 are needed"},
 		{[]string{"mcp", "--http", "0.0.0.0:0", "--token-file", "-"}, "", cmdline.ExitFailure, "the token is empty"},
+		{[]string{"mcp", "--http", "0.0.0.0:0", "--token-file", readable}, "", cmdline.ExitFailure, "chmod 600"},
+		{[]string{"mcp", "--http", "0.0.0.0:0", "--token-file", filepath.Join(t.TempDir(), "none")}, "", cmdline.ExitFailure, "no such file"},
 		{[]string{"mcp", "--token", "x"}, "", cmdline.ExitUsage, "unknown flag"},
 	} {
 		_, errOut, code := execCLI(t, tc.stdin, append(sd, tc.args...)...)

@@ -8,7 +8,7 @@
 // manifest's description, input_schema (as MCP's object-typed
 // inputSchema) and output_schema (as outputSchema when it describes an
 // object), annotations from the tool's risk and the skill's grants, and
-// the skill id, version, tool id and publisher in _meta.
+// the skill id, version, tool id, publisher and grants in _meta.
 //
 // Every call goes through host.Call, so grants, quotas, fuel, egress
 // checks, schema validation and the journal apply exactly as for `palyra

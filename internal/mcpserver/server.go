@@ -31,6 +31,11 @@ const (
 	MetaVersion   = "palyra/version"
 	MetaToolID    = "palyra/tool_id"
 	MetaPublisher = "palyra/publisher"
+	// MetaGranted is what the operator granted the skill (host.Grants:
+	// HTTP hosts, filesystem roots, secret key names — never values), so
+	// that a grants change changes the tool and reaches clients as
+	// list_changed.
+	MetaGranted = "palyra/granted"
 	// MetaErrorCode is on an error result: the error's code, as the
 	// daemon sends it (host.RemoteCode), like "schema_violation".
 	MetaErrorCode = "palyra/error_code"
@@ -314,6 +319,7 @@ func toolEntry(m *manifest.Manifest, t manifest.Tool, granted host.Grants, nativ
 			MetaVersion:   m.Version,
 			MetaToolID:    t.ID,
 			MetaPublisher: m.Publisher,
+			MetaGranted:   grantedMeta(granted),
 		},
 	}
 	// MCP's structuredContent is an object: an output schema is listed
@@ -358,6 +364,29 @@ func inputSchema(s map[string]any) (map[string]any, error) {
 func isObjectSchema(s map[string]any) bool {
 	typ, _ := s["type"].(string)
 	return typ == "object"
+}
+
+// grantedMeta is g as plain JSON values, every list present.
+func grantedMeta(g host.Grants) map[string]any {
+	var secrets []any
+	for _, sg := range g.Secrets {
+		for _, k := range sg.KeyNames {
+			secrets = append(secrets, sg.Scope+"/"+k)
+		}
+	}
+	strs := func(ss []string) []any {
+		out := make([]any, 0, len(ss))
+		for _, s := range ss {
+			out = append(out, s)
+		}
+		return out
+	}
+	return map[string]any{
+		"http_hosts":  strs(g.HTTPHosts),
+		"read_roots":  strs(g.ReadRoots),
+		"write_roots": strs(g.WriteRoots),
+		"secrets":     append(make([]any, 0, len(secrets)), secrets...),
+	}
 }
 
 // annotations are the hints a client uses to decide when to ask its

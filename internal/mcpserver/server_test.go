@@ -465,22 +465,39 @@ func TestProgressAndGuestLogs(t *testing.T) {
 	}
 }
 
-// TestGrantsChangeAnnotations: the annotations follow the grants, so a
-// grant change reaches the client as list_changed.
-func TestGrantsChangeAnnotations(t *testing.T) {
+// TestGrantsChangeTools: the annotations and _meta follow the grants,
+// so any grants change reaches the client as list_changed.
+func TestGrantsChangeTools(t *testing.T) {
 	ctx := context.Background()
 	sp := echoSkill()
-	sp.Capabilities = `http_egress_allowlist = ["api.example.com"]`
+	sp.Capabilities = `http_egress_allowlist = ["api.example.com"]
+secrets = [{ scope = "skill:acme.echo", key_names = ["api_key"] }]`
 	f := newFixture(t, setup{skills: []testskill.Spec{sp}, grantRequest: true})
-	a := f.tools(t)["acme_echo__echo"].Annotations
+	tool := f.tools(t)["acme_echo__echo"]
+	a := tool.Annotations
 	if a.ReadOnlyHint || a.OpenWorldHint == nil || !*a.OpenWorldHint || a.DestructiveHint == nil || *a.DestructiveHint {
 		t.Fatalf("granted HTTP: annotations %+v", a)
 	}
+	granted := func(tool *mcp.Tool) string {
+		b, _ := json.Marshal(tool.Meta[mcpserver.MetaGranted])
+		return string(b)
+	}
+	if got, want := granted(tool), `{"http_hosts":["api.example.com"],"read_roots":[],"secrets":["skill:acme.echo/api_key"],"write_roots":[]}`; got != want {
+		t.Fatalf("granted = %s, want %s", got, want)
+	}
 	other := f.otherProcess(t)
+	// Only the secret goes: the annotations stay, _meta changes.
+	if _, err := other.SetGrants(ctx, "acme.echo", host.Grants{HTTPHosts: []string{"api.example.com"}}, "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	f.events.waitFor(t, "list_changed after the secret's grant went", func() bool { return f.events.changed >= 1 })
+	if got, want := granted(f.tools(t)["acme_echo__echo"]), `{"http_hosts":["api.example.com"],"read_roots":[],"secrets":[],"write_roots":[]}`; got != want {
+		t.Fatalf("granted = %s, want %s", got, want)
+	}
 	if _, err := other.SetGrants(ctx, "acme.echo", host.Grants{}, "operator:test"); err != nil {
 		t.Fatal(err)
 	}
-	f.events.waitFor(t, "list_changed after the grants change", func() bool { return f.events.changed >= 1 })
+	f.events.waitFor(t, "list_changed after the HTTP grant went", func() bool { return f.events.changed >= 2 })
 	a = f.tools(t)["acme_echo__echo"].Annotations
 	if !a.ReadOnlyHint || *a.OpenWorldHint {
 		t.Fatalf("nothing granted: annotations %+v", a)

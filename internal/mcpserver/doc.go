@@ -27,8 +27,9 @@
 // interval.
 //
 // Over HTTP (HTTPHandler, streamable HTTP) a bearer token, when given, is
-// required of every request; CheckListen refuses a non-loopback address
-// without one.
+// required of every request, and with mTLS (TLSConfig, HTTPOptions.Devices)
+// the client certificate of a paired device not revoked; CheckListen
+// refuses a non-loopback address with neither.
 //
 // The package is internal: its API hands out SDK types (*mcp.Server,
 // transports), and keeping it out of the public host API leaves the SDK

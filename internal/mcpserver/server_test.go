@@ -507,7 +507,7 @@ secrets = [{ scope = "skill:acme.echo", key_names = ["api_key"] }]`
 func TestHTTP(t *testing.T) {
 	f := newFixture(t, setup{skills: []testskill.Spec{echoSkill()}})
 	const token = "0123456789abcdef-token"
-	srv := httptest.NewServer(f.s.HTTPHandler(token))
+	srv := httptest.NewServer(f.s.HTTPHandler(mcpserver.HTTPOptions{Token: token}))
 	defer srv.Close()
 	connect := func(tok string) (*mcp.ClientSession, error) {
 		hc := &http.Client{Transport: bearer{tok, http.DefaultTransport}}

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/cmdline"
+	"github.com/palyra/palyra-go/internal/identity"
 	"github.com/palyra/palyra-go/internal/testskill"
 )
 
@@ -213,18 +216,12 @@ func TestMCPStdio(t *testing.T) {
 	}
 }
 
-// TestMCPHTTP runs palyra mcp --http with a token file as a child
-// process: the Go SDK's client lists and calls with the token, and a
-// request without it is refused.
-func TestMCPHTTP(t *testing.T) {
-	dir := mcpState(t)
-	ctx := context.Background()
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	const token = "s3cret-token-0123456789"
-	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := palyraCommand("--state-dir", dir, "mcp", "--http", "127.0.0.1:0", "--token-file", tokenFile)
+// startMCPHTTP starts palyra mcp with args (--http among them) as a
+// child process, waits for the address it prints, and stops it with
+// SIGINT when the test ends (it must exit 0 within 15 s).
+func startMCPHTTP(t *testing.T, args ...string) (endpoint string, stderr *lockedBuffer) {
+	t.Helper()
+	cmd := palyraCommand(args...)
 	stderrPipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +229,7 @@ func TestMCPHTTP(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -245,25 +242,37 @@ func TestMCPHTTP(t *testing.T) {
 			cmd.Process.Kill()
 			t.Error("palyra mcp --http did not stop within 15 s of SIGINT")
 		}
-	}()
-	var stderr lockedBuffer
+	})
+	stderr = &lockedBuffer{}
 	lines := bufio.NewScanner(stderrPipe)
 	url := make(chan string, 1)
 	go func() {
 		for lines.Scan() {
-			fmt.Fprintln(&stderr, lines.Text())
+			fmt.Fprintln(stderr, lines.Text())
 			if u, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
 				url <- u
 			}
 		}
 	}()
-	var endpoint string
 	select {
 	case endpoint = <-url:
 	case <-time.After(15 * time.Second):
 		t.Fatalf("no listening line within 15 s\n%s", stderr.String())
 	}
+	return endpoint, stderr
+}
 
+// TestMCPHTTP runs palyra mcp --http with a token file as a child
+// process: the Go SDK's client lists and calls with the token, and a
+// request without it is refused.
+func TestMCPHTTP(t *testing.T) {
+	dir := mcpState(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	const token = "s3cret-token-0123456789"
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	endpoint, stderr := startMCPHTTP(t, "--state-dir", dir, "mcp", "--http", "127.0.0.1:0", "--token-file", tokenFile)
 	resp, err := http.Post(endpoint, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -273,15 +282,84 @@ func TestMCPHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("request without the token: %s", resp.Status)
 	}
-
 	c, _ := newClient()
 	hc := &http.Client{Transport: bearerTransport{token}}
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: -1}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: -1}, nil)
 	if err != nil {
 		t.Fatalf("connect: %v\n%s", err, stderr.String())
 	}
 	defer cs.Close()
 	listAndCall(t, cs)
+}
+
+// TestMCPHTTPMutualTLS runs palyra mcp --http --mtls as a child process:
+// a device paired with the state dir connects with its client
+// certificate; a client without one cannot; once the device is revoked
+// (palyra devices revoke) its requests are refused, on the connection it
+// already had too.
+func TestMCPHTTPMutualTLS(t *testing.T) {
+	ctx := context.Background()
+	dir := mcpState(t)
+	sd := []string{"--state-dir", dir}
+	cliOK(t, sd, "identity", "init")
+	var pc pairingCodeJSON
+	if err := json.Unmarshal([]byte(cliOK(t, sd, "pairing", "code", "--json", "--kind", "desktop")), &pc); err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.Open(ctx, dir, host.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	id, err := h.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, paired, err := pairOverPipe(ctx, id.Manager, pc.Code, identity.KindDesktop)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	endpoint, stderr := startMCPHTTP(t, "--state-dir", dir, "mcp", "--http", "127.0.0.1:0", "--mtls")
+	if !strings.HasPrefix(endpoint, "https://") {
+		t.Fatalf("endpoint %s", endpoint)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(paired.CACert)
+	clientTLS := func(withCert bool) *http.Client {
+		cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}
+		if withCert {
+			cfg.Certificates = []tls.Certificate{{Certificate: [][]byte{paired.ClientCertDER}, PrivateKey: paired.Key, Leaf: paired.ClientCert}}
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	}
+	connect := func(hc *http.Client) (*mcp.ClientSession, error) {
+		c, _ := newClient()
+		return c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: -1}, nil)
+	}
+	if cs, err := connect(clientTLS(false)); err == nil {
+		cs.Close()
+		t.Fatal("connected without a client certificate")
+	}
+	cs, err := connect(clientTLS(true))
+	if err != nil {
+		t.Fatalf("connect with the device's certificate: %v\n%s", err, stderr.String())
+	}
+	defer cs.Close()
+	listAndCall(t, cs)
+
+	cliOK(t, sd, "devices", "revoke", dev.ID(), "--reason", "lost laptop")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := cs.ListTools(ctx, nil); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the revoked device still lists tools 15 s after the revocation\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitStderr(t, stderr, "mcp: request refused", "revoked")
 }
 
 type bearerTransport struct{ token string }
@@ -310,12 +388,15 @@ func TestMCPCommandLine(t *testing.T) {
 		{[]string{"mcp", "--http", "0.0.0.0:0"}, "", cmdline.ExitUsage, "needs client authentication"},
 		{[]string{"mcp", "--http", "[::]:0"}, "", cmdline.ExitUsage, "needs client authentication"},
 		{[]string{"mcp", "--token-file", token}, "", cmdline.ExitUsage, "--token-file needs --http"},
+		{[]string{"mcp", "--mtls"}, "", cmdline.ExitUsage, "--mtls needs --http"},
+		{[]string{"mcp", "--http", "127.0.0.1:0", "--name", "a.example"}, "", cmdline.ExitUsage, "--name needs --mtls"},
 		{[]string{"mcp", "--poll", "0s"}, "", cmdline.ExitUsage, "--poll must be positive"},
 		{[]string{"mcp", "--http", "0.0.0.0:0", "--token-file", token}, "", cmdline.ExitFailure, "at least 16 are needed"},
 		{[]string{"mcp", "--http", "0.0.0.0:0", "--token-file", "-"}, "", cmdline.ExitFailure, "the token is empty"},
 		{[]string{"mcp", "--http", "0.0.0.0:0", "--token-file", readable}, "", cmdline.ExitFailure, "chmod 600"},
 		{[]string{"mcp", "--http", "0.0.0.0:0", "--token-file", filepath.Join(t.TempDir(), "none")}, "", cmdline.ExitFailure, "no such file"},
 		{[]string{"mcp", "--token", "x"}, "", cmdline.ExitUsage, "unknown flag"},
+		{[]string{"mcp", "--http", "127.0.0.1:0", "--mtls"}, "", cmdline.ExitFailure, "palyra identity init"},
 	} {
 		_, errOut, code := execCLI(t, tc.stdin, append(sd, tc.args...)...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {

@@ -2,7 +2,7 @@
 GO      ?= go
 PKGS    := ./...
 # Packages with concurrency that matters run again under the race detector.
-RACE_PKGS := ./internal/trust/... ./internal/journal/... ./internal/egress/... ./internal/secrets/... ./internal/runtime ./host/... ./internal/transport ./internal/daemon
+RACE_PKGS := ./internal/trust/... ./internal/journal/... ./internal/egress/... ./internal/secrets/... ./internal/runtime ./host/... ./internal/transport ./internal/daemon ./internal/mcpserver
 FUZZTIME ?= 30s
 
 .PHONY: all build test race demo demo-remote bench bench-cli fuzz lint docs clean

@@ -43,6 +43,7 @@ changes state takes --json.
 	root.PersistentFlags().StringVar(&c.stateDir, "state-dir", "", "state directory (default $"+host.EnvStateDir+", else palyra under the user config dir)")
 	root.AddCommand(c.skillsCommand(), c.trustCommand(), c.secretsCommand(), c.identityCommand(), c.pairingCommand(), c.devicesCommand())
 	root.AddCommand(c.daemonCommand(), c.pairCommand(), c.nodeCommand())
+	root.AddCommand(c.mcpCommand())
 	root.PersistentFlags().StringVar(&c.remote, "remote", "", "run skills run|list|info on the paired daemon at this UDP host:port (see palyra pair)")
 	root.PersistentPreRunE = c.checkRemote
 	cmdline.AddVersion(root)

@@ -2,7 +2,7 @@
 GO      ?= go
 PKGS    := ./...
 # Packages with concurrency that matters run again under the race detector.
-RACE_PKGS := ./internal/trust/... ./internal/journal/... ./internal/egress/... ./internal/secrets/... ./internal/runtime ./host/... ./internal/transport ./internal/daemon
+RACE_PKGS := ./internal/trust/... ./internal/journal/... ./internal/egress/... ./internal/secrets/... ./internal/runtime ./host/... ./internal/transport ./internal/daemon ./internal/mcpserver
 FUZZTIME ?= 30s
 # The TypeScript MCP SDK's client, for the interop test of palyra mcp
 # (host/cmd/palyra/mcp_ts_test.go); npm ci installs it from its lockfile.

@@ -3,7 +3,6 @@ package host_test
 import (
 	"bytes"
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -81,23 +80,5 @@ func BenchmarkRemoteEcho(b *testing.B) {
 		local = append(local, time.Since(t1))
 	}
 	b.StopTimer()
-	rp50, rp99 := percentiles(remote)
-	lp50, lp99 := percentiles(local)
-	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-	b.ReportMetric(us(rp50), "remote-p50-us")
-	b.ReportMetric(us(rp99), "remote-p99-us")
-	b.ReportMetric(us(lp50), "local-p50-us")
-	b.ReportMetric(us(lp99), "local-p99-us")
-	b.ReportMetric(float64(rp50)/float64(lp50), "x-remote-of-local")
-}
-
-// percentiles returns the median and the 99th percentile of ds (sorted
-// in place; nearest rank).
-func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
-	slices.Sort(ds)
-	at := func(q float64) time.Duration {
-		i := int(q*float64(len(ds))+0.5) - 1
-		return ds[max(0, min(i, len(ds)-1))]
-	}
-	return at(0.50), at(0.99)
+	benchbase.ReportLatencies(b, "remote", remote, "local", local)
 }

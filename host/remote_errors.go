@@ -17,6 +17,14 @@ import (
 // sentinel as it would against a local Host, and a remote CLI prints the
 // same message and exits with the same status.
 
+// ErrNodeLost: the daemon routed the call to a joined node, and the node
+// was lost (its connection closed or the call's stream was reset) before
+// it answered. The call may have run, in part or in full, on the node: the
+// daemon does not run it again, and neither should a caller, unless the
+// tool is safe to repeat. Wire code "node_lost"; the message names the
+// node.
+var ErrNodeLost = errors.New("the node running the call was lost")
+
 // remoteCodes maps wire codes to sentinels. Order matters: the first
 // sentinel err matches gives its code, so the more specific come first
 // (a fuel or memory trap is also a *TrapError; a schema violation may wrap
@@ -77,6 +85,7 @@ var remoteCodes = []struct {
 	{"unknown_device", identity.ErrUnknownDevice},
 	{"unknown_certificate", identity.ErrUnknownCertificate},
 	{"invalid_certificate_request", identity.ErrInvalidRequest},
+	{"node_lost", ErrNodeLost},
 	{transport.CodeDeadlineExceeded, context.DeadlineExceeded},
 	{transport.CodeCanceled, context.Canceled},
 }

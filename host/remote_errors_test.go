@@ -47,6 +47,7 @@ func TestRemoteErrorsRoundTrip(t *testing.T) {
 		{"secret not granted", fmt.Errorf("s: %w", ErrSecretNotGranted), "secret_not_granted", ErrSecretNotGranted},
 		{"untrusted", fmt.Errorf("v: %w", ErrUntrustedPublisher), "untrusted_publisher", ErrUntrustedPublisher},
 		{"device revoked", fmt.Errorf("renew: %w", identity.ErrDeviceRevoked), "device_revoked", identity.ErrDeviceRevoked},
+		{"node lost", fmt.Errorf("daemon: %w: node N1: %w", ErrNodeLost, errors.New("transport: stream reset")), "node_lost", ErrNodeLost},
 		{"guest", &GuestError{Function: "echo", Code: 3, Message: "bad input"}, codeGuestError, nil},
 		{"trap", &TrapError{Function: "echo", Err: errors.New("unreachable")}, codeTrap, nil},
 		{"other", errors.New("disk on fire"), codeFailed, nil},

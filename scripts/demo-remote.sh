@@ -105,12 +105,20 @@ for _ in $(seq 1 200); do
 done
 grep -q "offered skills" "$tmp/node.log" || { echo "demo-remote: the node did not offer its skills" >&2; cat "$tmp/node.log" >&2; exit 1; }
 cat "$tmp/node.out"
+node_id=$(sed -n 's/^joined .* as node \([0-9A-Z]*\)$/\1/p' "$tmp/node.out")
+[ -n "$node_id" ] || { echo "demo-remote: the node did not say its device id" >&2; exit 1; }
 
-step "palyra --remote $addr skills run: the daemon routes it to the node (same signed version)"
-node_out=$(palyra --state-dir "$client_dir" --remote "$addr" skills run demo.hello greet --input "$input")
+step "palyra --remote $addr skills run: the daemon routes it to node $node_id (same signed version)"
+node_out=$(palyra --state-dir "$client_dir" --remote "$addr" skills run demo.hello greet --input "$input" 2>"$tmp/run.err")
+cat "$tmp/run.err"
 echo "remote: $node_out"
 [ "$node_out" = "$local_out" ] || { echo "demo-remote: the node's run differs from the local one" >&2; exit 1; }
-echo "(the node's log:)"
+grep -qx "ran on node $node_id" "$tmp/run.err" || { echo "demo-remote: the client was not told the call ran on node $node_id" >&2; exit 1; }
+echo "(--json says where it ran too:)"
+palyra --state-dir "$client_dir" --remote "$addr" skills run --json demo.hello greet --input "$input" | grep '"ran_on"'
+palyra --state-dir "$client_dir" --remote "$addr" skills run --json demo.hello greet --input "$input" | grep -q "\"ran_on\": \"$node_id\"" ||
+  { echo "demo-remote: --json does not name node $node_id" >&2; exit 1; }
+echo "(the node's log: it ran them)"
 grep "node: ran call" "$tmp/node.log" || { echo "demo-remote: the call did not run on the node" >&2; cat "$tmp/node.log" >&2; exit 1; }
 
 step "stop the node (SIGTERM: graceful)"

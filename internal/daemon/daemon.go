@@ -232,12 +232,14 @@ func (d *Daemon) watchRevocations(ctx context.Context) {
 				}
 				continue
 			}
-			if d.server.DeviceConns(dev.ID) > 0 {
-				d.server.CloseDevice(dev.ID, "device revoked")
-			}
+			// Out of routing first: once the node sees its connection
+			// closed, no new call may still be routed to it.
 			if !dropped[dev.ID] {
 				dropped[dev.ID] = true
 				d.nodes.drop(dev.ID)
+			}
+			if d.server.DeviceConns(dev.ID) > 0 {
+				d.server.CloseDevice(dev.ID, "device revoked")
 			}
 		}
 		if err == nil {

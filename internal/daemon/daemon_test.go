@@ -292,32 +292,6 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
-func TestRefusalsLogged(t *testing.T) {
-	f := startDaemon(t, nil)
-	// A certificate from another CA: a second state dir's pairing.
-	g := startDaemon(t, nil)
-	stranger := g.pair(t, identity.KindCLI)
-	opts := stranger.options()
-	opts.RootCAs = nil
-	c := f.pair(t, identity.KindCLI)
-	opts = c.options()
-	opts.Certificate = stranger.cert
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if conn, err := transport.Dial(ctx, f.addr, opts); err == nil {
-		_, err = call(ctx, conn, "acme.echo", "echo", nil, false)
-		conn.Close()
-		if err == nil {
-			t.Fatal("a certificate from another CA was accepted")
-		}
-	}
-	f.logs.Wait(t, "transport: connection refused", map[string]string{"reason": transport.ReasonUnknownCA, "device": stranger.id})
-	// The paired device is unaffected.
-	if _, err := call(ctx, f.dial(t, c), "acme.echo", "echo", []byte("ok"), false); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestNewWithoutIdentity(t *testing.T) {
 	h, err := host.Open(context.Background(), t.TempDir(), host.Options{})
 	if err != nil {

@@ -65,5 +65,27 @@
 // When Run's context ends the listener stops taking connections and
 // requests, calls in flight finish or reach their deadline, the last
 // responses are given a moment to arrive, every connection is closed, the
-// background work stops, and Run returns nil.
+// UDP socket is released (a new daemon may listen on the same address at
+// once), the background work stops, and Run returns nil.
+//
+// # Nodes
+//
+// RunNode is a node on one connection: it offers its host's eligible
+// skills and serves the daemon's pinned calls through that host. Join is
+// `palyra node --join`: RunNode on a host.Remote's connection, connecting
+// again with backoff (DefaultJoinBackoffMin doubling to
+// DefaultJoinBackoffMax) whenever the connection ends, so a node comes
+// back after a daemon restart or a network failure and offers again; it
+// stops for good (ErrNodeRefused) only when the daemon refuses the node
+// (revoked or unknown device, not paired as a node).
+//
+// A call whose node is lost before it answers fails with host.ErrNodeLost
+// (wire code node_lost) and is not run again here. A node whose
+// connection closes is known lost at once; one that goes silent (killed,
+// its network gone) when the connection's idle timeout passes
+// (transport.Limits.IdleTimeout, 30 s by default, with keep-alives every
+// 5 s). A caller whose deadline comes first gets deadline_exceeded then,
+// not a hang. A lost node is dropped until it connects and offers again;
+// a node that merely outlived a caller's deadline is slow, not lost, and
+// stays.
 package daemon

@@ -9,12 +9,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/identity"
 	"github.com/palyra/palyra-go/internal/logtest"
+	"github.com/palyra/palyra-go/internal/secrets"
 	"github.com/palyra/palyra-go/internal/testskill"
 	"github.com/palyra/palyra-go/internal/transport"
 )
@@ -27,6 +29,7 @@ type fixture struct {
 	h      *host.Host
 	d      *Daemon
 	logs   *logtest.Recorder
+	opts   Options
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
@@ -70,15 +73,36 @@ func startDaemon(t testing.TB, edit func(*Options)) *fixture {
 	if edit != nil {
 		edit(&opts)
 	}
-	d, err := New(ctx, opts)
+	f := &fixture{dir: dir, h: h, logs: logs, opts: opts}
+	f.run(t)
+	t.Cleanup(func() { f.stop(t) })
+	return f
+}
+
+// run starts a daemon with f.opts, on f.addr once there is one (so that a
+// restarted daemon has the address its clients know).
+func (f *fixture) run(t testing.TB) {
+	t.Helper()
+	opts := f.opts
+	if f.addr != "" {
+		opts.Listen = f.addr
+	}
+	d, err := New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	f := &fixture{dir: dir, h: h, d: d, logs: logs, addr: d.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { f.done <- d.Run(rctx) }()
-	t.Cleanup(func() { f.stop(t) })
-	return f
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(rctx) }()
+	f.d, f.addr, f.cancel, f.done = d, d.Addr().String(), cancel, done
+}
+
+// restart stops the daemon gracefully and starts another on the same
+// state dir and address, as an operator restarting palyra daemon does.
+func (f *fixture) restart(t testing.TB) {
+	t.Helper()
+	f.stop(t)
+	f.run(t)
 }
 
 // stop shuts the daemon down and waits for Run (once).
@@ -116,11 +140,11 @@ func (f *fixture) pair(t testing.TB, kind identity.ClientKind) *client {
 	return f.pairAs(t, kind, dev)
 }
 
-// pairAs pairs dev (again, when it paired before).
-func (f *fixture) pairAs(t testing.TB, kind identity.ClientKind, dev *identity.DeviceIdentity) *client {
+// mintCode mints a one-time pairing code for kind in the daemon's
+// registry, as `palyra pairing code` does.
+func (f *fixture) mintCode(t testing.TB, kind identity.ClientKind) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := context.Background()
 	ident, err := f.h.Identity(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -129,12 +153,35 @@ func (f *fixture) pairAs(t testing.TB, kind identity.ClientKind, dev *identity.D
 	if err != nil {
 		t.Fatal(err)
 	}
+	return code.Code
+}
+
+// pairHost pairs the state dir of h as kind with h.PairRemote, as
+// `palyra pair` does, and returns the credentials it stored.
+func (f *fixture) pairHost(t testing.TB, h *host.Host, kind identity.ClientKind) *host.RemoteCredentials {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code := f.mintCode(t, kind)
+	creds, err := h.PairRemote(ctx, f.addr, code, host.PairOptions{Kind: kind, ServerName: "daemon.test", Limits: testLimits})
+	if err != nil {
+		t.Fatalf("pair as %s: %v", kind, err)
+	}
+	return creds
+}
+
+// pairAs pairs dev (again, when it paired before).
+func (f *fixture) pairAs(t testing.TB, kind identity.ClientKind, dev *identity.DeviceIdentity) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code := f.mintCode(t, kind)
 	pc, err := transport.DialPairing(ctx, f.addr, transport.PairingDialOptions{ServerName: "daemon.test", Limits: testLimits})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	res, err := identity.Pair(ctx, pc, pc.Binding, code.Code, dev, kind)
+	res, err := identity.Pair(ctx, pc, pc.Binding, code, dev, kind)
 	if err != nil {
 		t.Fatalf("pair: %v", err)
 	}
@@ -175,4 +222,58 @@ func newCSR(t testing.TB) ([]byte, *ecdsa.PrivateKey) {
 		t.Fatal(err)
 	}
 	return csr, k
+}
+
+// echo checks a call of acme.echo on conn still works.
+func echo(t testing.TB, conn *transport.Conn, input string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := call(ctx, conn, "acme.echo", "echo", []byte(input), false)
+	if err != nil || string(res.Output) != input {
+		t.Fatalf("echo %q: %v", input, err)
+	}
+}
+
+// tlsConfig is what c's transport.Dial would use, offering alpn instead:
+// for a raw client (internal/transport/faultclient).
+func (c *client) tlsConfig(alpn string) *tls.Config {
+	roots := x509.NewCertPool()
+	roots.AddCert(c.ca)
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{c.cert},
+		RootCAs:      roots,
+		ServerName:   "daemon.test",
+		NextProtos:   []string{alpn},
+	}
+}
+
+// expiredCert is a client certificate for deviceID from the daemon's own
+// CA that expired an hour ago: issued with the CA's key (read from the
+// state dir's secret store, as another process would) on a clock 25
+// hours back; client certificates last 24.
+func (f *fixture) expiredCert(t testing.TB, deviceID string) tls.Certificate {
+	t.Helper()
+	ctx := context.Background()
+	s, err := secrets.Open(filepath.Join(f.dir, "secrets"), secrets.Options{MasterKeyFile: host.SecretsKeyPath(f.dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := identity.NewCA(ctx, identity.NewSecretsStore(s), identity.CAOptions{Now: func() time.Time { return time.Now().Add(-25 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, der, err := ca.IssueClient(deviceID, k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !leaf.NotAfter.Before(time.Now()) {
+		t.Fatalf("the certificate is valid until %v", leaf.NotAfter)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
 }

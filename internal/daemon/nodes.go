@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/palyra/palyra-go/host"
 	"github.com/palyra/palyra-go/internal/transport"
 )
 
@@ -18,12 +19,11 @@ import (
 // call itself.
 var errNoNode = errors.New("daemon: no node offers this skill version")
 
-// errNodeLost: the node a call was routed to failed under it (its
-// connection closed or the stream was reset) before answering. The call
-// may have started on the node, so it is NOT run again locally: the
-// caller gets this error (wrapping the transport's) and decides. The
-// node is dropped until it reconnects and offers again.
-var errNodeLost = errors.New("daemon: the node running the call was lost")
+// A call whose node failed under it (its connection closed or the stream
+// was reset) before answering fails wrapping host.ErrNodeLost (wire code
+// node_lost) and the transport's error. The call may have started on the
+// node, so it is NOT run again locally: the caller gets the error and
+// decides. The node is dropped until it reconnects and offers again.
 
 // CodeVersionMismatch is the RemoteError code a node answers a routed
 // call with when its eligible install of the skill is not the pinned
@@ -59,7 +59,7 @@ type node struct {
 //     of that version is forgotten and the next node is tried, then
 //     errNoNode (local);
 //   - a node that fails mid-call (connection closed, stream reset) fails
-//     the call with errNodeLost: no local fallback, since the call may
+//     the call with host.ErrNodeLost: no local fallback, since the call may
 //     have had effects on the node. The caller's deadline bounds the wait
 //     (transport.Conn.Call honours it), so a dead node never hangs a call;
 //   - a node whose connection ends is dropped (a goroutine per connection
@@ -150,7 +150,7 @@ func (n *nodeSet) route(ctx context.Context, call *transport.CallRequest, versio
 			return nil, nd.id, err
 		default:
 			n.dropConn(nd.id, nd.conn)
-			return nil, nd.id, fmt.Errorf("%w: node %s: %w", errNodeLost, nd.id, err)
+			return nil, nd.id, fmt.Errorf("daemon: %w: node %s: %w", host.ErrNodeLost, nd.id, err)
 		}
 	}
 }

@@ -8,7 +8,7 @@
 // manifest's description, input_schema (as MCP's object-typed
 // inputSchema) and output_schema (as outputSchema when it describes an
 // object), annotations from the tool's risk and the skill's grants, and
-// the skill id, version, tool id and publisher in _meta.
+// the skill id, version, tool id, publisher and grants in _meta.
 //
 // Every call goes through host.Call, so grants, quotas, fuel, egress
 // checks, schema validation and the journal apply exactly as for `palyra
@@ -27,8 +27,9 @@
 // interval.
 //
 // Over HTTP (HTTPHandler, streamable HTTP) a bearer token, when given, is
-// required of every request; CheckListen refuses a non-loopback address
-// without one.
+// required of every request, and with mTLS (TLSConfig, HTTPOptions.Devices)
+// the client certificate of a paired device not revoked; CheckListen
+// refuses a non-loopback address with neither.
 //
 // The package is internal: its API hands out SDK types (*mcp.Server,
 // transports), and keeping it out of the public host API leaves the SDK

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 MCP logging is deprecated from protocol 2026-07-28 on, and still the only way to reach clients of the versions before it, which are most of them.
+
 package mcpserver
 
 import (
@@ -65,7 +67,6 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 			add(a)
 		}
 		r.Attrs(add)
-		//lint:ignore SA1019 logging is deprecated only from protocol 2026-07-28 on; clients of the versions before it use it.
 		_ = c.session.Log(ctx, &mcp.LoggingMessageParams{Level: mcpLevel(r.Level), Logger: c.tool, Data: data})
 	}
 	if !h.next.Enabled(ctx, r.Level) {

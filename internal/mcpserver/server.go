@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sync"
@@ -29,6 +31,11 @@ const (
 	MetaVersion   = "palyra/version"
 	MetaToolID    = "palyra/tool_id"
 	MetaPublisher = "palyra/publisher"
+	// MetaGranted is what the operator granted the skill (host.Grants:
+	// HTTP hosts, filesystem roots, secret key names — never values), so
+	// that a grants change changes the tool and reaches clients as
+	// list_changed.
+	MetaGranted = "palyra/granted"
 	// MetaErrorCode is on an error result: the error's code, as the
 	// daemon sends it (host.RemoteCode), like "schema_violation".
 	MetaErrorCode = "palyra/error_code"
@@ -61,13 +68,15 @@ type Server struct {
 	seq    int64 // host.ChangeSeq at the last Sync; -1 before the first
 	mu     sync.RWMutex
 	tools  map[string]*entry // by MCP tool name
+	// native caches, by skill id, version and payload digest, whether an
+	// installed version has a Palyra-native module (under syncMu).
+	native map[string]bool
 }
 
 // entry is one listed tool and where calls to it go.
 type entry struct {
 	skillID, version, toolID string
 	tool                     *mcp.Tool
-	structured               bool // outputSchema listed: results carry structuredContent
 }
 
 // New makes a server listing the tools of every eligible skill of
@@ -76,7 +85,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Host == nil {
 		return nil, errors.New("mcpserver: no host")
 	}
-	s := &Server{h: opts.Host, log: opts.Logger, poll: opts.Poll, seq: -1, tools: map[string]*entry{}}
+	s := &Server{h: opts.Host, log: opts.Logger, poll: opts.Poll, seq: -1, tools: map[string]*entry{}, native: map[string]bool{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -89,7 +98,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		// detail for an operator; its warnings and errors are not.
 		Logger: slog.New(minLevel{s.log.Handler(), slog.LevelWarn}),
 		Capabilities: &mcp.ServerCapabilities{
-			Tools:   &mcp.ToolCapabilities{ListChanged: true},
+			Tools: &mcp.ToolCapabilities{ListChanged: true},
+			//lint:ignore SA1019 see logs.go: clients before 2026-07-28 need it.
 			Logging: &mcp.LoggingCapabilities{},
 		},
 	})
@@ -200,8 +210,7 @@ func (m minLevel) WithGroup(name string) slog.Handler {
 }
 
 func sameEntry(a, b *entry) bool {
-	return a.skillID == b.skillID && a.version == b.version && a.toolID == b.toolID &&
-		a.structured == b.structured && reflect.DeepEqual(a.tool, b.tool)
+	return a.skillID == b.skillID && a.version == b.version && a.toolID == b.toolID && reflect.DeepEqual(a.tool, b.tool)
 }
 
 // inventory reads the tools of every eligible skill.
@@ -232,9 +241,14 @@ func (s *Server) inventory(ctx context.Context) (map[string]*entry, error) {
 		if err != nil {
 			return nil, err
 		}
+		native, err := s.hasNativeModule(ctx, info)
+		if err != nil {
+			s.log.Warn("mcp: skill not listed", "skill", st.SkillID, "reason", err)
+			continue
+		}
 		m := info.Manifest
 		for _, t := range m.Entrypoints.Tools {
-			e, err := toolEntry(m, t, g.Granted)
+			e, err := toolEntry(m, t, g.Granted, native)
 			if err != nil {
 				s.log.Warn("mcp: tool not listed", "skill", m.SkillID, "tool", t.ID, "reason", err)
 				continue
@@ -250,8 +264,45 @@ func (s *Server) inventory(ctx context.Context) (map[string]*entry, error) {
 	return out, nil
 }
 
-// toolEntry describes one manifest tool as an MCP tool.
-func toolEntry(m *manifest.Manifest, t manifest.Tool, granted host.Grants) (*entry, error) {
+// hasNativeModule reports whether the installed version has a module for
+// Palyra's native ABI, whose tools output the host's {"exit_code":N}
+// whatever their output_schema says (docs/abi.md). It inspects the
+// installed artifact copy once per version.
+func (s *Server) hasNativeModule(ctx context.Context, info *host.SkillInfo) (bool, error) {
+	key := info.Status.SkillID + " " + info.Status.Version + " " + info.Status.PayloadSHA256
+	if n, ok := s.native[key]; ok {
+		return n, nil
+	}
+	f, err := os.Open(filepath.Join(info.Dir, artifactCopyName))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	in, err := host.InspectArtifact(ctx, f, fi.Size())
+	if err != nil {
+		return false, err
+	}
+	native := slices.ContainsFunc(in.Modules, func(m host.InspectedModule) bool { return m.ABI == abiNative })
+	s.native[key] = native
+	return native, nil
+}
+
+const (
+	// artifactCopyName is the signed artifact an installed version keeps
+	// in its directory (the README's state directory layout).
+	artifactCopyName = "artifact.palyra-skill"
+	// abiNative is host.InspectedModule.ABI for Palyra's native ABI.
+	abiNative = "palyra-native"
+)
+
+// toolEntry describes one manifest tool as an MCP tool. native: the
+// skill has a Palyra-native module (its tools' output is the host's
+// {"exit_code":N}, not what output_schema describes).
+func toolEntry(m *manifest.Manifest, t manifest.Tool, granted host.Grants, native bool) (*entry, error) {
 	in, err := inputSchema(t.InputSchema)
 	if err != nil {
 		return nil, err
@@ -268,16 +319,15 @@ func toolEntry(m *manifest.Manifest, t manifest.Tool, granted host.Grants) (*ent
 			MetaVersion:   m.Version,
 			MetaToolID:    t.ID,
 			MetaPublisher: m.Publisher,
+			MetaGranted:   grantedMeta(granted),
 		},
 	}
-	e := &entry{skillID: m.SkillID, version: m.Version, toolID: t.ID, tool: tool}
-	// MCP's structuredContent is an object: list an output schema, and
-	// send structured results, only for tools whose output is one.
-	if isObjectSchema(t.OutputSchema) {
+	// MCP's structuredContent is an object: an output schema is listed
+	// only for a tool whose output is one (and is what the schema says).
+	if isObjectSchema(t.OutputSchema) && !native {
 		tool.OutputSchema = t.OutputSchema
-		e.structured = true
 	}
-	return e, nil
+	return &entry{skillID: m.SkillID, version: m.Version, toolID: t.ID, tool: tool}, nil
 }
 
 // inputSchema returns the tool's input schema as MCP lists it. MCP's
@@ -314,6 +364,29 @@ func inputSchema(s map[string]any) (map[string]any, error) {
 func isObjectSchema(s map[string]any) bool {
 	typ, _ := s["type"].(string)
 	return typ == "object"
+}
+
+// grantedMeta is g as plain JSON values, every list present.
+func grantedMeta(g host.Grants) map[string]any {
+	var secrets []any
+	for _, sg := range g.Secrets {
+		for _, k := range sg.KeyNames {
+			secrets = append(secrets, sg.Scope+"/"+k)
+		}
+	}
+	strs := func(ss []string) []any {
+		out := make([]any, 0, len(ss))
+		for _, s := range ss {
+			out = append(out, s)
+		}
+		return out
+	}
+	return map[string]any{
+		"http_hosts":  strs(g.HTTPHosts),
+		"read_roots":  strs(g.ReadRoots),
+		"write_roots": strs(g.WriteRoots),
+		"secrets":     append(make([]any, 0, len(secrets)), secrets...),
+	}
 }
 
 // annotations are the hints a client uses to decide when to ask its
@@ -371,14 +444,14 @@ func (s *Server) handler(name string) mcp.ToolHandler {
 		}
 		s.log.Debug("mcp: tool call", "tool", name, "skill", e.skillID, "duration", time.Since(start))
 		progress(1, "done")
-		return result(out, e.structured), nil
+		return result(out), nil
 	}
 }
 
 // result renders a tool's output: the output itself as text (or, when
-// it is not UTF-8, as an embedded binary resource) and, for a tool that
-// lists an output schema and returned a JSON object, as structuredContent.
-func result(out []byte, structured bool) *mcp.CallToolResult {
+// it is not UTF-8, as an embedded binary resource) and, when it is a JSON
+// object, as structuredContent.
+func result(out []byte) *mcp.CallToolResult {
 	res := &mcp.CallToolResult{}
 	if utf8.Valid(out) {
 		res.Content = []mcp.Content{&mcp.TextContent{Text: string(out)}}
@@ -387,7 +460,7 @@ func result(out []byte, structured bool) *mcp.CallToolResult {
 			URI: "palyra:output", MIMEType: "application/octet-stream", Blob: out,
 		}}}
 	}
-	if structured && isJSONObject(out) {
+	if isJSONObject(out) {
 		res.StructuredContent = json.RawMessage(out)
 	}
 	return res

@@ -56,6 +56,7 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 type Server struct {
 	opts  ServerOptions
 	log   *slog.Logger
+	udp   *net.UDPConn // the Transport does not close a socket it was given
 	tr    *quic.Transport
 	ln    *quic.Listener
 	slots chan struct{}
@@ -119,7 +120,7 @@ func Listen(addr string, opts ServerOptions) (*Server, error) {
 	}
 	// An explicit Transport, so closing the listener stops new
 	// connections without closing the live ones (graceful shutdown).
-	s.tr = &quic.Transport{Conn: udp}
+	s.udp, s.tr = udp, &quic.Transport{Conn: udp}
 	s.ln, err = s.tr.Listen(tlsConf, quicConfig(opts.Limits, opts.Limits.MaxStreams))
 	if err != nil {
 		udp.Close()
@@ -327,6 +328,7 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 	s.linger()
 	s.closeAll(codeShutdown, "server shutting down")
 	_ = s.tr.Close()
+	_ = s.udp.Close() // frees the port: a restarted server can listen on it
 	return err
 }
 
@@ -515,5 +517,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	_ = s.ln.Close()
 	s.closeAll(codeShutdown, "server closed")
-	return s.tr.Close()
+	err := s.tr.Close()
+	_ = s.udp.Close()
+	return err
 }

@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/palyra/palyra-go/internal/transport/faultclient"
 )
 
 func TestCallRoundTrip(t *testing.T) {
@@ -185,18 +186,7 @@ func TestRefusedHandshakes(t *testing.T) {
 				if opts.Certificate.PrivateKey != nil {
 					conf.Certificates = []tls.Certificate{opts.Certificate}
 				}
-				var qc *quic.Conn
-				qc, err = quic.DialAddr(ctx, ts.addr, conf, nil)
-				if err == nil {
-					var st *quic.Stream
-					if st, err = qc.OpenStreamSync(ctx); err == nil {
-						WriteFrame(st, []byte(`{"v":1,"id":1,"type":"list"}`))
-						st.Close()
-						_, err = ReadFrame(st)
-					}
-					qc.CloseWithError(0, "")
-				}
-				if err == nil {
+				if _, err := faultclient.NewDialer(t).Request(ctx, ts.addr, conf); err == nil {
 					t.Fatal("a request went through")
 				}
 			} else {
@@ -238,8 +228,7 @@ func rawStream(t *testing.T, c *Conn) *quic.Stream {
 // readError reads the server's answer on st: a decoded error response.
 func readError(t *testing.T, st *quic.Stream) *RemoteError {
 	t.Helper()
-	_ = st.SetReadDeadline(time.Now().Add(5 * time.Second))
-	data, err := ReadFrame(st)
+	data, err := faultclient.ReadAnswer(st, 5*time.Second)
 	if err != nil {
 		t.Fatalf("reading the answer: %v", err)
 	}
@@ -256,54 +245,26 @@ func readError(t *testing.T, st *quic.Stream) *RemoteError {
 func TestBadStreams(t *testing.T) {
 	ts := startServer(t, echo, nil)
 	other := ts.dial(t, "OTHER")
-	cases := []struct {
-		name   string
-		write  func(st *quic.Stream)
-		code   string
-		reason string
-	}{
-		{"oversize length prefix", func(st *quic.Stream) {
-			var hdr [4]byte
-			binary.BigEndian.PutUint32(hdr[:], MaxFrameSize+1)
-			st.Write(hdr[:])
-			// No payload follows: the server must refuse on the prefix
-			// alone, not wait for (or allocate) 512 KiB.
-		}, CodeFrameTooLarge, ReasonFrameTooLarge},
-		{"4 GiB length prefix", func(st *quic.Stream) {
-			st.Write([]byte{0xff, 0xff, 0xff, 0xff})
-		}, CodeFrameTooLarge, ReasonFrameTooLarge},
-		{"garbage payload", func(st *quic.Stream) {
-			WriteFrame(st, []byte("\x00\x01garbage{{{"))
-			st.Close()
-		}, CodeBadRequest, ReasonBadRequest},
-		{"unknown field", func(st *quic.Stream) {
-			WriteFrame(st, []byte(`{"v":1,"id":1,"type":"list","admin":true}`))
-			st.Close()
-		}, CodeBadRequest, ReasonBadRequest},
-		{"wrong version", func(st *quic.Stream) {
-			WriteFrame(st, []byte(`{"v":2,"id":1,"type":"list"}`))
-			st.Close()
-		}, CodeBadRequest, ReasonBadRequest},
-		{"data after the request", func(st *quic.Stream) {
-			WriteFrame(st, []byte(`{"v":1,"id":1,"type":"list"}`))
-			st.Write([]byte("more"))
-			st.Close()
-		}, CodeBadRequest, ReasonBadRequest},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := ts.dial(t, "BAD")
-			before := len(ts.logs.find("transport: stream refused", tc.reason))
-			st := rawStream(t, c)
-			tc.write(st)
-			if re := readError(t, st); re.Code != tc.code {
-				t.Errorf("answer code %q (%s), want %q", re.Code, re.Message, tc.code)
+	for _, tc := range faultclient.BadStreams(MaxFrameSize) {
+		t.Run(tc.Name, func(t *testing.T) {
+			code, reason := CodeBadRequest, ReasonBadRequest
+			if tc.TooLarge {
+				code, reason = CodeFrameTooLarge, ReasonFrameTooLarge
 			}
-			ts.logs.wait(t, "transport: stream refused", tc.reason)
-			if after := len(ts.logs.find("transport: stream refused", tc.reason)); after != before+1 {
+			c := ts.dial(t, "BAD")
+			before := len(ts.logs.find("transport: stream refused", reason))
+			st := rawStream(t, c)
+			if err := tc.Write(st); err != nil {
+				t.Fatal(err)
+			}
+			if re := readError(t, st); re.Code != code {
+				t.Errorf("answer code %q (%s), want %q", re.Code, re.Message, code)
+			}
+			ts.logs.wait(t, "transport: stream refused", reason)
+			if after := len(ts.logs.find("transport: stream refused", reason)); after != before+1 {
 				t.Errorf("%d new refusals logged, want 1", after-before)
 			}
-			recs := ts.logs.find("transport: stream refused", tc.reason)
+			recs := ts.logs.find("transport: stream refused", reason)
 			if recs[len(recs)-1].Attrs["device"] != "BAD" {
 				t.Errorf("refusal names device %q", recs[len(recs)-1].Attrs["device"])
 			}
@@ -314,7 +275,7 @@ func TestBadStreams(t *testing.T) {
 }
 
 // TestStalledStreamsFreed: a client opens as many streams as it may and
-// never finishes a request on them. Each is reset after ReadTimeout, which
+// never finishes a request on them (writes nothing, or part of one). Each is reset after ReadTimeout, which
 // frees the stream credit for a normal call on the same connection, and
 // another client is served meanwhile.
 func TestStalledStreamsFreed(t *testing.T) {
@@ -331,13 +292,8 @@ func TestStalledStreamsFreed(t *testing.T) {
 	var stalled []*quic.Stream
 	for i := range maxStreams {
 		st := rawStream(t, c)
-		switch i % 3 {
-		case 0: // half a length prefix
-			st.Write([]byte{0, 0})
-		case 1: // a prefix and half its payload
-			st.Write([]byte{0, 0, 0, 10, '{', '"'})
-		case 2: // a whole request, but the stream is never finished
-			WriteFrame(st, []byte(`{"v":1,"id":1,"type":"list"}`))
+		if err := faultclient.Stall(st, i); err != nil {
+			t.Fatal(err)
 		}
 		stalled = append(stalled, st)
 	}
@@ -361,12 +317,9 @@ func TestStalledStreamsFreed(t *testing.T) {
 	}
 	t.Logf("stalled streams freed; the next call completed %s after the stall began", waited)
 
-	for _, st := range stalled {
-		_ = st.SetReadDeadline(time.Now().Add(3 * time.Second))
-		_, err := st.Read(make([]byte, 1))
-		var se *quic.StreamError
-		if !errors.As(err, &se) || se.ErrorCode != streamTimeout || !se.Remote {
-			t.Errorf("stalled stream read: %v, want a reset with code %#x", err, streamTimeout)
+	for i, st := range stalled {
+		if code, err := faultclient.WaitReset(st, 3*time.Second); err != nil || code != streamTimeout {
+			t.Errorf("stalled stream %d: reset %#x, %v; want a reset with code %#x", i, code, err, streamTimeout)
 		}
 	}
 	if n := len(ts.logs.find("transport: stream refused", ReasonReadTimeout)); n != maxStreams {

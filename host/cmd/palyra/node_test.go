@@ -29,19 +29,29 @@ func waitOutput(t *testing.T, what string, b, errb *lockedBuffer, want string) {
 }
 
 // palyra node --join: a second state dir paired as node, with the same
-// signed skill, runs the daemon's calls (ran_on = its device id); once
-// its device is revoked it exits 1 and calls run on the daemon again.
+// signed skill, runs the daemon's calls (ran_on = its device id); when the
+// daemon restarts, the node reconnects by itself and runs them again;
+// once its device is revoked it exits 1 and calls run on the daemon
+// again.
 func TestNodeCommand(t *testing.T) {
 	sd := installEcho(t)
 	art := filepath.Join(filepath.Dir(sd[1]), "acme.echo-1.0.0.palyra-skill")
 	cliOK(t, sd, "identity", "init")
 
-	var dOut, dErr lockedBuffer
-	dExit := make(chan int, 1)
-	go func() {
-		dExit <- cmdline.Execute(context.Background(), newRootCommand(), append(sd, "daemon", "--listen", "127.0.0.1:0", "--name", "daemon.test"), &dOut, &dErr)
-	}()
-	waitOutput(t, "daemon", &dOut, &dErr, "listening on ")
+	// The daemon runs under a context of its own, so that it can be
+	// restarted while the node (in the same test process) goes on.
+	var dOut, dErr *lockedBuffer
+	var dExit chan int
+	startDaemon := func(ctx context.Context, listen string) {
+		dOut, dErr, dExit = &lockedBuffer{}, &lockedBuffer{}, make(chan int, 1)
+		go func() {
+			dExit <- cmdline.Execute(ctx, newRootCommand(), append(sd, "daemon", "--listen", listen, "--name", "daemon.test"), dOut, dErr)
+		}()
+		waitOutput(t, "daemon", dOut, dErr, "listening on ")
+	}
+	firstCtx, stopFirst := context.WithCancel(context.Background())
+	defer stopFirst()
+	startDaemon(firstCtx, "127.0.0.1:0")
 	addr := listeningRE.FindStringSubmatch(dOut.String())[1]
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -90,22 +100,45 @@ func TestNodeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	var ranOn string
-	for deadline := time.Now().Add(10 * time.Second); ranOn != nodeCreds.DeviceID; {
-		res, err := c.Call(ctx, &transport.Request{Type: transport.TypeCall, Call: &transport.CallRequest{Skill: "acme.echo", Tool: "echo", Input: []byte("hello")}})
-		if err != nil || string(res.Output) != "hello" {
-			t.Fatalf("remote call: %v", err)
+	defer func() { c.Close() }()
+	waitRanOnNode := func() {
+		t.Helper()
+		var ranOn string
+		for deadline := time.Now().Add(15 * time.Second); ranOn != nodeCreds.DeviceID; {
+			res, err := c.Call(ctx, &transport.Request{Type: transport.TypeCall, Call: &transport.CallRequest{Skill: "acme.echo", Tool: "echo", Input: []byte("hello")}})
+			if err != nil || string(res.Output) != "hello" {
+				t.Fatalf("remote call: %v", err)
+			}
+			var data struct {
+				RanOn string `json:"ran_on"`
+			}
+			_ = json.Unmarshal(res.Data, &data)
+			ranOn = data.RanOn
+			if time.Now().After(deadline) {
+				t.Fatalf("calls ran on %q, never on the node %s\n%s", ranOn, nodeCreds.DeviceID, nErr.String())
+			}
+			time.Sleep(50 * time.Millisecond) // the offer may not have arrived yet
 		}
-		var data struct {
-			RanOn string `json:"ran_on"`
-		}
-		_ = json.Unmarshal(res.Data, &data)
-		ranOn = data.RanOn
-		if time.Now().After(deadline) {
-			t.Fatalf("calls ran on %q, never on the node %s\n%s", ranOn, nodeCreds.DeviceID, nErr.String())
-		}
-		time.Sleep(50 * time.Millisecond) // the offer may not have arrived yet
+	}
+	waitRanOnNode()
+
+	// The daemon restarts on the same address: the node, still running,
+	// connects again by itself and offers again.
+	stopFirst()
+	if code := <-dExit; code != 0 {
+		t.Fatalf("daemon exit %d when stopped:\n%s", code, dErr.String())
+	}
+	startDaemon(context.Background(), addr)
+	c.Close()
+	if c, err = transport.Dial(ctx, addr, transport.ClientOptions{
+		Certificate: tls.Certificate{Certificate: [][]byte{cli.Cert.Raw}, PrivateKey: cli.Key},
+		RootCAs:     roots, ServerName: "daemon.test",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitRanOnNode()
+	if !strings.Contains(nErr.String(), "node: disconnected, reconnecting") {
+		t.Errorf("the node's log does not say it reconnected:\n%s", nErr.String())
 	}
 
 	// Revoking the node cuts it; it stops for good (exit 1) and calls run

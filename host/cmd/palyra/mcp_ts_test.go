@@ -60,7 +60,6 @@ func TestMCPTypeScriptClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	ensureTSClient(t, clientDir)
-	bin := palyraBinary(t)
 
 	sd := installEcho(t)
 	dir := t.TempDir()
@@ -78,9 +77,18 @@ func TestMCPTypeScriptClient(t *testing.T) {
 		t.Fatalf("install: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// The server is this test binary run as palyra (TestMain), with the
+	// environment the client is told to pass on.
+	env := map[string]string{envExecCLI: "1"}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != envExecCLI {
+			env[k] = v
+		}
+	}
 	spec, _ := json.Marshal(map[string]any{
-		"command": bin,
+		"command": os.Args[0],
 		"args":    append(append([]string{}, sd...), "mcp"),
+		"env":     env,
 		"calls": []map[string]any{
 			{"name": "globex_typed__greet", "arguments": map[string]any{"text": "hello from TypeScript"}},
 			{"name": "globex_typed__greet", "arguments": map[string]any{"text": 5}},

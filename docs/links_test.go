@@ -20,7 +20,7 @@ const repoRoot = ".."
 
 // repoFiles returns the repository's files whose names end in one of
 // suffixes, relative to its root, skipping hidden directories (.git, a
-// skill's .palyra) and bin/.
+// skill's .palyra), bin/ and node_modules/ (npm's packages, not ours).
 func repoFiles(t *testing.T, suffixes ...string) []string {
 	t.Helper()
 	var files []string
@@ -30,7 +30,7 @@ func repoFiles(t *testing.T, suffixes ...string) []string {
 		}
 		rel, _ := filepath.Rel(repoRoot, p)
 		if d.IsDir() {
-			if rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == "bin") {
+			if rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == "bin" || d.Name() == "node_modules") {
 				return filepath.SkipDir
 			}
 			return nil

@@ -2,6 +2,7 @@ package benchbase
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -91,4 +92,40 @@ func ReportFaster(b *testing.B, name string, baseline time.Duration) {
 func ReportOf(b *testing.B, name string, baseline time.Duration) {
 	b.ReportMetric(float64(PerOp(b))/float64(baseline), "x-of-"+name)
 	b.ReportMetric(float64(baseline.Nanoseconds()), name+"-ns/op")
+}
+
+// scalingRound is how many calls each round of Scaling makes: a few
+// milliseconds of calls, long enough that starting the goroutines is
+// noise, short enough that both sides of the ratio see the same load.
+const scalingRound = 1 << 13
+
+// Scaling measures how op's throughput scales from one goroutine to n on
+// this machine. It runs op b.N times on the clock, in rounds whose calls
+// are spread over n goroutines, and after each round as many calls on
+// one goroutine, off the clock; ns/op is then wall time per call with n
+// goroutines. It reports "1-goroutine-ns/op" and the ratio of the two
+// throughputs (n goroutines' calls per second over one's) as the metric
+// "ratio_<n>v1", and returns that ratio. Alternating the rounds, rather
+// than timing one goroutine in another benchmark, keeps the ratio honest
+// on a machine whose load drifts.
+func Scaling(b *testing.B, n int, op func()) float64 {
+	b.Helper()
+	Split(n, n*64, op) // every goroutine's instance warm
+	var one time.Duration
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		k := min(scalingRound, b.N-done)
+		Split(n, k, op)
+		b.StopTimer()
+		t0 := time.Now()
+		Split(1, k, op)
+		one += time.Since(t0)
+		b.StartTimer()
+		done += k
+	}
+	b.StopTimer()
+	ratio := float64(one) / float64(b.Elapsed())
+	b.ReportMetric(float64(one.Nanoseconds())/float64(b.N), "1-goroutine-ns/op")
+	b.ReportMetric(ratio, fmt.Sprintf("ratio_%dv1", n))
+	return ratio
 }

@@ -59,8 +59,11 @@ func TestTimeoutWatchdog(t *testing.T) {
 	if _, info, _ := p.CallInfo(context.Background(), "echo", nil); info.Instance != 1 {
 		t.Errorf("calls in time were killed: instance %d", info.Instance)
 	}
-	// Asleep after watchdogIdleTicks without a call.
-	time.Sleep(2 * watchdogIdleTicks * watchdogTick)
+	// Asleep once no call has begun for a timeout or two.
+	deadline := time.Now().Add(5*time.Second + 3*timeout)
+	for !p.rt.watch.sleeping.Load() && time.Now().Before(deadline) {
+		time.Sleep(timeout / 5)
+	}
 	if !p.rt.watch.sleeping.Load() {
 		t.Error("the watchdog does not sleep")
 	}

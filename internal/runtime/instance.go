@@ -62,8 +62,9 @@ type instance struct {
 	// fuel and reserve are the guest's fuel counter and what is left of
 	// its budget beyond the current slice (see package instrument).
 	fuel, reserve api.MutableGlobal
-	// deadline is when the call in progress must end (unix ns), 0 when
-	// none is armed: the runtime's watchdog kills the instance past it.
+	// deadline is when the call in progress must end (the watchdog's
+	// monotonic clock), 0 when none is armed: the runtime's watchdog
+	// kills the instance past it.
 	deadline atomic.Int64
 
 	fns         []api.Function // by export index, filled on first use
@@ -90,6 +91,7 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 		fns:    make([]api.Function, len(p.mod.exports)),
 		logs:   logBudget{logger: p.logger, maxRecords: int64(p.cfg.MaxLogRecords), maxBytes: p.cfg.MaxLogBytes},
 	}
+	inst.budget.inst = inst
 	inst.stdout = streamWriter{budget: &inst.logs, level: slog.LevelInfo, stream: "stdout"}
 	inst.stderr = streamWriter{budget: &inst.logs, level: slog.LevelWarn, stream: "stderr", keep: true}
 	base, cancel := context.WithCancel(context.Background())
@@ -152,7 +154,7 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	}
 
 	if p.cfg.Timeout > 0 {
-		p.rt.watch.add(inst)
+		p.rt.watch.add(inst, p.cfg.Timeout)
 	}
 
 	p.mu.Lock()

@@ -102,20 +102,20 @@ func TestOpenFileLimitPerInstance(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	p := newPlugin(t, PluginConfig{PoolSize: 2, MaxOpenFiles: 10, Mounts: []Mount{{HostPath: dir, GuestPath: "/out"}}})
-	var insts []*instance
+	var slots []*slot
 	for range 2 {
-		inst, err := p.acquire(ctx)
+		s, err := p.acquire(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		insts = append(insts, inst)
+		slots = append(slots, s)
 	}
-	for i, inst := range insts {
-		out, keep, err := inst.call(ctx, "fs", p.mod.exports["fs"], []byte("open_many /out 20"))
+	for i, s := range slots {
+		out, keep, err := s.inst.call(ctx, "fs", p.mod.exports["fs"], []byte("open_many /out 20"))
 		if err != nil || !openedAtLimit(string(out), 10) {
 			t.Errorf("instance %d: %q, %v", i, out, err)
 		}
-		p.release(inst, keep)
+		p.release(s, keep)
 	}
 }
 

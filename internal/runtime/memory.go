@@ -28,7 +28,15 @@ const tableElementBytes = 8
 //
 // A budget is used by one goroutine at a time: memories and tables grow
 // only during a call, and are freed only when the instance is closed.
+//
+// A growth is also where the call checks its own deadline: a guest that
+// grows its memory makes the Go runtime allocate (and collect garbage),
+// and a guest looping on memory.grow must be stopped by its own goroutine
+// even when the watchdog's is slow to be scheduled. A growth past the
+// deadline, or of an instance being stopped, is refused, and the copy of
+// a moved memory is made in chunks, checking between them.
 type memoryBudget struct {
+	inst        *instance
 	limit, used uint64 // used: by linear memories
 	maxTable    int64
 	// The guest's table globals; nil until it is instantiated.
@@ -93,34 +101,68 @@ type linearMemory struct {
 	max uint64
 }
 
+// growChunk is how much of a moved memory is copied between two checks
+// of the call's deadline: some 0.1 ms of memmove.
+const growChunk = 1 << 20
+
+// stopping reports whether the call in progress must stop: its instance
+// was killed, or its deadline has passed (then this kills it). Outside a
+// call (instantiation) it is always false. Not inlined: a call is where
+// the goroutine can be preempted, between two chunks of a copy.
+//
+//go:noinline
+func (b *memoryBudget) stopping() bool {
+	inst := b.inst
+	if inst == nil || inst.callCtx == nil {
+		return false
+	}
+	if inst.killed.Load() != killNone {
+		return true
+	}
+	w := inst.p.rt.watch
+	return w.expire(inst, w.now())
+}
+
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	old := uint64(len(m.buf))
+	if size > old && m.b.stopping() {
+		return nil
+	}
 	if size > old {
 		if size-old > m.b.free() {
 			m.b.refused = true
 			return nil
 		}
-		m.b.used += size - old
-	} else {
-		m.b.used -= old - size
 	}
-	m.b.updateTableLimit()
 	if size <= uint64(cap(m.buf)) {
 		if m.buf == nil {
 			// wazero takes nil for a refusal, even of 0 bytes.
 			m.buf = []byte{}
 		}
+		m.resize(old, size)
 		m.buf = m.buf[:size]
 		return m.buf
 	}
 	// Double, but never reserve more than the memory or the budget could
 	// ever use.
 	c := max(size, 2*uint64(cap(m.buf)))
-	c = min(c, m.max, size+m.b.free())
+	c = min(c, m.max, old+m.b.free()) // old+free: what the quota has room for
 	buf := make([]byte, size, max(c, size))
-	copy(buf, m.buf)
+	for off := 0; off < len(m.buf); off += growChunk {
+		copy(buf[off:], m.buf[off:min(off+growChunk, len(m.buf))])
+		if m.b.stopping() {
+			return nil // the memory is unchanged
+		}
+	}
+	m.resize(old, size)
 	m.buf = buf
 	return buf
+}
+
+// resize counts a change of the memory's size in the budget.
+func (m *linearMemory) resize(old, size uint64) {
+	m.b.used = m.b.used + size - old
+	m.b.updateTableLimit()
 }
 
 func (m *linearMemory) Free() {

@@ -212,17 +212,18 @@ func (p *Plugin) Run(ctx context.Context, entrypoint string) (int32, CallInfo, e
 	if err := ctx.Err(); err != nil {
 		return 0, CallInfo{}, fmt.Errorf("runtime: %s: %w", entrypoint, err)
 	}
-	inst, err := p.acquire(ctx)
+	s, err := p.acquire(ctx)
 	if err != nil {
 		return 0, CallInfo{}, fmt.Errorf("runtime: %s: %w", entrypoint, err)
 	}
+	inst := s.inst
 	inst.calls++
 	info := CallInfo{Instance: inst.id, Calls: inst.calls}
 	inst.lastFuel = 0
 	keep, err := inst.invoke(ctx, entrypoint, inst.function(entrypoint, fn), false)
 	info.Fuel = inst.lastFuel
 	rc := int32(uint32(inst.stack[0]))
-	p.release(inst, keep)
+	p.release(s, keep)
 	if err != nil {
 		return 0, info, err
 	}

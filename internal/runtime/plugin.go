@@ -139,23 +139,56 @@ type Plugin struct {
 	native  bool
 	handles nativeHandles
 
-	done   chan struct{} // closed by Close
+	done   chan struct{} // closed by Close and Retire
 	closed atomic.Bool
 	// instances counts the instances ever created, to number them.
 	instances atomic.Uint64
 
-	// mu guards the pool: busy counts the calls in progress (PoolSize at
-	// most); idle holds the instances not in use, the most recently used
-	// last, so that sequential calls keep reusing one warm instance;
-	// waiters are the calls waiting for a slot, first come first served.
-	// One mutex and no channel on the uncontended path: that is most of
-	// what taking and returning an instance costs.
-	mu      sync.Mutex
-	busy    int
-	idle    []*instance
-	waiters []chan struct{}
-	drained chan struct{}          // closed when busy drops to 0, for Close
-	live    map[*instance]struct{} // every open instance, idle or busy
+	// The pool: PoolSize slots, each holding at most one instance and
+	// serving one call at a time. A call takes a free slot with a
+	// compare-and-swap on the slot's own state, and gives it back with a
+	// store: calls in different slots write nothing in common (a mutex
+	// around the pool, taken twice a call, was most of what two cores
+	// running calls side by side contended on).
+	slots []*slot
+	// queued counts the calls waiting for a slot: while it is 0, a
+	// returned slot is just stored free, and nothing shared is written.
+	queued atomic.Int32
+
+	// mu guards waiters (first come, first served), live, closedSlots
+	// and onDrained.
+	mu          sync.Mutex
+	waiters     []chan *slot
+	live        map[*instance]struct{} // every open instance, idle or busy
+	closedSlots int
+	drained     chan struct{} // closed when every slot is closed
+	onDrained   func()        // Retire's callback
+}
+
+// A slot's states. A call holds its slot in slotBusy; a free slot is
+// slotWarm when it keeps an idle instance, slotCold when it has none.
+const (
+	slotCold int32 = iota
+	slotWarm
+	slotBusy
+	slotClosed
+)
+
+// slot is one place in a plugin's pool. inst is read and written only by
+// the call holding the slot (state slotBusy), or by Close once it has
+// closed the slot. Each slot is allocated on its own and padded to a
+// cache line (64 bytes: 64-byte objects are 64-byte aligned), so that two
+// cores never write the same line.
+type slot struct {
+	state atomic.Int32
+	inst  *instance
+	_     [64 - 16]byte
+}
+
+// take takes the slot if it is free.
+func (s *slot) take() bool {
+	v := s.state.Load()
+	return v <= slotWarm && s.state.CompareAndSwap(v, slotBusy)
 }
 
 // NewPlugin makes a plugin from mod. No instance is created until the
@@ -202,6 +235,12 @@ func (r *Runtime) NewPlugin(ctx context.Context, mod *Module, cfg PluginConfig) 
 		logger: cfg.Logger,
 		done:   make(chan struct{}),
 		live:   make(map[*instance]struct{}),
+		slots:  make([]*slot, cfg.PoolSize),
+
+		drained: make(chan struct{}),
+	}
+	for i := range p.slots {
+		p.slots[i] = new(slot)
 	}
 	if p.logger == nil {
 		p.logger = r.logger
@@ -290,105 +329,198 @@ func (p *Plugin) CallInfo(ctx context.Context, name string, input []byte) ([]byt
 	if err := ctx.Err(); err != nil {
 		return nil, CallInfo{}, fmt.Errorf("runtime: %s: %w", name, err)
 	}
-	inst, err := p.acquire(ctx)
+	s, err := p.acquire(ctx)
 	if err != nil {
 		return nil, CallInfo{}, fmt.Errorf("runtime: %s: %w", name, err)
 	}
+	inst := s.inst
 	inst.calls++
 	info := CallInfo{Instance: inst.id, Calls: inst.calls}
 	inst.lastFuel = 0
 	out, keep, err := inst.call(ctx, name, fn, input)
 	info.Fuel = inst.lastFuel
-	p.release(inst, keep)
+	p.release(s, keep)
 	return out, info, err
 }
 
 // Var returns the current value of a var.
 func (p *Plugin) Var(name string) ([]byte, bool) { return p.vars.get(name) }
 
-// acquire takes a slot and an instance, creating one if none is idle.
-func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
+// acquire takes a slot, with its instance (created if the slot has
+// none): a free one at once unless calls are queued, else the first one
+// returned to the pool, or an error when ctx ends or the plugin closes.
+func (p *Plugin) acquire(ctx context.Context) (*slot, error) {
+	var s *slot
+	if p.queued.Load() == 0 {
+		s = p.takeFree()
+	}
+	if s == nil {
+		var err error
+		if s, err = p.wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	// Checked after the slot is taken: Close closes the free slots after
+	// it sets closed, so a call that took one before must see it here.
+	if p.closed.Load() {
+		p.release(s, true)
+		return nil, ErrClosed
+	}
+	if s.inst == nil {
+		inst, err := p.newInstance(ctx)
+		if err != nil {
+			p.release(s, false)
+			return nil, err
+		}
+		s.inst = inst
+	}
+	return s, nil
+}
+
+// takeFree takes a free slot, if there is one: the first with an idle
+// instance, else the first without, so that sequential calls keep
+// reusing one warm instance. It reads the other slots' states, and
+// writes only the one it takes.
+func (p *Plugin) takeFree() *slot {
+	var cold *slot
+	for _, s := range p.slots {
+		switch s.state.Load() {
+		case slotWarm:
+			if s.state.CompareAndSwap(slotWarm, slotBusy) {
+				return s
+			}
+		case slotCold:
+			if cold == nil {
+				cold = s
+			}
+		}
+	}
+	if cold != nil && cold.state.CompareAndSwap(slotCold, slotBusy) {
+		return cold
+	}
+	for _, s := range p.slots { // lost a race: take whatever is free
+		if s.take() {
+			return s
+		}
+	}
+	return nil
+}
+
+// wait queues for a slot. A call returning its slot sees queued and hands
+// a slot over (handOff); queued is raised before the slots are looked at
+// once more, so that either this look sees a slot returned meanwhile or
+// its caller sees queued.
+func (p *Plugin) wait(ctx context.Context) (*slot, error) {
 	p.mu.Lock()
 	if p.closed.Load() {
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if p.busy < p.cfg.PoolSize {
-		p.busy++
-	} else if err := p.wait(ctx); err != nil {
-		return nil, err // p.mu is unlocked
-	}
-	var inst *instance
-	if n := len(p.idle); n > 0 {
-		inst = p.idle[n-1]
-		p.idle = p.idle[:n-1]
-	}
-	p.mu.Unlock()
-	if inst == nil {
-		var err error
-		if inst, err = p.newInstance(ctx); err != nil {
-			p.release(nil, false)
-			return nil, err
+	p.queued.Add(1)
+	if len(p.waiters) == 0 {
+		if s := p.takeFree(); s != nil {
+			p.queued.Add(-1)
+			p.mu.Unlock()
+			return s, nil
 		}
 	}
-	return inst, nil
-}
-
-// wait queues for a slot, with p.mu held; it returns with p.mu held and
-// the slot taken, or unlocked with an error.
-func (p *Plugin) wait(ctx context.Context) error {
-	w := make(chan struct{}, 1)
+	w := make(chan *slot, 1)
 	p.waiters = append(p.waiters, w)
 	p.mu.Unlock()
 	var err error
 	select {
-	case <-w:
+	case s := <-w:
+		return s, nil
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-p.done:
 		err = ErrClosed
 	}
 	p.mu.Lock()
-	if err == nil && p.closed.Load() {
-		err = ErrClosed
-	}
-	if err == nil {
-		return nil
-	}
 	if i := slices.Index(p.waiters, w); i >= 0 {
 		p.waiters = slices.Delete(p.waiters, i, i+1)
+		p.queued.Add(-1)
 		p.mu.Unlock()
-		return err
+		return nil, err
 	}
-	// A slot was handed over as the wait ended: pass it on.
 	p.mu.Unlock()
-	p.release(nil, false)
-	return err
+	// A slot was handed over as the wait ended: pass it on.
+	p.release(<-w, true)
+	return nil, err
 }
 
-// release returns the slot, and the instance to the idle set if it is
-// still usable (inst may be nil). A waiting call gets the slot.
-func (p *Plugin) release(inst *instance, keep bool) {
-	if inst != nil && !keep {
-		p.discard(inst)
-		inst = nil
-	}
+// handOff gives free slots to the calls queued for one, in order.
+func (p *Plugin) handOff() {
 	p.mu.Lock()
-	if inst != nil {
-		p.idle = append(p.idle, inst)
-	}
-	if len(p.waiters) > 0 {
+	defer p.mu.Unlock()
+	for len(p.waiters) > 0 {
+		s := p.takeFree()
+		if s == nil {
+			return // taken by a call that did not queue: it hands it on
+		}
 		w := p.waiters[0]
 		p.waiters = slices.Delete(p.waiters, 0, 1)
-		w <- struct{}{} // the slot stays busy, now the waiter's
+		p.queued.Add(-1)
+		w <- s // buffered
+	}
+}
+
+// release returns a slot taken by acquire. Its instance stays in it if
+// keep is set, else it is closed. Once the plugin is closed (Close,
+// Retire), the slot is closed instead.
+func (p *Plugin) release(s *slot, keep bool) {
+	if s.inst != nil && !keep {
+		p.discard(s.inst)
+		s.inst = nil
+	}
+	if s.inst != nil {
+		s.state.Store(slotWarm)
 	} else {
-		p.busy--
-		if p.busy == 0 && p.drained != nil {
-			close(p.drained)
-			p.drained = nil
-		}
+		s.state.Store(slotCold)
+	}
+	// Both loads come after the store: a call that queues, or a Close
+	// that begins, after them finds the slot free.
+	if p.queued.Load() > 0 {
+		p.handOff()
+	}
+	if p.closed.Load() && s.take() {
+		p.closeSlot(s)
+	}
+}
+
+// closeSlot closes a slot the caller has taken, and its instance. The
+// last one closed ends Close's wait and calls Retire's callback.
+func (p *Plugin) closeSlot(s *slot) {
+	if s.inst != nil {
+		p.discard(s.inst)
+		s.inst = nil
+	}
+	s.state.Store(slotClosed)
+	p.mu.Lock()
+	p.closedSlots++
+	last := p.closedSlots == len(p.slots)
+	var done func()
+	if last {
+		close(p.drained)
+		done, p.onDrained = p.onDrained, nil
 	}
 	p.mu.Unlock()
+	if last {
+		p.forget()
+	}
+	if done != nil {
+		done()
+	}
+}
+
+// closeFree closes the slots no call holds; release closes the others as
+// their calls return.
+func (p *Plugin) closeFree() {
+	for _, s := range p.slots {
+		if s.take() {
+			p.closeSlot(s)
+		}
+	}
 }
 
 func (p *Plugin) discard(inst *instance) {
@@ -398,6 +530,13 @@ func (p *Plugin) discard(inst *instance) {
 	inst.close()
 }
 
+// forget takes the plugin out of its runtime's list.
+func (p *Plugin) forget() {
+	p.rt.mu.Lock()
+	delete(p.rt.plugins, p)
+	p.rt.mu.Unlock()
+}
+
 // Close stops the plugin: calls in progress are stopped (they return
 // ErrClosed), waiting calls and later ones fail with ErrClosed, and the
 // instances are closed. It waits for the calls in progress to return, or
@@ -405,32 +544,42 @@ func (p *Plugin) discard(inst *instance) {
 func (p *Plugin) Close(ctx context.Context) error {
 	if !p.closed.Swap(true) {
 		close(p.done)
-		p.rt.mu.Lock()
-		delete(p.rt.plugins, p)
-		p.rt.mu.Unlock()
+		p.forget()
 	}
 	p.stopAll()
+	p.closeFree()
+	select {
+	case <-p.drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Retire closes the plugin gracefully: calls made from now on, and those
+// waiting for an instance, fail with ErrClosed (none of them has run),
+// while the calls in progress run to their end. When the last one
+// returns, the instances are closed and done (if not nil) is called, in
+// that call's goroutine, or in Retire's if none is in progress. Close
+// still stops the calls in progress of a retired plugin. Call Retire at
+// most once.
+func (p *Plugin) Retire(done func()) {
 	p.mu.Lock()
-	for p.busy > 0 {
-		if p.drained == nil {
-			p.drained = make(chan struct{})
-		}
-		drained := p.drained
-		p.mu.Unlock()
-		select {
-		case <-drained:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		p.mu.Lock()
+	drained := p.closedSlots == len(p.slots)
+	if !drained {
+		p.onDrained = done
 	}
-	idle := p.idle
-	p.idle = nil
 	p.mu.Unlock()
-	for _, inst := range idle {
-		p.discard(inst)
+	if drained {
+		if done != nil {
+			done()
+		}
+		return
 	}
-	return nil
+	if !p.closed.Swap(true) {
+		close(p.done)
+	}
+	p.closeFree()
 }
 
 // stopAll stops every call in progress.

@@ -106,14 +106,18 @@ type Host struct {
 	trust   *trust.Store
 	journal *journal.Journal
 
-	// Running skills (run.go). runMu guards skills and runClosed; loadMu
-	// guards loading and loadCtx, the loads in progress by skill id (one
-	// at most per skill; a load never holds a host-wide lock while it
-	// compiles); loads counts them for Close; rtMu guards the lazily made
-	// rt and secrets.
-	runMu      sync.RWMutex
-	skills     map[string]*loadedSkill
-	runClosed  bool
+	// Running skills (run.go). skills is the loaded skills by id, a map
+	// never changed once stored (changes store a new one), so that a call
+	// looks its skill up with one atomic load and no lock: a read lock
+	// taken by every call was a counter every call wrote. runMu
+	// serializes the changes and the setting of runClosed; loadMu guards
+	// loading and loadCtx, the loads in progress by skill id (one at most
+	// per skill; a load never holds a host-wide lock while it compiles);
+	// loads counts them for Close; rtMu guards the lazily made rt and
+	// secrets.
+	runMu      sync.Mutex
+	skills     atomic.Pointer[map[string]*loadedSkill]
+	runClosed  atomic.Bool
 	loadMu     sync.Mutex
 	loading    map[string]*pendingLoad
 	loadCtx    context.Context
@@ -147,7 +151,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Host, error) {
 	if opts.Principal == "" {
 		opts.Principal = "host"
 	}
-	h := &Host{dir: dir, opts: opts, log: opts.Logger, skills: make(map[string]*loadedSkill)}
+	h := &Host{dir: dir, opts: opts, log: opts.Logger}
+	h.skills.Store(new(map[string]*loadedSkill))
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path"
@@ -117,11 +118,20 @@ type GuestLog struct {
 // changes made through this Host take effect at once, changes made by
 // other processes within Options.JournalPollInterval.
 func (h *Host) Call(ctx context.Context, skillID, tool string, input []byte) ([]byte, error) {
-	ls, err := h.loaded(ctx, skillID)
-	if err != nil {
-		return nil, err
+	for {
+		ls, err := h.loaded(ctx, skillID)
+		if err != nil {
+			return nil, err
+		}
+		out, err := ls.call(ctx, tool, input)
+		if h.refusedByRetired(ls, err) {
+			continue
+		}
+		return out, err
 	}
-	defer ls.release()
+}
+
+func (ls *loadedSkill) call(ctx context.Context, tool string, input []byte) ([]byte, error) {
 	t, err := ls.tool(tool)
 	if err != nil {
 		return nil, err
@@ -129,7 +139,7 @@ func (h *Host) Call(ctx context.Context, skillID, tool string, input []byte) ([]
 	if ls.logs {
 		// Only when the host logs guest records: the value costs an
 		// allocation per call.
-		ctx = context.WithValue(ctx, callKey{}, &callRecorder{id: h.callSeq.Add(1)})
+		ctx = context.WithValue(ctx, callKey{}, &callRecorder{id: ls.h.callSeq.Add(1)})
 	}
 	if err := ls.checkInput(ctx, t, input); err != nil {
 		return nil, err
@@ -151,19 +161,38 @@ func (h *Host) Call(ctx context.Context, skillID, tool string, input []byte) ([]
 	return out, nil
 }
 
+// refusedByRetired reports whether a call failed only because its skill
+// was retired (reinstalled, removed, its grants or config changed)
+// between the lookup and the call: a retired skill's plugins refuse new
+// calls, which never ran, so they run again on the current version. A
+// retired skill's calls in progress are never stopped, so ErrClosed from
+// one means the call was refused, unless the host is closing.
+func (h *Host) refusedByRetired(ls *loadedSkill, err error) bool {
+	return err != nil && ls.retired.Load() && !h.runClosed.Load() && errors.Is(err, runtime.ErrClosed)
+}
+
 // Run is Call that also reports how the call went: its duration and the
 // guest's logs (for `palyra skills run --json`).
 func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*CallResult, error) {
-	ls, err := h.loaded(ctx, skillID)
-	if err != nil {
-		return nil, err
+	for {
+		ls, err := h.loaded(ctx, skillID)
+		if err != nil {
+			return nil, err
+		}
+		res, err := ls.run(ctx, tool, input)
+		if h.refusedByRetired(ls, err) {
+			continue
+		}
+		return res, err
 	}
-	defer ls.release()
+}
+
+func (ls *loadedSkill) run(ctx context.Context, tool string, input []byte) (*CallResult, error) {
 	t, err := ls.tool(tool)
 	if err != nil {
 		return nil, err
 	}
-	res := &CallResult{SkillID: ls.skillID, Version: ls.version, Tool: t.id, CallID: h.callSeq.Add(1), Logs: []GuestLog{}}
+	res := &CallResult{SkillID: ls.skillID, Version: ls.version, Tool: t.id, CallID: ls.h.callSeq.Add(1), Logs: []GuestLog{}}
 	if err := ls.checkInput(ctx, t, input); err != nil {
 		return res, err
 	}
@@ -212,9 +241,9 @@ type loadedSkill struct {
 	logs       bool // the host's logger takes guest records at the skill's level
 	schemaWarn bool // Policy.ToolSchemas is "warn": log violations, go on
 
-	users   atomic.Int64
-	retired atomic.Bool
-	closing sync.Once
+	retired  atomic.Bool
+	retiring sync.Once
+	closing  sync.Once
 }
 
 type loadedTool struct {
@@ -239,21 +268,32 @@ func (ls *loadedSkill) callError(t *loadedTool, err error) error {
 	return fmt.Errorf("%s %s: %s: %w", ls.skillID, ls.version, t.id, err)
 }
 
-// release ends one use; the last use of a retired skill closes it.
-func (ls *loadedSkill) release() {
-	if ls.users.Add(-1) == 0 && ls.retired.Load() {
-		ls.close()
-	}
-}
-
-// retire takes the skill out of the cache: it closes when its last call
-// in progress returns, so a reinstall or a grants change does not fail
-// the calls already running.
+// retire takes the skill out of service without failing the calls in
+// progress (a reinstall or a grants change must not): its plugins refuse
+// new calls (Call runs them on the current version instead) and close as
+// their last call in progress returns; the last of them closes the skill.
+// No call counts itself in or out of the skill: that was a counter every
+// call wrote twice; the plugins' pools know which calls are in progress.
 func (ls *loadedSkill) retire() {
-	ls.retired.Store(true)
-	if ls.users.Load() == 0 {
-		ls.close()
-	}
+	ls.retiring.Do(func() {
+		ls.retired.Store(true)
+		if ls.staleTimer != nil {
+			ls.staleTimer.Stop()
+		}
+		if len(ls.plugins) == 0 {
+			ls.close()
+			return
+		}
+		var left atomic.Int32
+		left.Store(int32(len(ls.plugins)))
+		for _, p := range ls.plugins {
+			p.Retire(func() {
+				if left.Add(-1) == 0 {
+					ls.close()
+				}
+			})
+		}
+	})
 }
 
 func (ls *loadedSkill) close() {
@@ -274,24 +314,14 @@ func (ls *loadedSkill) close() {
 	})
 }
 
-// loaded returns the skill ready to run, counting one use: the cached one
-// if the journal (re-read at most every poll interval) says it is still
-// current, else a fresh load.
+// loaded returns the skill ready to run: the cached one if the journal
+// (re-read at most every poll interval) says it is still current, else a
+// fresh load.
 func (h *Host) loaded(ctx context.Context, skillID string) (*loadedSkill, error) {
-	h.runMu.RLock()
-	ls := h.skills[skillID]
-	if ls != nil {
-		ls.users.Add(1)
-	}
-	closed := h.runClosed
-	h.runMu.RUnlock()
-	if closed {
-		if ls != nil {
-			ls.release()
-		}
+	if h.runClosed.Load() {
 		return nil, ErrClosed
 	}
-	if ls != nil {
+	if ls := h.cached(skillID); ls != nil {
 		if !ls.stale.Load() || !ls.stale.CompareAndSwap(true, false) {
 			return ls, nil
 		}
@@ -299,17 +329,40 @@ func (h *Host) loaded(ctx context.Context, skillID string) (*loadedSkill, error)
 		seq, err := h.journal.LastEventSeq(ctx, skillID)
 		if err != nil {
 			ls.stale.Store(true) // the next call tries again
-			ls.release()
 			return nil, err
 		}
 		if seq == ls.seq {
 			ls.staleTimer.Reset(h.pollInterval())
 			return ls, nil
 		}
-		ls.release()
 		h.invalidate(skillID)
 	}
 	return h.load(ctx, skillID)
+}
+
+// cached returns the loaded copy of skillID, if any.
+func (h *Host) cached(skillID string) *loadedSkill {
+	if m := h.skills.Load(); m != nil {
+		return (*m)[skillID]
+	}
+	return nil
+}
+
+// setCached stores (ls non-nil) or drops the loaded copy of skillID in a
+// new map; h.runMu is held.
+func (h *Host) setCached(skillID string, ls *loadedSkill) {
+	old := h.skills.Load()
+	if old == nil {
+		return // closed
+	}
+	m := make(map[string]*loadedSkill, len(*old)+1)
+	maps.Copy(m, *old)
+	if ls != nil {
+		m[skillID] = ls
+	} else {
+		delete(m, skillID)
+	}
+	h.skills.Store(&m)
 }
 
 func (h *Host) pollInterval() time.Duration {
@@ -326,8 +379,7 @@ type pendingLoad struct {
 	err  error
 }
 
-// load returns the current version of skillID, counting one use: from the
-// cache, else from a load it starts or one already in progress for the
+// load returns the current version of skillID: from the cache, else from a load it starts or one already in progress for the
 // same skill.
 //
 // Loads are per skill and run in their own goroutine: a skill whose
@@ -338,25 +390,17 @@ type pendingLoad struct {
 func (h *Host) load(ctx context.Context, skillID string) (*loadedSkill, error) {
 	for {
 		h.loadMu.Lock()
-		h.runMu.RLock()
-		ls := h.skills[skillID]
-		if ls != nil {
-			ls.users.Add(1)
-		}
-		closed := h.runClosed
+		ls := h.cached(skillID)
+		// Read under loadMu, which Close takes after it sets runClosed and
+		// before it waits for the loads: a load started here is waited for.
+		closed := h.runClosed.Load()
 		pl := h.loading[skillID]
 		if !closed && ls == nil && pl == nil {
-			// Under runMu, so that Close, which sets runClosed under it,
-			// waits for every load it has not seen start.
 			pl = h.startLoad(skillID)
 		}
-		h.runMu.RUnlock()
 		h.loadMu.Unlock()
 		switch {
 		case closed:
-			if ls != nil {
-				ls.release()
-			}
 			return nil, ErrClosed
 		case ls != nil:
 			return ls, nil
@@ -368,10 +412,7 @@ func (h *Host) load(ctx context.Context, skillID string) (*loadedSkill, error) {
 			return nil, ctx.Err()
 		}
 		if pl.err != nil {
-			h.runMu.RLock()
-			closed := h.runClosed
-			h.runMu.RUnlock()
-			if closed {
+			if h.runClosed.Load() {
 				return nil, ErrClosed
 			}
 			return nil, pl.err
@@ -381,8 +422,8 @@ func (h *Host) load(ctx context.Context, skillID string) (*loadedSkill, error) {
 	}
 }
 
-// startLoad starts loading skillID in a goroutine; h.loadMu and h.runMu
-// (read) are held, runClosed is false.
+// startLoad starts loading skillID in a goroutine; h.loadMu is held,
+// runClosed is false.
 func (h *Host) startLoad(skillID string) *pendingLoad {
 	if h.loading == nil {
 		h.loading = make(map[string]*pendingLoad)
@@ -436,11 +477,11 @@ func (h *Host) loadNow(ctx context.Context, skillID string) error {
 
 	h.runMu.Lock()
 	defer h.runMu.Unlock()
-	if h.runClosed {
+	if h.runClosed.Load() {
 		ls.retire()
 		return ErrClosed
 	}
-	h.skills[skillID] = ls
+	h.setCached(skillID, ls)
 	return nil
 }
 
@@ -724,8 +765,10 @@ func (h *Host) secretStore() (*secrets.Store, error) {
 // finish on the old one.
 func (h *Host) invalidate(skillID string) {
 	h.runMu.Lock()
-	ls := h.skills[skillID]
-	delete(h.skills, skillID)
+	ls := h.cached(skillID)
+	if ls != nil {
+		h.setCached(skillID, nil)
+	}
 	h.runMu.Unlock()
 	if ls != nil {
 		ls.retire()
@@ -738,9 +781,11 @@ const closeTimeout = 10 * time.Second
 // closeRuntime stops every call in progress and releases the runtime.
 func (h *Host) closeRuntime() error {
 	h.runMu.Lock()
-	h.runClosed = true
-	skills := h.skills
-	h.skills = nil
+	h.runClosed.Store(true)
+	var skills map[string]*loadedSkill
+	if m := h.skills.Swap(nil); m != nil {
+		skills = *m
+	}
 	h.runMu.Unlock()
 	// No load starts now; end those in progress (a compile runs to its
 	// end, bounded by the audit's compile limits) before the runtime
@@ -753,6 +798,9 @@ func (h *Host) closeRuntime() error {
 	h.loads.Wait()
 	for _, ls := range skills {
 		ls.retired.Store(true)
+		if ls.staleTimer != nil {
+			ls.staleTimer.Stop()
+		}
 	}
 	h.rtMu.Lock()
 	defer h.rtMu.Unlock()

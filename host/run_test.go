@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -478,4 +481,100 @@ func TestRunReportsInstance(t *testing.T) {
 				i, want.tool, res.Module, res.Instance, res.InstanceCalls, want.instance, want.calls)
 		}
 	}
+}
+
+// blockOn is a slog.Handler that, for a record whose message is "block",
+// reports it was reached and waits for release: a call held in a host
+// function. Other records are dropped.
+type blockOn struct {
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (b blockOn) Enabled(context.Context, slog.Level) bool { return true }
+func (b blockOn) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "block" {
+		b.reached <- struct{}{}
+		<-b.release
+	}
+	return nil
+}
+func (b blockOn) WithAttrs([]slog.Attr) slog.Handler { return b }
+func (b blockOn) WithGroup(string) slog.Handler      { return b }
+
+// A change that reloads a skill (here a var) lets the call in progress
+// finish on the version it started on, while later calls run on the
+// reloaded one.
+func TestReloadKeepsCallsInProgress(t *testing.T) {
+	ctx := context.Background()
+	b := blockOn{reached: make(chan struct{}, 1), release: make(chan struct{})}
+	h := installGuest(t, t.TempDir(), host.Options{Logger: slog.New(b)}, skillSpec{})
+	for range 2 {
+		if _, err := h.Call(ctx, "acme.guest", "echo", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running := make(chan error, 1)
+	go func() {
+		res, err := h.Run(ctx, "acme.guest", "log", []byte("block"))
+		if err == nil && (res.Instance != 1 || res.InstanceCalls != 3) {
+			err = fmt.Errorf("ran on instance %d, call %d; want the warm instance 1, call 3", res.Instance, res.InstanceCalls)
+		}
+		running <- err
+	}()
+	<-b.reached
+	if _, err := h.SetVar(ctx, "acme.guest", "k", "v", "test"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.Run(ctx, "acme.guest", "echo", []byte("x"))
+	if err != nil || string(res.Output) != "x" {
+		t.Fatalf("call after the reload: %+v, %v", res, err)
+	}
+	if res.Instance != 1 || res.InstanceCalls != 1 {
+		t.Errorf("call after the reload ran on instance %d, call %d: not a fresh load", res.Instance, res.InstanceCalls)
+	}
+	close(b.release)
+	if err := <-running; err != nil {
+		t.Errorf("call in progress during the reload: %v", err)
+	}
+}
+
+// Calls made while the skill is reloaded again and again all succeed: one
+// that finds the old version retired before it starts runs on the new.
+func TestCallsDuringReloads(t *testing.T) {
+	skipUnderRace(t)
+	ctx := context.Background()
+	h := installGuest(t, t.TempDir(), host.Options{}, skillSpec{})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				in := fmt.Appendf(nil, "%d/%d", g, i)
+				if out, err := h.Call(ctx, "acme.guest", "echo", in); err != nil || !bytes.Equal(out, in) {
+					t.Errorf("call %s during reloads: %q, %v", in, out, err)
+					return
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	for i := range 10 {
+		// Reload while calls are flowing.
+		for n, end := calls.Load(), time.Now().Add(10*time.Second); calls.Load() < n+20 && time.Now().Before(end) && !t.Failed(); {
+			time.Sleep(time.Millisecond)
+		}
+		if _, err := h.SetVar(ctx, "acme.guest", "k", strconv.Itoa(i), "test"); err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d calls during 10 reloads", calls.Load())
 }

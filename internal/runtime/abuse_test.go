@@ -221,6 +221,31 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 }
 
+// A plugin with a shorter timeout than the others' gets it enforced even
+// when the watchdog was waiting for the longer one; and the watchdog does
+// not tick: while calls with a long timeout are made, it looks at them a
+// handful of times, not every few milliseconds.
+func TestWatchdogTimeouts(t *testing.T) {
+	r := newRuntime(t)
+	long := pluginOf(t, r, guestWasm(t), PluginConfig{PoolSize: 1, Timeout: time.Hour})
+	scans := r.watch.scans.Load()
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		callAfter(t, long, "echo")
+	}
+	if n := r.watch.scans.Load() - scans; n > 10 {
+		t.Errorf("the watchdog looked %d times in 300 ms of calls with a 1 h timeout", n)
+	}
+	timeout := 100 * time.Millisecond
+	short := pluginOf(t, r, guestWasm(t), PluginConfig{PoolSize: 1, Timeout: timeout})
+	start := time.Now()
+	if _, err := short.Call(context.Background(), "spin", nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("spin: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("spin with a %v timeout stopped after %v", timeout, d)
+	}
+}
+
 func TestCloseStopsCalls(t *testing.T) {
 	p := newPlugin(t, PluginConfig{PoolSize: 1})
 	errc := make(chan error, 2)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -394,5 +395,81 @@ func TestCallInfo(t *testing.T) {
 	}
 	if _, info, err := p.CallInfo(ctx, "nope", nil); !errors.Is(err, ErrNoFunction) || info != (CallInfo{}) {
 		t.Errorf("unknown function: %+v, %v", info, err)
+	}
+}
+
+// blockingHandler is a slog.Handler whose Handle reports that it was
+// reached and waits for release to close: a call blocked in a host
+// function.
+type blockingHandler struct {
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (h blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h blockingHandler) Handle(context.Context, slog.Record) error {
+	select {
+	case h.reached <- struct{}{}:
+	default:
+	}
+	<-h.release
+	return nil
+}
+func (h blockingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h blockingHandler) WithGroup(string) slog.Handler      { return h }
+
+// Retire refuses new calls and those waiting for an instance, lets the
+// call in progress finish, and then closes the instances and calls back.
+func TestRetire(t *testing.T) {
+	ctx := context.Background()
+	h := blockingHandler{reached: make(chan struct{}, 1), release: make(chan struct{})}
+	p := newPlugin(t, PluginConfig{PoolSize: 1, Logger: slog.New(h)})
+	running := make(chan error, 1)
+	go func() {
+		out, err := p.Call(ctx, "log", []byte("x"))
+		if err == nil && len(out) == 0 {
+			err = errors.New("no output")
+		}
+		running <- err
+	}()
+	<-h.reached
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := p.Call(ctx, "echo", nil) // waits for the one instance
+		waiting <- err
+	}()
+	for p.queued.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+
+	var retired atomic.Bool
+	p.Retire(func() { retired.Store(true) })
+	if err := <-waiting; !errors.Is(err, ErrClosed) {
+		t.Errorf("call waiting when retired: %v, want ErrClosed", err)
+	}
+	if _, err := p.Call(ctx, "echo", nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("call after Retire: %v, want ErrClosed", err)
+	}
+	if retired.Load() {
+		t.Error("retired with a call in progress")
+	}
+	close(h.release)
+	if err := <-running; err != nil {
+		t.Errorf("call in progress when retired: %v", err)
+	}
+	if !retired.Load() {
+		t.Error("the last call returned, and the plugin is not retired")
+	}
+	p.mu.Lock()
+	live := len(p.live)
+	p.mu.Unlock()
+	if live != 0 {
+		t.Errorf("%d instances open after Retire", live)
+	}
+	p.rt.mu.Lock()
+	_, listed := p.rt.plugins[p]
+	p.rt.mu.Unlock()
+	if listed {
+		t.Error("the runtime still lists the retired plugin")
 	}
 }

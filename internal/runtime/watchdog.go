@@ -38,6 +38,7 @@ type watchdog struct {
 	mu         sync.Mutex
 	instances  map[*instance]struct{} // those of plugins with a Timeout
 	minTimeout time.Duration          // the shortest of their timeouts
+	scans      atomic.Int64           // looks at the instances, for tests
 	started    bool
 	stopped    bool
 }
@@ -61,7 +62,12 @@ func (w *watchdog) add(inst *instance, timeout time.Duration) {
 	defer w.mu.Unlock()
 	w.instances[inst] = struct{}{}
 	if w.minTimeout == 0 || timeout < w.minTimeout {
+		// The goroutine may be waiting for longer than this timeout.
 		w.minTimeout = timeout
+		select {
+		case w.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
 	}
 	if !w.started && !w.stopped {
 		w.started = true
@@ -79,7 +85,10 @@ func (w *watchdog) remove(inst *instance) {
 func (w *watchdog) begin(inst *instance, timeout time.Duration) {
 	inst.deadline.Store(w.now() + int64(timeout))
 	if w.sleeping.Load() && w.sleeping.CompareAndSwap(true, false) {
-		w.wake <- struct{}{} // buffered: the one wake-up
+		select {
+		case w.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
 	}
 }
 
@@ -152,6 +161,7 @@ func (w *watchdog) run() {
 		t.Reset(wait - time.Duration(now))
 		select {
 		case <-t.C:
+		case <-w.wake: // a shorter timeout was added
 		case <-w.done:
 			return
 		}
@@ -163,6 +173,7 @@ func (w *watchdog) run() {
 func (w *watchdog) scan() (next int64, minTimeout time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.scans.Add(1)
 	now := w.now()
 	for inst := range w.instances {
 		if w.expire(inst, now) {

@@ -108,18 +108,31 @@ const scalingRound = 1 << 13
 // "ratio_<n>v1", and returns that ratio. Alternating the rounds, rather
 // than timing one goroutine in another benchmark, keeps the ratio honest
 // on a machine whose load drifts.
+//
+// It also reports "cpu_<n>v1": the process's CPU time per call with n
+// goroutines over that with one (garbage collection included). It says
+// what contention costs whatever else the machine runs: 1 when calls side
+// by side cost no more than calls alone, whereas ratio_<n>v1 can reach n
+// only on n idle cores. "cpus" is the CPUs the process got with n
+// goroutines (CPU time over wall time): below n, the machine's other
+// work, or calls waiting for each other, took the rest.
 func Scaling(b *testing.B, n int, op func()) float64 {
 	b.Helper()
 	Split(n, n*64, op) // every goroutine's instance warm
-	var one time.Duration
+	var one, cpuN, cpuOne time.Duration
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		k := min(scalingRound, b.N-done)
+		c0 := processCPU()
 		Split(n, k, op)
+		c1 := processCPU()
 		b.StopTimer()
 		t0 := time.Now()
+		c2 := processCPU()
 		Split(1, k, op)
+		cpuOne += processCPU() - c2
 		one += time.Since(t0)
+		cpuN += c1 - c0
 		b.StartTimer()
 		done += k
 	}
@@ -127,5 +140,9 @@ func Scaling(b *testing.B, n int, op func()) float64 {
 	ratio := float64(one) / float64(b.Elapsed())
 	b.ReportMetric(float64(one.Nanoseconds())/float64(b.N), "1-goroutine-ns/op")
 	b.ReportMetric(ratio, fmt.Sprintf("ratio_%dv1", n))
+	if cpuOne > 0 {
+		b.ReportMetric(float64(cpuN)/float64(cpuOne), fmt.Sprintf("cpu_%dv1", n))
+		b.ReportMetric(float64(cpuN)/float64(b.Elapsed()), "cpus")
+	}
 	return ratio
 }

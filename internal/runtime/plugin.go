@@ -151,6 +151,12 @@ type Plugin struct {
 	// around the pool, taken twice a call, was most of what two cores
 	// running calls side by side contended on).
 	slots []*slot
+	// recent holds, per P (a sync.Pool's Get and Put touch only the
+	// calling P's own entry), the slot a call on that P used last: the
+	// next call there tries it first, and so does not read the other
+	// slots, whose lines other cores are writing. Only a hint: the
+	// garbage collector may empty it.
+	recent sync.Pool
 	// queued counts the calls waiting for a slot: while it is 0, a
 	// returned slot is just stored free, and nothing shared is written.
 	queued atomic.Int32
@@ -352,7 +358,11 @@ func (p *Plugin) Var(name string) ([]byte, bool) { return p.vars.get(name) }
 func (p *Plugin) acquire(ctx context.Context) (*slot, error) {
 	var s *slot
 	if p.queued.Load() == 0 {
-		s = p.takeFree()
+		if r, _ := p.recent.Get().(*slot); r != nil && r.state.Load() == slotWarm && r.state.CompareAndSwap(slotWarm, slotBusy) {
+			s = r
+		} else {
+			s = p.takeFree()
+		}
 	}
 	if s == nil {
 		var err error
@@ -475,6 +485,7 @@ func (p *Plugin) release(s *slot, keep bool) {
 	}
 	if s.inst != nil {
 		s.state.Store(slotWarm)
+		p.recent.Put(s)
 	} else {
 		s.state.Store(slotCold)
 	}

@@ -1,0 +1,18 @@
+//go:build unix
+
+package benchbase
+
+import (
+	"syscall"
+	"time"
+)
+
+// processCPU returns the CPU time the process has used, all threads, user
+// and system (0 if it cannot tell).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -83,18 +83,25 @@ func bystander(t *testing.T, r *Runtime) *Plugin {
 // plugin's calls keep being served.
 func stopsInTime(t *testing.T, p, other *Plugin, fn string, want error, limit time.Duration) {
 	t.Helper()
-	done := make(chan error, 1)
+	type result struct {
+		err error
+		d   time.Duration
+	}
+	done := make(chan result, 1)
 	start := time.Now()
 	go func() {
 		_, err := p.Call(context.Background(), fn, nil)
-		done <- err
+		// Timed here, not when the loop below notices: that may be a
+		// bystander call later.
+		done <- result{err, time.Since(start)}
 	}()
 	// Meanwhile, the other plugin answers.
 	for i := 0; ; i++ {
 		select {
-		case err := <-done:
-			if d := time.Since(start); d > limit {
-				t.Errorf("%s stopped after %v, limit %v", fn, d, limit)
+		case r := <-done:
+			err := r.err
+			if r.d > limit {
+				t.Errorf("%s stopped after %v, limit %v", fn, r.d, limit)
 			}
 			if !errors.Is(err, want) {
 				t.Errorf("%s: err = %v, want %v", fn, err, want)
@@ -182,10 +189,11 @@ func TestBulkOperationsStop(t *testing.T) {
 	timeout := 300 * time.Millisecond
 	p := abusePlugin(t, r, "bulk", PluginConfig{PoolSize: 1, Timeout: timeout})
 	for _, fn := range []string{"copy_loop", "copy100_loop", "fill_loop", "grow_loop"} {
-		// A timed-out instance is replaced: the new one's memory is
-		// touched first, so that the loop, not the page faults, is timed.
-		// On a loaded machine faulting 62 MB in can take longer than the
-		// timeout itself: then the instance is replaced, so try again.
+		// A timed-out instance is replaced: touch makes the new one
+		// first (instantiating it faults its 62 MB memory in), so that
+		// the loop, not the instantiation, is timed. On a loaded machine
+		// touch itself can time out: then the instance is replaced, so
+		// try again.
 		for try := 1; ; try++ {
 			_, err := p.Call(context.Background(), "touch", nil)
 			if err == nil {
@@ -200,6 +208,32 @@ func TestBulkOperationsStop(t *testing.T) {
 	}
 	tp := abusePlugin(t, r, "tables", PluginConfig{PoolSize: 1, Timeout: timeout})
 	stopsInTime(t, tp, other, "fill_loop", context.DeadlineExceeded, timeout+slack)
+}
+
+// TestGrowthStopsWithoutWatchdog: a guest that grows its memory stops at
+// its deadline even when the watchdog's goroutine does not run at all,
+// the extreme of a watchdog starved by the garbage collections the guest
+// provokes: each growth checks the deadline in the guest's own goroutine.
+func TestGrowthStopsWithoutWatchdog(t *testing.T) {
+	r := newRuntime(t)
+	timeout := 200 * time.Millisecond
+	p := abusePlugin(t, r, "bulk", PluginConfig{PoolSize: 1, Timeout: timeout})
+	if _, err := p.Call(context.Background(), "touch", nil); err != nil {
+		t.Fatal(err)
+	}
+	r.watch.stop()
+	// A backstop, so that a guest the check misses fails the test rather
+	// than hanging it; its error names no timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := p.Call(ctx, "grow_loop", nil)
+	if d := time.Since(start); d > timeout+slack {
+		t.Errorf("grow_loop stopped after %v, timeout %v", d, timeout)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out after") {
+		t.Errorf("grow_loop: %v, want the plugin's timeout", err)
+	}
 }
 
 // TestTablesInMemoryQuota: table growth counts in the memory quota, and

@@ -101,9 +101,12 @@ type linearMemory struct {
 	max uint64
 }
 
-// growChunk is how much of a moved memory is copied between two checks
-// of the call's deadline: some 0.1 ms of memmove.
+// growChunk is how much of a memory is copied or faulted in between two
+// checks of the call's deadline: some 0.1 ms of memmove.
 const growChunk = 1 << 20
+
+// pageSize is the granularity at which the kernel maps memory in.
+const pageSize = 4096
 
 // stopping reports whether the call in progress must stop: its instance
 // was killed, or its deadline has passed (then this kills it). Outside a
@@ -123,40 +126,73 @@ func (b *memoryBudget) stopping() bool {
 	return w.expire(inst, w.now())
 }
 
+// Reallocate grows the memory to size bytes, or refuses (nil): past the
+// quota, past the call's deadline, or for an instance being stopped.
+//
+// The pages it adds are faulted in here, not where the guest first
+// touches them: a bulk operation (memory.fill of 60 MB, say) runs in
+// compiled code, where the goroutine cannot be preempted, and on fresh
+// memory it would take one page fault per 4 KiB, some 100 ms, or more on a
+// loaded machine. A garbage collection that must stop the goroutine to
+// scan its stack would spin meanwhile, holding a P, and every goroutine of
+// the process would wait: the watchdog too, and the guest would outlive
+// its deadline. Here the faults are taken in chunks, between which the
+// goroutine can be preempted and the deadline is checked; and the guest
+// pays for them once, as it would have.
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	old := uint64(len(m.buf))
-	if size > old && m.b.stopping() {
-		return nil
-	}
 	if size > old {
+		if m.b.stopping() {
+			return nil
+		}
 		if size-old > m.b.free() {
 			m.b.refused = true
 			return nil
 		}
 	}
-	if size <= uint64(cap(m.buf)) {
-		if m.buf == nil {
-			// wazero takes nil for a refusal, even of 0 bytes.
-			m.buf = []byte{}
+	buf := m.buf
+	if size > uint64(cap(buf)) {
+		// Double, but never reserve more than the memory or the budget
+		// could ever use.
+		c := max(size, 2*uint64(cap(m.buf)))
+		c = min(c, m.max, old+m.b.free()) // old+free: what the quota has room for
+		buf = make([]byte, size, max(c, size))
+		for off := 0; off < len(m.buf); off += growChunk {
+			copy(buf[off:], m.buf[off:min(off+growChunk, len(m.buf))])
+			if m.b.stopping() {
+				return nil // the memory is unchanged
+			}
 		}
-		m.resize(old, size)
-		m.buf = m.buf[:size]
-		return m.buf
+	} else if buf == nil {
+		buf = []byte{} // wazero takes nil for a refusal, even of 0 bytes
 	}
-	// Double, but never reserve more than the memory or the budget could
-	// ever use.
-	c := max(size, 2*uint64(cap(m.buf)))
-	c = min(c, m.max, old+m.b.free()) // old+free: what the quota has room for
-	buf := make([]byte, size, max(c, size))
-	for off := 0; off < len(m.buf); off += growChunk {
-		copy(buf[off:], m.buf[off:min(off+growChunk, len(m.buf))])
-		if m.b.stopping() {
-			return nil // the memory is unchanged
-		}
+	buf = buf[:size]
+	if size > old && !m.faultIn(buf, old) {
+		return nil
 	}
 	m.resize(old, size)
 	m.buf = buf
 	return buf
+}
+
+// faultIn makes the kernel map the pages of buf[from:], which are zero,
+// by writing a zero in each, a chunk at a time; it reports false if the
+// call must stop (see stopping).
+func (m *linearMemory) faultIn(buf []byte, from uint64) bool {
+	to := uint64(len(buf))
+	for off := from; off < to; off += growChunk {
+		end := min(off+growChunk, to)
+		// Every 4 KiB from off, and the last byte: each page of the
+		// range gets a write, however buf is aligned.
+		for i := off; i < end; i += pageSize {
+			buf[i] = 0
+		}
+		buf[end-1] = 0
+		if m.b.stopping() {
+			return false
+		}
+	}
+	return true
 }
 
 // resize counts a change of the memory's size in the budget.

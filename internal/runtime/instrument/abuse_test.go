@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +33,22 @@ const abuseWat = `(module
   (func $start (loop (br 0)))
   (start $start))`
 
+// killAfter sets kill from another goroutine after d, as a host's
+// watchdog does, and returns a function that waits until it has and
+// returns when (any number of times). The guest sees the flag in compiled
+// code, which orders nothing for the race detector: waiting orders the
+// setting goroutine's writes before the test's next reads and writes of
+// the global, so defer it.
+func killAfter(kill api.MutableGlobal, d time.Duration) (when func() time.Time) {
+	set := make(chan time.Time, 1)
+	time.AfterFunc(d, func() {
+		now := time.Now()
+		kill.Set(1)
+		set <- now
+	})
+	return sync.OnceValue(func() time.Time { return <-set })
+}
+
 // TestKillBulk stops guests that loop over long operations, and a start
 // function, by setting the kill flag from another goroutine.
 func TestKillBulk(t *testing.T) {
@@ -49,11 +65,11 @@ func TestKillBulk(t *testing.T) {
 	for _, fn := range []string{"spin", "copy", "fill", "grow", StartExport} {
 		t.Run(fn, func(t *testing.T) {
 			kill.Set(0)
-			var killed time.Time
-			timer := time.AfterFunc(50*time.Millisecond, func() { killed = time.Now(); kill.Set(1) })
-			defer timer.Stop()
+			killed := killAfter(kill, 50*time.Millisecond)
+			defer killed()
 			res := meter(t, mod, unmetered, fn)
-			late := time.Since(killed)
+			end := time.Now()
+			late := end.Sub(killed())
 			if res.err == nil || !strings.Contains(res.err.Error(), "unreachable") {
 				t.Fatalf("err = %v, want an unreachable trap", res.err)
 			}
@@ -201,18 +217,14 @@ func TestBulkGarbageCollector(t *testing.T) {
 				_, err := mod.ExportedFunction(fn).Call(context.Background())
 				done <- err
 			}()
-			var killed atomic.Int64
-			timer := time.AfterFunc(100*time.Millisecond, func() {
-				killed.Store(time.Now().UnixNano())
-				kill.Set(1)
-			})
-			defer timer.Stop()
+			killed := killAfter(kill, 100*time.Millisecond)
+			defer killed()
 			var gcs int
 			var slowest time.Duration
 			for {
 				select {
 				case err := <-done:
-					late := time.Duration(time.Now().UnixNano() - killed.Load())
+					late := time.Since(killed())
 					if err == nil || !strings.Contains(err.Error(), "unreachable") {
 						t.Fatalf("err = %v, want an unreachable trap", err)
 					}

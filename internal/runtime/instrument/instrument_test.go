@@ -170,8 +170,8 @@ func TestKill(t *testing.T) {
 			f, r := Split(unmetered)
 			fuel.Set(uint64(f))
 			reserve.Set(uint64(r))
-			timer := time.AfterFunc(20*time.Millisecond, func() { kill.Set(1) })
-			defer timer.Stop()
+			killed := killAfter(kill, 20*time.Millisecond)
+			defer killed()
 			start := time.Now()
 			var params []uint64
 			if len(mod.ExportedFunction(tc.fn).Definition().ParamTypes()) > 0 {

@@ -35,7 +35,11 @@
 // version (package internal/toolschema). A trap or timeout
 // fails that call alone; the next call gets a fresh instance. Call is
 // safe for concurrent use and, on a warm instance, costs a few hundred
-// nanoseconds (BENCHMARKS.md).
+// nanoseconds (BENCHMARKS.md); concurrent calls share no lock and no
+// counter: the loaded skills are an immutable map swapped atomically,
+// and a skill that is reloaded (upgrade, grants or config change) lets
+// its calls in progress finish on the old version while later ones,
+// including any it turned away, run on the new.
 //
 // Verification trusts nothing in an artifact before it has checked it. It
 // runs every check of package internal/artifact (ZIP structure, entry set,

@@ -32,6 +32,16 @@
 // instance serves one call at a time; one that trapped, exited or was
 // stopped is closed, and the next call creates a fresh one.
 //
+// A plugin's pool is PoolSize slots, each holding at most one instance.
+// A call takes a free slot with a compare-and-swap on that slot alone
+// (first the one its P used last, then the first with an idle instance,
+// so that sequential calls keep reusing one warm instance) and gives it
+// back with a store: calls on different cores write no memory in common,
+// and two goroutines get about twice the calls of one (see
+// BENCHMARKS.md). Calls that find every slot busy queue, first come first
+// served. Retire closes a plugin gracefully: new calls are refused, those
+// in progress finish, then the instances close.
+//
 // # ABI
 //
 // extism:host/env, with Extism's signatures (handles and lengths are i64
@@ -130,9 +140,16 @@
 // when it also leaves compiled code so the goroutine can be preempted)
 // and after every bulk memory or table operation (memory.copy of 60 MB is
 // one unit of fuel but takes milliseconds). The runtime's watchdog
-// goroutine kills an instance whose call is past its Timeout (within a
-// couple of milliseconds), context.AfterFunc one whose caller's ctx
-// ended. WASI sleeps are real but cut short the same way; HTTP requests
+// goroutine kills an instance whose call is past its Timeout: it sleeps
+// until the earliest deadline of the calls in progress (monotonic clock;
+// no ticker, nothing a call writes but its own instance's deadline), and
+// context.AfterFunc kills one whose caller's ctx ended. A guest that
+// grows its memory checks its deadline itself, in its own goroutine, at
+// every growth, and the pages a growth adds are faulted in then, in
+// preemptible chunks: the page faults of a bulk operation on fresh
+// memory, in compiled code, would hold off a garbage collection's stack
+// scan for as long, and the collector's worker would spin meanwhile,
+// starving every goroutine of the process, the watchdog included. WASI sleeps are real but cut short the same way; HTTP requests
 // end with the caller's ctx or the timeout. wazero's own
 // close-on-context-done, which this replaces, costs a goroutine per call
 // and an exit to Go at every loop iteration, most of a call's time for

@@ -118,16 +118,23 @@ type GuestLog struct {
 // changes made through this Host take effect at once, changes made by
 // other processes within Options.JournalPollInterval.
 func (h *Host) Call(ctx context.Context, skillID, tool string, input []byte) ([]byte, error) {
+	return withLoaded(ctx, h, skillID, func(ls *loadedSkill) ([]byte, error) { return ls.call(ctx, tool, input) })
+}
+
+// withLoaded runs f on skillID ready to run, and again on its current
+// version while f's call was refused by a version retired meanwhile.
+func withLoaded[T any](ctx context.Context, h *Host, skillID string, f func(*loadedSkill) (T, error)) (T, error) {
 	for {
 		ls, err := h.loaded(ctx, skillID)
 		if err != nil {
-			return nil, err
+			var zero T
+			return zero, err
 		}
-		out, err := ls.call(ctx, tool, input)
+		res, err := f(ls)
 		if h.refusedByRetired(ls, err) {
 			continue
 		}
-		return out, err
+		return res, err
 	}
 }
 
@@ -174,17 +181,7 @@ func (h *Host) refusedByRetired(ls *loadedSkill, err error) bool {
 // Run is Call that also reports how the call went: its duration and the
 // guest's logs (for `palyra skills run --json`).
 func (h *Host) Run(ctx context.Context, skillID, tool string, input []byte) (*CallResult, error) {
-	for {
-		ls, err := h.loaded(ctx, skillID)
-		if err != nil {
-			return nil, err
-		}
-		res, err := ls.run(ctx, tool, input)
-		if h.refusedByRetired(ls, err) {
-			continue
-		}
-		return res, err
-	}
+	return withLoaded(ctx, h, skillID, func(ls *loadedSkill) (*CallResult, error) { return ls.run(ctx, tool, input) })
 }
 
 func (ls *loadedSkill) run(ctx context.Context, tool string, input []byte) (*CallResult, error) {

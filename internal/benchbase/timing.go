@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -60,9 +61,9 @@ func Interleaved(b *testing.B, every int, op func(), baselines ...func()) []time
 // PerOp is the benchmark's time on the clock per iteration.
 func PerOp(b *testing.B) time.Duration { return b.Elapsed() / time.Duration(b.N) }
 
-// Split runs op calls times in all, spread over the given number of
-// goroutines, and waits for them.
-func Split(goroutines, calls int, op func()) {
+// split runs op calls times in all, spread evenly over the given number
+// of goroutines, and waits for them.
+func split(goroutines, calls int, op func()) {
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		n := calls / goroutines
@@ -101,13 +102,14 @@ const scalingRound = 1 << 13
 
 // Scaling measures how op's throughput scales from one goroutine to n on
 // this machine. It runs op b.N times on the clock, in rounds whose calls
-// are spread over n goroutines, and after each round as many calls on
-// one goroutine, off the clock; ns/op is then wall time per call with n
-// goroutines. It reports "1-goroutine-ns/op" and the ratio of the two
-// throughputs (n goroutines' calls per second over one's) as the metric
-// "ratio_<n>v1", and returns that ratio. Alternating the rounds, rather
-// than timing one goroutine in another benchmark, keeps the ratio honest
-// on a machine whose load drifts.
+// n goroutines share (claiming them a batch at a time), and after each
+// round makes as many calls on one goroutine, off the clock; ns/op is
+// then wall time per call with n goroutines. It reports
+// "1-goroutine-ns/op" and the ratio of the two throughputs (n
+// goroutines' calls per second over one's) as the metric "ratio_<n>v1",
+// and returns that ratio. Alternating the rounds, rather than timing one
+// goroutine in another benchmark, keeps the ratio honest on a machine
+// whose load drifts.
 //
 // It also reports "cpu_<n>v1": the process's CPU time per call with n
 // goroutines over that with one (garbage collection included). It says
@@ -118,18 +120,18 @@ const scalingRound = 1 << 13
 // work, or calls waiting for each other, took the rest.
 func Scaling(b *testing.B, n int, op func()) float64 {
 	b.Helper()
-	Split(n, n*64, op) // every goroutine's instance warm
+	split(n, n*64, op) // every goroutine's instance warm
 	var one, cpuN, cpuOne time.Duration
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		k := min(scalingRound, b.N-done)
 		c0 := processCPU()
-		Split(n, k, op)
+		share(n, k, op)
 		c1 := processCPU()
 		b.StopTimer()
 		t0 := time.Now()
 		c2 := processCPU()
-		Split(1, k, op)
+		share(1, k, op)
 		cpuOne += processCPU() - c2
 		one += time.Since(t0)
 		cpuN += c1 - c0
@@ -145,4 +147,32 @@ func Scaling(b *testing.B, n int, op func()) float64 {
 		b.ReportMetric(float64(cpuN)/float64(b.Elapsed()), "cpus")
 	}
 	return ratio
+}
+
+// shareBatch is how many calls a goroutine of share claims at a time.
+const shareBatch = 64
+
+// share runs op calls times in all on n goroutines that claim the calls
+// shareBatch at a time, and waits for them: unlike a fixed split, a
+// goroutine that runs slower (an interrupt, another process) does not
+// leave the others idle at the end, for the cost of one atomic add per
+// batch.
+func share(n, calls int, op func()) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				end := int(next.Add(shareBatch))
+				start := end - shareBatch
+				if start >= calls {
+					return
+				}
+				for range min(end, calls) - start {
+					op()
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
